@@ -1,0 +1,48 @@
+"""The 17-joint Human3.6M skeleton every part of diffpose-cli speaks, and the maps into it.
+
+Joint order is the usual Human3.6M protocol (VideoPose3D, DiffPose). Other detectors' layouts
+(COCO-17 from HRNet / MMPose, the 16-joint Stacked-Hourglass detections) are mapped into it here,
+so that nothing else in the package has to know about them.
+"""
+
+import numpy as np
+
+JOINT_NAMES = [
+    "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+    "spine", "thorax", "neck_nose", "head", "left_shoulder", "left_elbow", "left_wrist",
+    "right_shoulder", "right_elbow", "right_wrist",
+]
+NUM_JOINTS = 17
+PELVIS = 0
+
+# parent of each joint in the kinematic tree rooted at the pelvis (-1 for the root)
+PARENTS = [-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15]
+
+# bones as (parent, child) pairs, in joint order
+BONES = [(p, c) for c, p in enumerate(PARENTS) if p >= 0]
+
+# index of each joint's mirror image (left <-> right); used for flip augmentation
+MIRROR = [0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13]
+
+COCO_NAMES = [
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+]
+
+# Stacked-Hourglass (MPII-like) 16-joint order of ../shared/data/h36m/detections_sh_test.npz,
+# as the Human3.6M joint each one stands for. Human3.6M's neck/nose (9) has no counterpart.
+SH16_TO_H36M = [3, 2, 1, 4, 5, 6, 0, 7, 8, 10, 16, 15, 14, 11, 12, 13]
+
+
+def sh16_to_h36m(points16: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(..., 16, 2) Stacked-Hourglass points -> ((..., 17, 2) points, (17,) bool present mask).
+
+    The missing neck/nose joint is NaN and marked absent: it must be treated as unknown, never
+    filled with a made-up point.
+    """
+    out = np.full(points16.shape[:-2] + (NUM_JOINTS, 2), np.nan, dtype=np.float32)
+    out[..., SH16_TO_H36M, :] = points16
+    present = np.ones(NUM_JOINTS, dtype=bool)
+    present[9] = False
+    return out, present
