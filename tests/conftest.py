@@ -1,0 +1,30 @@
+"""Shared test fixtures: where ../shared is, and the real assets the suite is built on."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("DIFFPOSE_SHARED", REPO.parent / "shared")).resolve()
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    d = shared_dir()
+    if not (d / "data" / "h36m").is_dir():
+        pytest.fail(f"../shared not found at {d}: set DIFFPOSE_SHARED")
+    return d
+
+
+@pytest.fixture(scope="session")
+def h36m_dir(shared) -> Path:
+    return shared / "data" / "h36m"
+
+
+@pytest.fixture(scope="session")
+def videos_dir(shared) -> Path:
+    return shared / "videos"
