@@ -1,0 +1,95 @@
+"""`--out` files: pick the writer from each file's extension, never clobber, never leave half a file.
+
+Every writer in the package writes through `atomic_output`, so a crash, a full disk or Ctrl-C leaves
+either the previous file or no file at all, never a truncated one.
+"""
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+from .errors import DiffposeError
+
+# extension -> what the file holds (the help text and error messages quote this table)
+FORMATS = {
+    ".json": "pose, uncertainty and metadata (JSON)",
+    ".bvh": "skeleton animation for Blender, Maya, MotionBuilder (BVH)",
+    ".mp4": "overlay video: input frames with the 2D skeleton beside a 3D view (H.264)",
+    ".npz": "NumPy arrays (3D joints, uncertainty, 2D keypoints, ...)",
+    ".csv": "one row per frame, one column per joint coordinate",
+}
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yield a temporary path beside `path`; on success move it onto `path` in one step.
+
+    The temporary name is hidden (`.<name>.part-<random>`) and lives in the same directory so that
+    os.replace is a rename on one file system. On any exception, KeyboardInterrupt included, the
+    temporary file is removed and the exception goes on.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.part-{secrets.token_hex(4)}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def check_output_paths(paths, overwrite: bool = False) -> list[Path]:
+    """Validate `--out` paths before any work is done: known extension, writable place, no clobber.
+
+    Called by the CLI before the (slow) pose estimation so that a typo fails in a second, and again
+    by `write_outputs`.
+    """
+    checked = []
+    for p in paths:
+        p = Path(p)
+        ext = p.suffix.lower()
+        if ext not in FORMATS:
+            known = ", ".join(FORMATS)
+            raise DiffposeError(f"don't know how to write '{p}': the extension must be one of {known}")
+        if p in checked:
+            raise DiffposeError(f"'{p}' is given twice in --out")
+        if p.is_dir():
+            raise DiffposeError(f"'{p}' is a directory, not an output file")
+        if not p.parent.is_dir():
+            raise DiffposeError(f"can't write '{p}': the directory '{p.parent}' does not exist")
+        if p.exists() and not overwrite:
+            raise DiffposeError(f"'{p}' already exists (use --overwrite to replace it)")
+        checked.append(p)
+    return checked
+
+
+def write_outputs(result, paths, video_path=None, overwrite: bool = False) -> list[Path]:
+    """Write `result` to every path in `paths`, the format chosen by the extension.
+
+    `.mp4` needs `video_path` (the input video, re-read to draw on its frames). Returns the paths
+    written. Writers are imported here, not at the top, so that `diffpose --help` stays fast and a
+    missing optional piece only matters when its format is asked for.
+    """
+    checked = check_output_paths(paths, overwrite)
+    for p in checked:
+        ext = p.suffix.lower()
+        if ext == ".json":
+            from .json_format import write_json
+            write_json(result, p)
+        elif ext == ".bvh":
+            from .bvh import write_bvh
+            write_bvh(result, p)
+        elif ext == ".mp4":
+            if video_path is None:
+                raise DiffposeError(f"'{p}': an overlay video needs the input video to draw on")
+            from .overlay import write_overlay
+            write_overlay(result, video_path, p)
+        elif ext == ".npz":
+            from .arrays import write_npz
+            write_npz(result, p)
+        elif ext == ".csv":
+            from .arrays import write_csv
+            write_csv(result, p)
+    return checked
