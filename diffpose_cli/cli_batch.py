@@ -1,0 +1,36 @@
+"""`diffpose batch INPUT_DIR --out OUTPUT_DIR`: every video of a folder (see docs/batch.md)."""
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .cli import app
+
+
+@app.command()
+def batch(
+    input_dir: Path = typer.Argument(..., help="Folder of videos."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder; mirrors the input tree."),
+    format: str = typer.Option("json", "--format", "-f",
+                               help="Comma-separated outputs per video: json,bvh,mp4,npz,csv."),
+    recursive: bool = typer.Option(False, "--recursive", "-r", help="Include sub-folders."),
+    pattern: Optional[str] = typer.Option(
+        None, "--pattern", "-p",
+        help="Glob on the file name, e.g. '*.mov' (default: the usual video extensions)."),
+    skip_existing: bool = typer.Option(
+        False, "--skip-existing", help="Leave files whose outputs all exist (resume a batch)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    workers: int = typer.Option(
+        0, "--workers", "-j", help="Videos processed at once (0: one per CPU core; 1 on a GPU)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (summary only)."),
+):
+    """Estimate 3D motion for every video in INPUT_DIR. Exit code: 0 all done or skipped, 1 the
+    batch could not run, 2 bad options, 3 some files failed, 130/143 interrupted (SIGINT/SIGTERM)."""
+    from .batch import run_batch
+
+    summary = run_batch(input_dir, out, formats=format, recursive=recursive, pattern=pattern,
+                        skip_existing=skip_existing, overwrite=overwrite, workers=workers,
+                        device=device, progress=not quiet)
+    raise typer.Exit(summary["exit_code"])
