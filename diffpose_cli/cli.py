@@ -25,3 +25,4 @@ def main():
 # The commands live in their own modules and register themselves on `app` when imported.
 from . import cli_lifter  # noqa: E402,F401  (train, eval)
 from . import cli_batch  # noqa: E402,F401  (batch)
+from . import cli_studio  # noqa: E402,F401  (render)
