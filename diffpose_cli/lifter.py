@@ -1,0 +1,310 @@
+"""The DiffPose lifter: per-joint 2D mixtures over a temporal window -> 3D pose with uncertainty.
+
+Pieces (DiffPose, CVPR 2023, as ../shared/docs/method.md describes the paper):
+- the 2D input is made independent of image size: every frame is centred on its pelvis and the
+  whole window is divided by one person scale (the median RMS joint distance from the pelvis),
+- the context encoder (networks.ContextEncoder) reads the window and gives f_ST, a 3D estimate and
+  its per-joint spread,
+- H_K (`prior_mixture`): x, y of each joint from its 2D mixture, mapped to metres with the scale
+  that fits the encoder's own x, y; z from the encoder's depth and its spread; a missing joint gets
+  one wide kernel,
+- N hypotheses are drawn from H_K and denoised (diffusion.MixtureDiffusion.sample with
+  networks.GraphDenoiser); their mean is the pose, their spread (calibrated on held-out data) the
+  per-joint uncertainty.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .diffusion import JointMixture, MixtureDiffusion
+from .errors import DiffposeError
+from .mixtures import Mixtures
+from .networks import ContextEncoder, GraphDenoiser
+from .skeleton import NUM_JOINTS
+
+MISSING_STD = 0.25  # metres: the prior width for a joint the detector did not see at all
+KAPPA_RANGE = (0.05, 3.0)  # metres per normalised 2D unit; a person's RMS joint radius is ~0.45 m
+
+# The shipped models: file under weights/ and its SHA-256, checked on every load.
+MODELS = {
+    "h36m-27f": {"file": "diffpose_h36m_27f.pt", "sha256": None},
+}
+DEFAULT_MODEL = "h36m-27f"
+
+DEFAULT_CONFIG = dict(window=27, fps=25.0, width=512, context=32, hidden=96, blocks=4,
+                      diffusion_steps=50)
+
+
+def summarise_mixtures(means, stds, weights):
+    """(…, J, M, 2) mixtures -> mean (…, J, 2), one isotropic width (…, J), present (…, J)."""
+    total = weights.sum(-1, keepdim=True)
+    present = total[..., 0] > 0
+    w = weights / total.clamp_min(1e-12)
+    mean = (w[..., None] * means).sum(-2)
+    second = (w[..., None] * (stds**2 + (means - mean[..., None, :]) ** 2)).sum(-2).mean(-1)
+    return mean, second.clamp_min(1e-12).sqrt(), present
+
+
+def person_scale(mean, present):
+    """RMS distance of the present joints from the pelvis, in pixels: (…, J, 2) -> (…)."""
+    ok = present & present[..., :1]
+    ok = ok.clone()
+    ok[..., 0] = False
+    d2 = ((mean - mean[..., :1, :]) ** 2).sum(-1) * ok
+    return (d2.sum(-1) / ok.sum(-1).clamp_min(1)).sqrt()
+
+
+@dataclass
+class WindowInputs:
+    features: torch.Tensor  # (B, T, FRAME_FEATURES) what the encoder reads
+    evidence: torch.Tensor  # (B, J, 4) the centre frame's per-joint features, for the denoiser
+    uv: torch.Tensor        # (B, J, 2) centre frame joint means, normalised, pelvis at 0
+    present: torch.Tensor   # (B, J) centre frame joints the detector saw
+    pelvis: torch.Tensor    # (B, 2) centre frame pelvis, pixels
+    scale: torch.Tensor     # (B,) person scale, pixels
+
+
+def window_inputs(means, stds, weights) -> WindowInputs:
+    """Normalise a batch of windows of mixtures (B, T, J, M, 2) for the networks."""
+    mean, width, present = summarise_mixtures(means, stds, weights)
+    B, T = mean.shape[:2]
+    pelvis = mean[:, :, 0]
+    scale = person_scale(mean, present).median(dim=1).values.clamp_min(1.0)
+    s = scale[:, None, None]
+    rel = (mean - pelvis[:, :, None]) / s[..., None]
+    rel = torch.where(present[..., None], rel, torch.zeros_like(rel))
+    log_width = torch.log(width / s + 0.01)
+    log_width = torch.where(present, log_width, torch.full_like(log_width, float(np.log(1.01))))
+    per_joint = torch.cat([rel, log_width[..., None], present[..., None].float()], dim=-1)
+    c = T // 2
+    motion = (pelvis - pelvis[:, c:c + 1]) / s
+    features = torch.cat([per_joint.flatten(2), motion], dim=-1)
+    return WindowInputs(features, per_joint[:, c], rel[:, c], present[:, c], pelvis[:, c], scale)
+
+
+def prior_mixture(means, stds, weights, inputs: WindowInputs, enc_pose, enc_log_std) -> JointMixture:
+    """H_K for the centre frame, in metres: 2D mixtures for x, y and the encoder's depth for z.
+
+    means, stds (B, J, M, 2) and weights (B, J, M) are the centre frame's mixtures in pixels.
+    """
+    present = inputs.present
+    # metres per normalised unit: the least-squares fit of the encoder's x, y to the 2D it read
+    m = present[..., None].float()
+    kappa = ((enc_pose[..., :2] * inputs.uv * m).sum((1, 2)) /
+             ((inputs.uv**2) * m).sum((1, 2)).clamp_min(1e-6)).clamp(*KAPPA_RANGE)
+    k = (kappa / inputs.scale)[:, None, None, None]
+    xy_mean = (means - inputs.pelvis[:, None, None]) * k
+    xy_std = stds * k
+    M = means.shape[2]
+    z_mean = enc_pose[..., 2:3, None].expand(-1, -1, M, 1)
+    z_std = enc_log_std.exp().clamp(0.01, 1.0)[..., None, None].expand(-1, -1, M, 1)
+    kernel_mean = torch.cat([xy_mean, z_mean], dim=-1)
+    kernel_std = torch.cat([xy_std, z_std], dim=-1)
+    # a joint with no 2D evidence: one wide kernel around the encoder's guess
+    missing = ~present
+    if missing.any():
+        wide_mean = enc_pose[:, :, None, :].expand(-1, -1, M, -1)
+        wide_std = torch.full_like(kernel_std, MISSING_STD)
+        kernel_mean = torch.where(missing[..., None, None], wide_mean, kernel_mean)
+        kernel_std = torch.where(missing[..., None, None], wide_std, kernel_std)
+        first = torch.zeros_like(weights)
+        first[..., 0] = 1
+        weights = torch.where(missing[..., None], first, weights)
+    weights = weights / weights.sum(-1, keepdim=True).clamp_min(1e-12)
+    return JointMixture(kernel_mean, kernel_std.clamp_min(1e-4), weights)
+
+
+class DiffPoseModel(nn.Module):
+    """Encoder + denoiser + diffusion process + uncertainty calibration, on tensors."""
+
+    def __init__(self, config=None):
+        super().__init__()
+        self.config = dict(DEFAULT_CONFIG, **(config or {}))
+        c = self.config
+        self.encoder = ContextEncoder(c["window"], c["width"], c["context"])
+        self.denoiser = GraphDenoiser(c["hidden"], c["blocks"], c["context"])
+        self.diffusion = MixtureDiffusion(c["diffusion_steps"])
+        # per joint (a, b): uncertainty std = a * hypotheses' spread + b (metres), fitted after training
+        self.register_buffer("calibration", torch.tensor([[1.0, 0.0]] * NUM_JOINTS))
+
+    def encode(self, means, stds, weights):
+        """Windows of mixtures (B, T, J, M, 2) -> (inputs, encoder pose, log std, f_ST, H_K)."""
+        inputs = window_inputs(means, stds, weights)
+        pose, log_std, f_st = self.encoder(inputs.features)
+        c = means.shape[1] // 2
+        prior = prior_mixture(means[:, c], stds[:, c], weights[:, c], inputs,
+                              pose.detach(), log_std.detach())
+        return inputs, pose, log_std, f_st, prior
+
+    @torch.no_grad()
+    def hypotheses(self, means, stds, weights, n=5, steps=5, generator=None):
+        """n denoised samples per window: (n, B, J, 3), pelvis-relative metres, camera frame."""
+        inputs, pose, _, f_st, prior = self.encode(means, stds, weights)
+        B = pose.shape[0]
+
+        def rep(t):
+            return t.repeat(n, *([1] * (t.dim() - 1)))
+
+        evidence, pose_n, f_st_n = rep(inputs.evidence), rep(pose), rep(f_st)
+
+        def denoise(h, k):
+            return self.denoiser(h, k, evidence, pose_n, f_st_n)
+
+        h0 = self.diffusion.sample(denoise, prior.repeat(n), steps, generator)
+        h0 = h0 - h0[:, :1]  # pelvis-relative by definition
+        return h0.view(n, B, NUM_JOINTS, 3)
+
+    def summarise(self, hyps):
+        """(n, B, J, 3) hypotheses -> mean pose (B, J, 3), calibrated per-joint std (B, J)."""
+        mean = hyps.mean(0)
+        spread = (((hyps - mean) ** 2).sum(-1).mean(0) / 3).sqrt()
+        a, b = self.calibration[:, 0], self.calibration[:, 1]
+        return mean, a * spread + b
+
+
+@dataclass
+class LiftOutput:
+    joints: np.ndarray  # (F, J, 3) pelvis-relative, camera frame, metres; NaN where not valid
+    std: np.ndarray     # (F, J) per-axis std of an isotropic Gaussian per joint, metres
+
+
+def segment_bounds(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every frame, the first and last frame of the run of valid frames it belongs to."""
+    F = len(valid)
+    start = np.zeros(F, dtype=np.int64)
+    end = np.zeros(F, dtype=np.int64)
+    i = 0
+    while i < F:
+        j = i
+        while j + 1 < F and valid[j + 1] == valid[i]:
+            j += 1
+        start[i:j + 1], end[i:j + 1] = i, j
+        i = j + 1
+    return start, end
+
+
+def window_frame_indices(valid: np.ndarray, fps: float, window: int, model_fps: float) -> np.ndarray:
+    """(F, window) source frame for every window position, resampling fps to the model's rate.
+
+    A window never reaches across a gap: it is clamped to its own run of valid frames, repeating
+    the run's first or last frame (the usual edge padding of temporal lifters).
+    """
+    F = len(valid)
+    start, end = segment_bounds(valid)
+    offsets = (np.arange(window) - window // 2) * (fps / model_fps)
+    pos = np.rint(np.arange(F)[:, None] + offsets[None]).astype(np.int64)
+    return np.clip(pos, start[:, None], end[:, None])
+
+
+class Lifter:
+    """The lifter as the rest of the package uses it: numpy mixtures in, numpy 3D out."""
+
+    def __init__(self, model: DiffPoseModel, name: str, device="cpu"):
+        self.model = model.eval().to(device)
+        self.name = name
+        self.device = torch.device(device)
+        self.fps = float(model.config["fps"])
+        self.window = int(model.config["window"])
+
+    @torch.no_grad()
+    def lift(self, mixtures: Mixtures, fps: float, valid=None, hypotheses=5, steps=5,
+             batch_size=1024, seed=0, progress=None) -> LiftOutput:
+        """3D for every frame with `valid` True (default: frames whose pelvis is present)."""
+        F = len(mixtures)
+        if valid is None:
+            valid = mixtures.present[:, 0]
+        valid = np.asarray(valid, dtype=bool) & mixtures.present[:, 0]
+        joints = np.full((F, NUM_JOINTS, 3), np.nan, np.float32)
+        std = np.full((F, NUM_JOINTS), np.nan, np.float32)
+        frames = np.flatnonzero(valid)
+        if len(frames) == 0:
+            return LiftOutput(joints, std)
+        index = window_frame_indices(valid, fps, self.window, self.fps)
+        means = torch.from_numpy(np.ascontiguousarray(mixtures.means, dtype=np.float32))
+        stds = torch.from_numpy(np.ascontiguousarray(mixtures.stds, dtype=np.float32))
+        weights = torch.from_numpy(np.ascontiguousarray(mixtures.weights, dtype=np.float32))
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        for lo in range(0, len(frames), batch_size):
+            batch = frames[lo:lo + batch_size]
+            idx = torch.from_numpy(index[batch])
+            hyps = self.model.hypotheses(means[idx].to(self.device), stds[idx].to(self.device),
+                                         weights[idx].to(self.device), hypotheses, steps, generator)
+            mean, s = self.model.summarise(hyps)
+            joints[batch] = mean.cpu().numpy()
+            std[batch] = s.cpu().numpy()
+            if progress is not None:
+                progress(len(batch))
+        return LiftOutput(joints, std)
+
+
+def weights_dir() -> Path:
+    """weights/ beside the package (source checkout or editable install), else inside it."""
+    here = Path(__file__).resolve().parent
+    for d in (here.parent / "weights", here / "weights"):
+        if d.is_dir():
+            return d
+    return here.parent / "weights"
+
+
+def sha256_of(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_model(model: DiffPoseModel, path, extra=None):
+    """Plain tensors and JSON-able values only, so that loading needs no code from the file."""
+    torch.save({"config": model.config, "state_dict": model.state_dict(), "info": extra or {}}, path)
+
+
+def read_checkpoint(path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated, foreign or tampered file: say so in one line
+        raise DiffposeError(f"cannot read lifter weights {path}: {type(e).__name__}: "
+                            f"{str(e).splitlines()[0] if str(e) else 'unreadable'}") from None
+
+
+def load_lifter(path=None, device="cpu") -> Lifter:
+    """The shipped lifter (checksum-verified), or the one saved at `path`."""
+    if path is None:
+        entry = MODELS[DEFAULT_MODEL]
+        path = weights_dir() / entry["file"]
+        if not path.is_file():
+            raise DiffposeError(f"lifter weights missing: {path} (reinstall diffpose-cli or pass "
+                                "--lifter-weights)")
+        if entry["sha256"] and sha256_of(path) != entry["sha256"]:
+            raise DiffposeError(f"lifter weights {path} do not match their checksum: the file is "
+                                "damaged; reinstall diffpose-cli")
+        name = DEFAULT_MODEL
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise DiffposeError(f"lifter weights not found: {path}")
+        name = path.stem
+    ckpt = read_checkpoint(path)
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "config" not in ckpt:
+        raise DiffposeError(f"{path} is not a diffpose-cli lifter checkpoint (no config/state_dict)")
+    if "model" in ckpt.get("state_dict", {}):  # a training checkpoint: take the model inside
+        ckpt = {"config": ckpt["config"], "state_dict": ckpt["state_dict"]["model"]}
+    model = DiffPoseModel(ckpt["config"])
+    missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)
+    if missing or unexpected:
+        raise DiffposeError(f"{path} does not fit this lifter: missing {missing[:3]}, "
+                            f"unexpected {unexpected[:3]}")
+    return Lifter(model, name, resolve_device(device))
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise DiffposeError("--device cuda asked for, but no CUDA GPU is available to torch")
+    return device

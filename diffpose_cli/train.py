@@ -1,0 +1,248 @@
+"""Training the DiffPose lifter on Human3.6M, top to bottom.
+
+    diffpose train --data ../shared/data/h36m --out runs/h36m-27f
+
+One loop trains both networks. The encoder learns to regress the 3D pose (the paper pre-trains it
+this way and then freezes it); the denoiser learns to undo the mixture forward process, reading the
+encoder's outputs with the gradient stopped, so to the denoiser the encoder is a fixed feature
+extractor exactly as in the paper, and the whole thing needs one pass over the data instead of two.
+
+Subjects: S1, S5, S6, S7 train; S8 is held out to watch validation error and to calibrate the
+uncertainty (the calibration must be fitted on people the model has not seen, else the spread it
+learns on its training people would be too narrow for new ones); S9, S11 are the test subjects and
+are never touched here.
+
+The run checkpoints to OUT/last.pt every few minutes and resumes from it when started again with
+the same command, so a wall-clock budget (`--budget-minutes`) can split it over several sessions.
+When the last step is done it fits the calibration and writes OUT/model.pt, the file shipped
+in weights/.
+"""
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .detector_noise import synthesize_detections
+from .h36m import load_tracks
+from .lifter import DEFAULT_CONFIG, DiffPoseModel, person_scale, save_model
+from .skeleton import MIRROR
+
+TRAIN = ["S1", "S5", "S6", "S7"]
+HELD_OUT = ["S8"]
+STRIDE = 2  # Human3.6M is 50 fps; the model works at 25 fps, so windows take every 2nd frame
+
+
+def mpjpe(pred, target):
+    return (pred - target).norm(dim=-1).mean()
+
+
+class WindowSampler:
+    """All frames of a set of tracks, laid end to end, and windows of them around any frame."""
+
+    def __init__(self, tracks, window):
+        self.keypoints = np.concatenate([t.keypoints for t in tracks])
+        joints = np.concatenate([t.joints_camera for t in tracks])
+        self.targets = joints - joints[:, :1]  # pelvis-relative
+        lengths = [len(t.keypoints) for t in tracks]
+        starts = np.cumsum([0] + lengths[:-1])
+        self.start = np.repeat(starts, lengths)
+        self.end = np.repeat(starts + np.array(lengths) - 1, lengths)
+        self.offsets = (np.arange(window) - window // 2) * STRIDE
+
+    def __len__(self):
+        return len(self.keypoints)
+
+    def windows(self, centres, flip=None):
+        """2D windows (B, T, J, 2) and 3D targets (B, J, 3) for the given centre frames."""
+        idx = np.clip(centres[:, None] + self.offsets, self.start[centres, None], self.end[centres, None])
+        kp = self.keypoints[idx].copy()
+        target = self.targets[centres].copy()
+        if flip is not None and flip.any():
+            # mirror the person: negate x (about the pelvis column) and swap left and right joints
+            mirrored = kp[flip]
+            mirrored[..., 0] = 2 * mirrored[:, :, :1, 0] - mirrored[..., 0]
+            kp[flip] = mirrored[:, :, MIRROR]
+            t = target[flip][:, MIRROR]
+            t[..., 0] *= -1
+            target[flip] = t
+        return kp, target
+
+
+def detections_for(keypoints, rng, clean_fraction=0.25):
+    scale = person_scale(torch.from_numpy(keypoints), torch.ones(keypoints.shape[:-1], dtype=torch.bool))
+    scale = scale.median(dim=1).values.numpy()
+    means, stds, weights = synthesize_detections(keypoints, scale, rng, clean_fraction)
+    return torch.from_numpy(means), torch.from_numpy(stds), torch.from_numpy(weights)
+
+
+def losses(model, means, stds, weights, target):
+    """The encoder's regression loss and the denoiser's loss on one batch."""
+    inputs, pose, log_std, f_st, prior = model.encode(means, stds, weights)
+    encoder_loss = mpjpe(pose, target)
+    # the encoder's per-joint spread is the depth width of H_K: fit it by Gaussian likelihood
+    err2 = ((pose.detach() - target) ** 2).sum(-1)
+    nll = (3 * log_std + err2 / (2 * torch.exp(2 * log_std))).mean()
+
+    B = target.shape[0]
+    k = torch.randint(1, model.diffusion.steps + 1, (B,))
+    kernel_mean, kernel_std = prior.pick_kernels()
+    h_k = model.diffusion.q_sample(target, k, kernel_mean, kernel_std)
+    h0 = model.denoiser(h_k, k, inputs.evidence, pose.detach(), f_st.detach())
+    denoiser_loss = mpjpe(h0, target)
+    return encoder_loss, nll, denoiser_loss
+
+
+@torch.no_grad()
+def evaluate_sampler(model, sampler, rng, every=20, clean_fraction=0.0, hypotheses=5, steps=5,
+                     batch=1024):
+    """MPJPE in mm of the encoder alone and of the hypotheses' mean, plus per-joint errors/spreads."""
+    model.eval()
+    centres = np.arange(0, len(sampler), every)
+    enc_err, diff_err, spreads, errors = [], [], [], []
+    for lo in range(0, len(centres), batch):
+        c = centres[lo:lo + batch]
+        kp, target = sampler.windows(c)
+        means, stds, weights = detections_for(kp, rng, clean_fraction)
+        target = torch.from_numpy(target)
+        _, pose, _, _, _ = model.encode(means, stds, weights)
+        hyps = model.hypotheses(means, stds, weights, hypotheses, steps)
+        mean = hyps.mean(0)
+        enc_err.append((pose - target).norm(dim=-1))
+        e = (mean - target).norm(dim=-1)
+        diff_err.append(e)
+        errors.append(e)
+        spreads.append((((hyps - mean) ** 2).sum(-1).mean(0) / 3).sqrt())
+    model.train()
+    return (1000 * torch.cat(enc_err).mean().item(), 1000 * torch.cat(diff_err).mean().item(),
+            torch.cat(errors).numpy(), torch.cat(spreads).numpy())
+
+
+def fit_calibration(errors, spreads):
+    """Per joint (a, b) so that std = a * spread + b describes the errors, then one factor for 90%.
+
+    For an isotropic 3D Gaussian the mean error radius is sqrt(8 / pi) * std, so each joint's
+    |error| / 1.596 is regressed on its spread; then a common factor makes 2.5 * std cover 90%.
+    """
+    J = errors.shape[1]
+    calib = np.zeros((J, 2), np.float32)
+    for j in range(1, J):  # the pelvis is the origin: no error, no uncertainty
+        e = errors[:, j] / math.sqrt(8 / math.pi)
+        A = np.stack([spreads[:, j], np.ones_like(e)], 1)
+        a, b = np.linalg.lstsq(A, e, rcond=None)[0]
+        a = max(a, 0.0)
+        b = max(float(np.mean(e - a * spreads[:, j])), 1e-3)
+        calib[j] = a, b
+    std = spreads * calib[:, 0] + calib[:, 1]
+    ratio = errors[:, 1:] / (2.5 * std[:, 1:])
+    calib[1:] *= np.quantile(ratio, 0.90)
+    return calib
+
+
+def train(data_dir, out_dir, iters=30000, batch_size=256, lr=1e-3, seed=0, budget_minutes=None,
+          checkpoint_minutes=5.0, log_every=100, val_every=2000, config=None, log=print):
+    t_start = time.time()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    config = dict(DEFAULT_CONFIG, **(config or {}))
+
+    # ---- data: every (sequence, camera) of the training subjects, and the held-out subject
+    log(f"loading Human3.6M from {data_dir}")
+    train_set = WindowSampler(load_tracks(data_dir, TRAIN), config["window"])
+    held_out = WindowSampler(load_tracks(data_dir, HELD_OUT), config["window"])
+    log(f"train frames (x4 cameras): {len(train_set)}, held-out S8 frames: {len(held_out)}")
+
+    # ---- model and optimiser; learning rate: linear warm-up, then cosine decay to 1%
+    model = DiffPoseModel(config)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+
+    def lr_at(step):
+        warm = min(1.0, (step + 1) / 500)
+        return lr * warm * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(step / iters, 1.0))))
+
+    # ---- resume where an earlier run stopped
+    step, history = 0, []
+    rng = np.random.default_rng(seed)
+    ckpt_path = out_dir / "last.pt"
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(ckpt["model"])
+        optimiser.load_state_dict(ckpt["optimiser"])
+        torch.set_rng_state(ckpt["torch_rng"])
+        step = int(ckpt["step"])
+        state = json.loads((out_dir / "last_state.json").read_text())
+        rng.bit_generator.state = state["numpy_rng"]
+        history = state["history"]
+        log(f"resumed from {ckpt_path} at step {step}")
+    params = sum(p.numel() for p in model.parameters())
+    log(f"model: {params / 1e6:.2f} M parameters, config {config}")
+
+    def save_checkpoint():
+        tmp = out_dir / "last.pt.tmp"
+        torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                    "torch_rng": torch.get_rng_state(), "step": step, "config": config}, tmp)
+        (out_dir / "last_state.json").write_text(json.dumps(
+            {"numpy_rng": rng.bit_generator.state, "history": history, "step": step}))
+        tmp.replace(ckpt_path)
+
+    # ---- the loop
+    model.train()
+    last_save, t_run = time.time(), time.time()
+    running = np.zeros(3)
+    while step < iters:
+        if budget_minutes is not None and time.time() - t_start > 60 * budget_minutes:
+            save_checkpoint()
+            log(f"budget of {budget_minutes} min reached at step {step}/{iters}: checkpoint saved, "
+                "run the same command again to continue")
+            return None
+        for group in optimiser.param_groups:
+            group["lr"] = lr_at(step)
+        centres = rng.integers(0, len(train_set), batch_size)
+        kp, target = train_set.windows(centres, flip=rng.random(batch_size) < 0.5)
+        means, stds, weights = detections_for(kp, rng)
+        enc, nll, den = losses(model, means, stds, weights, torch.from_numpy(target))
+        loss = enc + den + 0.001 * nll
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        step += 1
+        running += [enc.item(), den.item(), nll.item()]
+
+        if step % log_every == 0:
+            r = running / log_every
+            rate = log_every / (time.time() - t_run)
+            eta = (iters - step) / rate / 60
+            log(f"step {step}/{iters}  encoder {1000 * r[0]:.1f} mm  denoiser {1000 * r[1]:.1f} mm  "
+                f"nll {r[2]:.2f}  lr {lr_at(step):.2e}  {rate:.2f} it/s  eta {eta:.0f} min")
+            history.append({"step": step, "encoder_mm": 1000 * r[0], "denoiser_mm": 1000 * r[1]})
+            running[:] = 0
+            t_run = time.time()
+        if step % val_every == 0 or step == iters:
+            enc_mm, diff_mm, _, _ = evaluate_sampler(model, held_out, np.random.default_rng(1), every=50)
+            log(f"validation S8 (detection-like 2D): encoder {enc_mm:.1f} mm, diffusion mean {diff_mm:.1f} mm")
+            history.append({"step": step, "val_encoder_mm": enc_mm, "val_diffusion_mm": diff_mm})
+        if time.time() - last_save > 60 * checkpoint_minutes:
+            save_checkpoint()
+            last_save = time.time()
+    save_checkpoint()
+
+    # ---- calibrate the uncertainty on the held-out subject, then write the shipped file
+    log("fitting the uncertainty calibration on S8")
+    _, diff_mm, errors, spreads = evaluate_sampler(model, held_out, np.random.default_rng(2), every=10)
+    calib = fit_calibration(errors, spreads)
+    model.calibration.copy_(torch.from_numpy(calib))
+    std = spreads * calib[:, 0] + calib[:, 1]
+    coverage = float((errors[:, 1:] <= 2.5 * std[:, 1:]).mean())
+    log(f"S8 after calibration: MPJPE {diff_mm:.1f} mm, 90% radius covers {100 * coverage:.1f}%")
+    info = {"steps": step, "batch_size": batch_size, "lr": lr, "seed": seed,
+            "train_subjects": TRAIN, "calibration_subject": HELD_OUT,
+            "s8_mpjpe_mm": diff_mm, "s8_coverage_90": coverage,
+            "history": history[-5:]}
+    save_model(model, out_dir / "model.pt", info)
+    log(f"wrote {out_dir / 'model.pt'}")
+    return out_dir / "model.pt"
