@@ -10,6 +10,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="3D human pose from ordinary video, with per-joint uncertainty (DiffPose).")
 
 
+@app.callback()
+def _root():
+    """3D human pose from ordinary video, with per-joint uncertainty (DiffPose)."""
+
+
 def main():
     """Entry point: user errors become one line on stderr and exit code 1, Ctrl-C exit code 130."""
     try:
