@@ -173,13 +173,15 @@ class FileEntry:
 
 
 def remove_partial_outputs(paths) -> list[Path]:
-    """Delete the temporary files (`<output>.part-*`) left next to these outputs; returns them."""
+    """Delete the temporary files (`[.]<output>.part-*`) left next to these outputs; returns them."""
     removed = []
     for out in paths:
         out = Path(out)
         if not out.parent.is_dir():
             continue
-        for leftover in out.parent.glob(_glob_escape(out.name) + ".part-*"):
+        candidates = list(out.parent.glob(_glob_escape(out.name) + ".part-*"))
+        candidates += out.parent.glob("." + _glob_escape(out.name) + ".part-*")  # outputs.atomic_output
+        for leftover in candidates:
             try:
                 leftover.unlink()
                 removed.append(leftover)
@@ -283,8 +285,8 @@ def _init_worker(device: str, threads: int, options: dict, engine: str) -> None:
     """Pool initializer: quiet signals, thread counts, then load the models once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)         # Ctrl-C is the parent's to handle
     # Library chatter (OpenCV warnings, TensorFlow Lite / glog notices) would bury the progress.
-    for name, value in (("OPENCV_LOG_LEVEL", "ERROR"), ("GLOG_minloglevel", "2"),
-                        ("TF_CPP_MIN_LOG_LEVEL", "3")):
+    for name, value in (("OPENCV_LOG_LEVEL", "ERROR"), ("OPENCV_FFMPEG_LOGLEVEL", "-8"),
+                        ("GLOG_minloglevel", "2"), ("TF_CPP_MIN_LOG_LEVEL", "3")):
         os.environ.setdefault(name, value)
     signal.signal(signal.SIGTERM, _worker_sigterm)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
