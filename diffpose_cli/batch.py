@@ -144,7 +144,7 @@ class FileEntry:
     input: Path                 # relative to INPUT_DIR
     outputs: list               # absolute output paths (Path)
     size: int = 0
-    status: str = "pending"     # pending | done | skipped | failed | interrupted | not_run
+    status: str = "pending"     # pending | running | done | skipped | failed | interrupted | not_run
     reason: str | None = None   # one line, for failed / skipped / warnings
     detail: str | None = None   # traceback of an internal error (report only, never on screen)
     seconds: float | None = None
@@ -449,7 +449,7 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
 
     def report(final: bool, interrupted_by: str | None = None, fatal: str | None = None) -> dict:
         counts = {s: sum(e.status == s for e in entries)
-                  for s in ("done", "skipped", "failed", "interrupted", "not_run")}
+                  for s in ("done", "skipped", "failed", "interrupted", "not_run", "running", "pending")}
         frames = sum(e.frames or 0 for e in entries if e.status == "done")
         elapsed = time.perf_counter() - started
         if fatal:
@@ -571,7 +571,9 @@ def _schedule(todo, device, workers, threads, options, engine, overwrite, stop: 
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
         running[future] = entry
+        entry.status = "running"
         bar.started(entry, input_dir)
+        save_report()
 
     try:
         pool = new_pool(workers)
@@ -583,6 +585,7 @@ def _schedule(todo, device, workers, threads, options, engine, overwrite, stop: 
                 try:
                     submit(entry)
                 except BrokenProcessPool:      # a worker died; its future reports it below
+                    entry.status = "pending"
                     queue.appendleft(entry)
                     break
                 except OSError as e:
@@ -604,7 +607,7 @@ def _schedule(todo, device, workers, threads, options, engine, overwrite, stop: 
                     outcome = {"status": "failed", "reason": _one_line(f"internal error: {type(e).__name__}: {e}")}
                 if outcome["status"] == "fatal":
                     fatal = outcome["reason"]
-                    entry.status = "not_run"
+                    entry.status = "pending"
                     queue.appendleft(entry)
                     break
                 _apply(entry, outcome)
@@ -629,7 +632,7 @@ def _schedule(todo, device, workers, threads, options, engine, overwrite, stop: 
         elif pool is not None:
             pool.shutdown(wait=True)
         for entry in queue:
-            if entry.status == "pending":
+            if entry.status in ("pending", "running"):
                 entry.status = "not_run"
     return fatal
 
@@ -643,6 +646,7 @@ def _after_crash(entry: FileEntry, queue: deque, bar, input_dir: Path) -> None:
         bar.finished(entry, input_dir)
     else:
         entry.solo = True
+        entry.status = "pending"
         queue.append(entry)
         bar.requeued(entry)
 
