@@ -153,8 +153,17 @@ class OverlayRenderer:
         self.view = _View3D(result, self.height)
         self.trail = _nearest_filled(joints[:, 0], valid) * [1.0, 0.0, 1.0]   # pelvis on the floor
         self.canvas = np.zeros((self.height, self.width, 3), np.uint8)
+        self.panel = np.zeros((self.height, self.height, 3), np.uint8)   # contiguous: fast to fill
+        self.background = np.full_like(self.panel, (32, 28, 28))
+        ticks = np.arange(-4.0, 4.01, 0.5)
+        self.grid = np.array([[[t, 0.0, -4.0], [t, 0.0, 4.0]] for t in ticks]
+                             + [[[-4.0, 0.0, t], [4.0, 0.0, t]] for t in ticks])   # (lines, 2, 3)
         self.joint_px = max(3, int(round(self.height / 160)))
         self.line_px = max(2, int(round(self.height / 240)))
+        # joint sizes: 2D dots grow with the uncertainty (up to 2.5x), 3D rings are 2 sigma
+        sigma = np.nan_to_num(self.sigma)
+        self.radius_2d = np.round(self.joint_px * (1.0 + 1.5 * np.clip(sigma / HIGH_UNCERTAINTY_M, 0, 1.0)))
+        self.ring_3d = np.round(2.0 * sigma * self.view.scale)
 
     def _draw_2d(self, image, index):
         pts = self.points[index]
@@ -166,24 +175,17 @@ class OverlayRenderer:
                          colour, self.line_px, cv2.LINE_AA)
         for j in range(len(JOINT_NAMES)):
             if np.isfinite(pts[j]).all():
-                grow = np.clip(np.nan_to_num(self.sigma[index, j]) / HIGH_UNCERTAINTY_M, 0, 1.5)
-                radius = int(round(self.joint_px * (1.0 + 1.5 * grow)))
-                cv2.circle(image, tuple(np.round(pts[j]).astype(int)), radius,
-                           tuple(float(v) for v in self.colours[index, j]), -1, cv2.LINE_AA)
+                cv2.circle(image, tuple(np.round(pts[j]).astype(int)), int(self.radius_2d[index, j]),
+                           self.colours[index, j].tolist(), -1, cv2.LINE_AA)
 
     def _draw_3d(self, panel, index):
-        panel[:] = (32, 28, 28)
+        panel[:] = self.background
         centre = self.centres[index]
         view = self.view
         # floor grid, 0.5 m squares around the view centre (snapped so it scrolls with the world)
-        half = 4.0
-        base = np.round(centre / 0.5) * 0.5
-        ticks = np.arange(-half, half + 0.01, 0.5)
-        for t in ticks:
-            for a, b in (([base[0] + t, 0, base[2] - half], [base[0] + t, 0, base[2] + half]),
-                         ([base[0] - half, 0, base[2] + t], [base[0] + half, 0, base[2] + t])):
-                (pa, pb), _ = view.project(np.array([a, b]), centre)
-                cv2.line(panel, tuple(pa.astype(int)), tuple(pb.astype(int)), (70, 64, 64), 1, cv2.LINE_AA)
+        base = np.round(centre / 0.5) * 0.5 * [1.0, 0.0, 1.0]
+        ends, _ = view.project(self.grid + base, centre)
+        cv2.polylines(panel, list(ends.astype(np.int32)), False, (70, 64, 64), 1, cv2.LINE_AA)
         # pelvis trail on the floor up to this frame
         start = max(0, index - 300)
         trail = self.trail[start:index + 1][self.valid[start:index + 1]]
@@ -202,11 +204,10 @@ class OverlayRenderer:
             cv2.line(panel, tuple(pix[p].astype(int)), tuple(pix[c].astype(int)), BONE_COLOURS[b],
                      self.line_px + 1, cv2.LINE_AA)
         for j in np.argsort(-depth):
-            colour = tuple(float(v) for v in self.colours[index, j])
+            colour = self.colours[index, j].tolist()
             cv2.circle(panel, tuple(pix[j].astype(int)), self.joint_px, colour, -1, cv2.LINE_AA)
-            ring = 2.0 * np.nan_to_num(self.sigma[index, j]) * view.scale
-            if ring > self.joint_px + 1:
-                cv2.circle(panel, tuple(pix[j].astype(int)), int(round(ring)), colour, 1, cv2.LINE_AA)
+            if self.ring_3d[index, j] > self.joint_px + 1:
+                cv2.circle(panel, tuple(pix[j].astype(int)), int(self.ring_3d[index, j]), colour, 1, cv2.LINE_AA)
 
     def _draw_labels(self, index):
         r = self.result
@@ -226,7 +227,8 @@ class OverlayRenderer:
         else:
             cv2.resize(frame, (self.video_width, self.height), dst=left, interpolation=cv2.INTER_AREA)
         self._draw_2d(left, index)
-        self._draw_3d(self.canvas[:, self.video_width:], index)
+        self._draw_3d(self.panel, index)
+        self.canvas[:, self.video_width:] = self.panel
         self._draw_labels(index)
         return self.canvas
 
