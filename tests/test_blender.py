@@ -110,3 +110,21 @@ def test_blender_reproduces_every_bone_of_real_motion(h36m_dir, tmp_path):
     assert check["root_cm"].max() < 1.0
     assert (check["tall_blender"] > 1.0).all(), "head not above the feet (or lying down)"
     assert abs(np.median(check["tall_blender"]) / np.median(check["tall_estimate"]) - 1) < 0.03
+
+
+@pytest.mark.slow
+def test_blender_reproduces_the_real_estimate_of_walk_side(videos_dir, tmp_path):
+    """The BVH of the pipeline's own Result on walk_side.mp4 (empty room at both ends), in Blender,
+    on the frames where the person was detected."""
+    from pipeline_results import pipeline_result
+    result = pipeline_result(videos_dir / "walk_side.mp4")
+    check = compare_in_blender(result, tmp_path)
+    worst = max(check["worst_bone"].values())
+    print(f"Blender on walk_side: worst bone direction error {worst:.4f} deg, "
+          f"root error {check['root_cm'].max():.4f} cm, "
+          f"height {np.median(check['tall_blender']):.3f} m vs {np.median(check['tall_estimate']):.3f} m")
+    assert check["frames"] == 401
+    assert worst < 3.0, check["worst_bone"]
+    assert check["root_cm"].max() < 1.0
+    assert (check["tall_blender"] > 0.5).all(), "head not above the feet"
+    assert abs(np.median(check["tall_blender"]) / np.median(check["tall_estimate"]) - 1) < 0.05

@@ -81,3 +81,24 @@ def test_a_video_that_does_not_match_the_result_is_refused(walk_result, videos_d
     with pytest.raises(DiffposeError, match="frames but the result has 401"):
         write_overlay(walk_result, videos_dir / "runner.mp4", out)   # 47 frames
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_overlay_of_the_real_estimate_on_walk_side(videos_dir, tmp_path):
+    """The pipeline's own Result on walk_side.mp4: the overlay a user gets. A frame from the middle
+    is kept as overlay_frame_200.png under pytest's tmp dir for a look."""
+    from pipeline_results import pipeline_result
+    result = pipeline_result(videos_dir / "walk_side.mp4")
+    out = tmp_path / "overlay.mp4"
+    write_overlay(result, videos_dir / "walk_side.mp4", out)
+    info = probe(out)
+    print(info, "frame for a look:", tmp_path / "overlay_frame_200.png")
+    assert (info["frames"], info["fps"], info["codec"], info["pix_fmt"]) == (401, 30.0, "h264", "yuv420p")
+    image = frame_png(out, 200, tmp_path / "overlay_frame_200.png")
+    # on a detected frame the drawn keypoints are where the detector put them (colour check as above)
+    assert result.detected[200]
+    colours = uncertainty_colours(result.uncertainty[200])
+    pelvis = JOINT_NAMES.index("pelvis")
+    x, y = np.round(result.keypoints_2d[200, pelvis] * 720 / result.video["height"]).astype(int)
+    got = image[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3).mean(0)
+    assert np.abs(got - colours[pelvis]).max() < 40
