@@ -48,6 +48,19 @@ EYE_WHITE = np.array([0.92, 0.93, 0.94])
 IRIS = np.array([0.12, 0.10, 0.08])
 BROW = np.array([0.10, 0.12, 0.18])
 LIPS = np.array([0.30, 0.30, 0.62])
+
+# Where the surface goes relative to the joints (metres). BlazePose reads knees and ankles a few
+# centimetres above a skeleton's joints and hips inside them; these offsets move the visible cues
+# (the knee's crease, the trouser hem, the shoe) so that its readings land nearer the true joints.
+# Chosen by measuring BlazePose on the sample and on rendered S11 "Directions 1" (docs/studio.md):
+# dropping the knee 2 cm, the hem 4 cm past the ankle and a flatter shoe cut the knee/ankle
+# offsets by about a third; lifting or widening the hips did not help and is left at 0 / 2.5 cm.
+KNEE_DROP = 0.02         # the thigh/shin cones meet this far below the knee joint, along the shin
+HEM = 0.04               # the trouser hem ends this far past the ankle joint, inside the shoe
+SHOE_DROP = 0.055        # shoe centre below the ankle joint (sole ~1 cm below an 8 cm ankle)
+SHOE_HALF_HEIGHT = 0.035
+HIP_LIFT = 0.0           # thigh tops and hips raised by this much along the trunk
+HIP_OUT = 0.025          # thigh tops pushed out sideways from the hip joints
 BELT = np.array([0.06, 0.07, 0.09])
 BUCKLE = np.array([0.70, 0.72, 0.74])
 WALL = np.array([0.76, 0.80, 0.82])
@@ -266,9 +279,9 @@ def mannequin_primitives(j: np.ndarray, up: np.ndarray) -> list[tuple]:
     belly_c = j[SPINE] - 0.04 * u_p - 0.005 * f_p
     prims.append(("ellipsoid", belly_c, _frame_from(r_p, j[THORAX] - j[PELVIS]),
                   np.array([max(0.12, hip_half + 0.015), 0.13, 0.095]), SHIRT))
-    pelvis_c = j[PELVIS] - 0.015 * u_p
+    pelvis_c = j[PELVIS] + (HIP_LIFT - 0.015) * u_p
     prims.append(("ellipsoid", pelvis_c, pelvis_frame,
-                  np.array([hip_half + 0.065, 0.125, 0.10]), TROUSERS, _hips_albedo))
+                  np.array([hip_half + 0.04 + HIP_OUT, 0.125, 0.10]), TROUSERS, _hips_albedo))
 
     # neck and head: chin at about the height of the neck/nose joint's lower end, skull top
     # some 6 cm above the head joint
@@ -299,16 +312,18 @@ def mannequin_primitives(j: np.ndarray, up: np.ndarray) -> list[tuple]:
     # legs: trousers down to the ankles, then shoes flat along the walking direction
     foot_forward = _perpendicular(up, f_p)
     for side, hip, knee, ankle in ((1.0, R_HIP, R_KNEE, R_ANKLE), (-1.0, L_HIP, L_KNEE, L_ANKLE)):
-        hip_anchor = j[hip] + side * 0.025 * r_p
-        prims.append(("cone", hip_anchor, j[knee], 0.080, 0.056, TROUSERS))
-        # the hem reaches 2 cm past the ankle joint, into the shoe, as trousers do
-        hem = j[ankle] + 0.02 * _unit(j[ankle] - j[knee])
-        prims.append(("cone", j[knee], hem, 0.054, 0.038, TROUSERS))
+        hip_anchor = j[hip] + side * HIP_OUT * r_p + HIP_LIFT * u_p
+        shin_dir = _unit(j[ankle] - j[knee])
+        knee_anchor = j[knee] + KNEE_DROP * shin_dir
+        prims.append(("cone", hip_anchor, knee_anchor, 0.080, 0.056, TROUSERS))
+        # the hem reaches past the ankle joint, into the shoe, as trousers do
+        hem = j[ankle] + HEM * shin_dir
+        prims.append(("cone", knee_anchor, hem, 0.054, 0.038, TROUSERS))
         shoe_side = np.cross(foot_forward, up)
         shoe_axes = np.stack([shoe_side, up, foot_forward])
         # a foot reaches ~5 cm behind the ankle and ~20 cm in front of it
-        prims.append(("ellipsoid", j[ankle] + 0.07 * foot_forward - 0.045 * up, shoe_axes,
-                      np.array([0.046, 0.042, 0.125]), SHOES))
+        prims.append(("ellipsoid", j[ankle] + 0.07 * foot_forward - SHOE_DROP * up, shoe_axes,
+                      np.array([0.046, SHOE_HALF_HEIGHT, 0.125]), SHOES))
     return prims
 
 
@@ -549,8 +564,10 @@ def procedural_motion(seconds: float = 6.0, fps: float = 30.0, seed: int = 0) ->
     """(F, 17, 3) world joints, metres, Y up, floor at y = 0: walk forward, turn, raise arms, squat.
 
     Timeline (as fractions of `seconds`): walking 0-45% (travels about 1.1 m/s along the start
-    heading), turning on the spot 45-60%, raising both arms sideways overhead and down 60-78%,
-    one squat 78-100%. Bone lengths are fixed; the pelvis height keeps the lower ankle on the
+    heading), turning 40-55 degrees while stepping on the spot 45-60%, raising both arms sideways
+    overhead and down 60-78%, one squat 78-100%. The turn ends facing the way studio_camera
+    looks from, so the walk is seen 40-55 degrees off frontal: BlazePose still tells left from
+    right there (at 55-70 degrees it swapped them in a few percent of frames). Bone lengths are fixed; the pelvis height keeps the lower ankle on the
     floor, so feet plant instead of floating. `seed` varies proportions (+-3%), the walking
     heading, the turn and the amplitudes, deterministically.
     """
@@ -590,7 +607,7 @@ def procedural_motion(seconds: float = 6.0, fps: float = 30.0, seed: int = 0) ->
     lean = np.radians(4.0) * walking + squat * np.radians(35.0)
 
     # heading: walk along h0, then turn by `turn` to face the camera's side of the room
-    turn = np.radians(rng.uniform(55.0, 70.0)) * rng.choice([-1.0, 1.0])
+    turn = np.radians(rng.uniform(40.0, 55.0)) * rng.choice([-1.0, 1.0])
     h0 = rng.uniform(-np.pi, np.pi)
     turning = _smoothstep((t - walk_end + 0.2 * ramp) / (turn_end - walk_end))
     heading = h0 + turn * turning
@@ -631,7 +648,7 @@ def procedural_motion(seconds: float = 6.0, fps: float = 30.0, seed: int = 0) ->
             # arms: hang, swing fore and aft while walking, rise sideways overhead, and reach
             # forward for balance in the squat
             abduct = arms_up[i] * np.radians(160.0) + np.radians(8.0)
-            flex = swing_angle + squat[i] * np.radians(80.0) * (1 - arms_up[i])
+            flex = swing_angle + squat[i] * np.radians(65.0) * (1 - arms_up[i])
             hang = -trunk_up * np.cos(abduct) + side_sign * right * np.sin(abduct)
             upper_dir = _unit(hang * np.cos(flex) + trunk_fwd * np.sin(flex))
             bend = np.radians(15.0) + np.radians(10.0) * stepping[i] - np.radians(10.0) * arms_up[i]
@@ -647,6 +664,10 @@ def procedural_motion(seconds: float = 6.0, fps: float = 30.0, seed: int = 0) ->
         # stand on the lower foot
         lowest = min(r_ankle[1], l_ankle[1])
         body[:, 1] += _ANKLE_HEIGHT - lowest
+        # standing still (arm raise, squat), the feet stay planted under the root position and
+        # the hips move back instead: a squat sits back, it does not slide the feet forwards
+        feet = 0.5 * (r_ankle + l_ankle)
+        body -= (1.0 - stepping[i]) * np.array([feet[0], 0.0, feet[2]])
         joints[i] = body + position[i]
     return joints
 
