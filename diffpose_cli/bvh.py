@@ -13,10 +13,12 @@ Conventions (docs/exports.md says the same for users):
   relative to the spine in the estimated motion, so each branch gets its own rotation and every
   bone direction is reproduced exactly rather than as a compromise.
 - twist: 17 points fix each bone's direction but not its roll about itself. The pelvis and thorax
-  take their roll from the hip line and the shoulder line; every other joint gets the smallest
-  rotation that turns its bone from the parent's frame onto the estimated direction (no twist
-  relative to its parent). Wrists, ankles and head have no child to aim at: they keep their
-  parent's orientation (zero local rotation).
+  take their roll from the hip line and the shoulder line. Thighs and upper arms take theirs from
+  the bend of the limb, so knees and elbows are hinges (a knee bends about its X axis, an elbow
+  about its Y axis); a limb bent less than 5 degrees shows no bend plane, so its roll blends to the
+  no-twist rule between 5 and 20 degrees. Every other joint gets the smallest rotation that turns
+  its bone from the parent's frame onto the estimated direction (no twist relative to its
+  parent). Wrists, ankles and head have no child to aim at: they keep their parent's orientation.
 - frames without a person hold the pose and root position of the nearest frame that has one (the
   earlier one on a tie), so the file has one frame per video frame and no NaN or sudden spins.
 """
@@ -234,6 +236,48 @@ def _rest_offsets(lengths: dict) -> tuple[np.ndarray, dict]:
     return offsets, ends
 
 
+# Knees and elbows are hinges. The thigh and upper arm take their roll from the bend of the limb:
+# (joint after the hinge, the hinge axis in the upper bone's rest frame, the axis of flexion)
+# Legs (rest down) flex the shin backwards: +X. Arms (rest sideways, palms down) flex the forearm
+# forwards: -Y for the left arm, +Y for the right.
+_HINGES = {
+    "right_hip": ("right_knee", "right_ankle", _X),
+    "left_hip": ("left_knee", "left_ankle", _X),
+    "left_shoulder": ("left_elbow", "left_wrist", (0.0, -1.0, 0.0)),
+    "right_shoulder": ("right_elbow", "right_wrist", _Y),
+}
+HINGE_FULL_DEG = 20.0   # bend at and above which the roll follows the hinge completely
+HINGE_NONE_DEG = 5.0    # bend below which the limb is straight: no roll information, no twist
+
+
+def _roll_to_hinge(no_twist: np.ndarray, rest_axis: np.ndarray, upper: np.ndarray, target: np.ndarray,
+                   hinge_joint: str, end_joint: str, rest_hinge) -> np.ndarray:
+    """Turn the upper bone's frame `no_twist` about the bone so that the limb's bend is a rotation
+    about `rest_hinge`. Below HINGE_NONE_DEG of bend the plane of the bend is noise, so the roll
+    blends from the no-twist frame (straight limb) to the hinge (bent limb) up to HINGE_FULL_DEG."""
+    lower = _normalize(target[:, _J[end_joint]] - target[:, _J[hinge_joint]])
+    bend_axis = np.cross(upper, lower)
+    sin_bend = np.linalg.norm(bend_axis, axis=-1)
+    bend_axis = bend_axis / np.maximum(sin_bend, 1e-12)[..., None]
+    current = no_twist @ np.asarray(rest_hinge, dtype=np.float64)      # (F, 3), perpendicular to upper
+    # signed angle about the bone from the current hinge axis to the bend axis, applied in part
+    angle = np.arctan2((np.cross(current, bend_axis) * upper).sum(-1), (current * bend_axis).sum(-1))
+    lo, hi = np.sin(np.radians(HINGE_NONE_DEG)), np.sin(np.radians(HINGE_FULL_DEG))
+    weight = np.clip((sin_bend - lo) / (hi - lo), 0.0, 1.0)
+    weight = weight * weight * (3 - 2 * weight)                       # smooth start and end
+    twist = _about_axis(upper, weight * angle)
+    return twist @ no_twist
+
+
+def _about_axis(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """(F, 3, 3) rotations by `angle` (F,) radians about unit `axis` (F, 3) (Rodrigues)."""
+    k = np.zeros(axis.shape[:-1] + (3, 3))
+    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -axis[..., 2], axis[..., 1], -axis[..., 0]
+    k[..., 1, 0], k[..., 2, 0], k[..., 2, 1] = axis[..., 2], -axis[..., 1], axis[..., 0]
+    s, c = np.sin(angle)[..., None, None], np.cos(angle)[..., None, None]
+    return np.eye(3) + s * k + (1 - c) * (k @ k)
+
+
 def _local_rotations(target: np.ndarray) -> np.ndarray:
     """(F, nodes, 3, 3) local rotation of every BVH joint that turns the rest pose into `target`."""
     frames = target.shape[0]
@@ -253,6 +297,8 @@ def _local_rotations(target: np.ndarray) -> np.ndarray:
             else:
                 in_parent = np.einsum("fji,fj->fi", parent_rot, direction)
                 glob = parent_rot @ _shortest_arc(np.array(axis), in_parent)
+                if name in _HINGES:
+                    glob = _roll_to_hinge(glob, np.array(axis), direction, target, *_HINGES[name])
         global_rot[:, k] = glob
         local_rot[:, k] = np.swapaxes(parent_rot, -1, -2) @ glob
     return local_rot

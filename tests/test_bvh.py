@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from diffpose_cli.bvh import (BVH_JOINT_NAMES, HELPER_JOINTS, bvh_positions, bvh_target_positions,
-                              read_bvh, write_bvh)
+                              euler_to_matrix, read_bvh, write_bvh)
 from diffpose_cli.errors import DiffposeError
 from diffpose_cli.skeleton import BONES, JOINT_NAMES, MIRROR
 from result_from_h36m import h36m_motion, make_result
@@ -71,14 +71,56 @@ def test_frames_without_a_person_hold_the_nearest_pose(exported):
     np.testing.assert_allclose(joints[0], joints[first], atol=1e-6)
 
 
-def test_curves_are_smooth_on_ordinary_motion(exported):
-    """No 360-degree wraps or Euler flips between frames (what an animator sees as a spinning joint).
+def local_rotations_from_file(bvh):
+    """(F, joints, 3, 3) local rotation of every BVH joint, rebuilt from the rotation channels."""
+    names, _parents, _offsets, channels, frames, _ = bvh
+    out, column = [], 0
+    for chans in channels:
+        rot = [c for c in chans if c.endswith("rotation")]
+        column += len(chans) - len(rot)
+        if rot:
+            order = "".join(c[0] for c in rot)
+            out.append(euler_to_matrix(order, np.radians(frames[:, column:column + 3])))
+            column += 3
+    return np.stack(out, axis=1)
 
-    Real fast motion near a bent elbow moves a channel by up to ~45 degrees in one frame at 30 fps."""
+
+def test_no_joint_spins_between_frames(exported):
+    """No wild rotations: what an animator would see as a spinning joint. Measured on the rotation
+    itself (independent of Euler angles), plus no 360-degree wraps in the channels."""
     _result, _path, bvh, _positions, _joints = exported
-    step = np.abs(np.diff(bvh[4][:, 3:], axis=0)).max()
-    print(f"largest rotation channel change between frames {step:.1f} deg")
-    assert step < 60.0
+    local = local_rotations_from_file(bvh)
+    relative = np.swapaxes(local[1:], -1, -2) @ local[:-1]
+    step = np.degrees(np.arccos(np.clip((np.einsum("fkii->fk", relative) - 1) / 2, -1, 1)))
+    channel_step = np.abs(np.diff(bvh[4][:, 3:], axis=0)).max()
+    print(f"largest joint rotation between frames {step.max():.1f} deg "
+          f"(99th percentile {np.percentile(step.max(1), 99):.1f}); largest channel step {channel_step:.1f} deg")
+    assert step.max() < 90.0
+    assert channel_step < 180.0
+
+
+def test_knees_and_elbows_bend_about_one_axis(exported):
+    """The hinge twist rule: where a knee or elbow is bent by 20 degrees or more, its rotation is a
+    pure rotation about its hinge axis (X for knees, Y for elbows), as animation rigs expect."""
+    _result, _path, bvh, _positions, joints = exported
+    names, channels, frames = bvh[0], bvh[3], bvh[4]
+    column = {}
+    c = 0
+    for name, chans in zip(names, channels):
+        for ch in chans:
+            column[(name, ch)] = c
+            c += 1
+    for hinge, upper, lower, axis in (("right_knee", "right_hip", "right_ankle", "X"),
+                                      ("left_knee", "left_hip", "left_ankle", "X"),
+                                      ("left_elbow", "left_shoulder", "left_wrist", "Y"),
+                                      ("right_elbow", "right_shoulder", "right_wrist", "Y")):
+        j = [JOINT_NAMES.index(n) for n in (upper, hinge, lower)]
+        bend = angle_deg(joints[:, j[1]] - joints[:, j[0]], joints[:, j[2]] - joints[:, j[1]])
+        bent = bend >= 20.0
+        off_axis = [frames[bent, column[(hinge, f"{a}rotation")]] for a in "XYZ" if a != axis]
+        worst = np.abs(off_axis).max() if bent.any() else 0.0
+        print(f"{hinge}: {bent.sum()} frames bent >= 20 deg, off-axis rotation at most {worst:.4f} deg")
+        assert worst < 0.01
 
 
 def test_header_frame_time_units_and_names(exported):
