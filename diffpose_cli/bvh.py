@@ -84,6 +84,14 @@ def _normalize(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
+def _skew(axis: np.ndarray) -> np.ndarray:
+    """(..., 3) -> (..., 3, 3) cross-product matrices: _skew(a) @ v == a x v."""
+    k = np.zeros(axis.shape[:-1] + (3, 3))
+    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -axis[..., 2], axis[..., 1], -axis[..., 0]
+    k[..., 1, 0], k[..., 2, 0], k[..., 2, 1] = axis[..., 2], -axis[..., 1], axis[..., 0]
+    return k
+
+
 def _shortest_arc(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """(F, 3, 3) rotations taking the unit vector u (3,) onto unit vectors v (F, 3) the short way.
 
@@ -92,10 +100,7 @@ def _shortest_arc(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """
     u = np.asarray(u, dtype=np.float64)
     cos = v @ u
-    axis = np.cross(u, v)
-    k = np.zeros(v.shape[:-1] + (3, 3))
-    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -axis[..., 2], axis[..., 1], -axis[..., 0]
-    k[..., 1, 0], k[..., 2, 0], k[..., 2, 1] = axis[..., 2], -axis[..., 1], axis[..., 0]
+    k = _skew(np.cross(u, v))
     opposite = 1.0 + cos < 1e-9
     scale = np.where(opposite, 0.0, 1.0 / np.where(opposite, 1.0, 1.0 + cos))
     r = np.eye(3) + k + (k @ k) * scale[..., None, None]
@@ -237,7 +242,7 @@ def _rest_offsets(lengths: dict) -> tuple[np.ndarray, dict]:
 
 
 # Knees and elbows are hinges. The thigh and upper arm take their roll from the bend of the limb:
-# (joint after the hinge, the hinge axis in the upper bone's rest frame, the axis of flexion)
+# upper-bone joint -> (hinge joint, end of the lower bone, flexion axis in the upper bone's frame).
 # Legs (rest down) flex the shin backwards: +X. Arms (rest sideways, palms down) flex the forearm
 # forwards: -Y for the left arm, +Y for the right.
 _HINGES = {
@@ -250,7 +255,7 @@ HINGE_FULL_DEG = 20.0   # bend at and above which the roll follows the hinge com
 HINGE_NONE_DEG = 5.0    # bend below which the limb is straight: no roll information, no twist
 
 
-def _roll_to_hinge(no_twist: np.ndarray, rest_axis: np.ndarray, upper: np.ndarray, target: np.ndarray,
+def _roll_to_hinge(no_twist: np.ndarray, upper: np.ndarray, target: np.ndarray,
                    hinge_joint: str, end_joint: str, rest_hinge) -> np.ndarray:
     """Turn the upper bone's frame `no_twist` about the bone so that the limb's bend is a rotation
     about `rest_hinge`. Below HINGE_NONE_DEG of bend the plane of the bend is noise, so the roll
@@ -262,6 +267,7 @@ def _roll_to_hinge(no_twist: np.ndarray, rest_axis: np.ndarray, upper: np.ndarra
     current = no_twist @ np.asarray(rest_hinge, dtype=np.float64)      # (F, 3), perpendicular to upper
     # signed angle about the bone from the current hinge axis to the bend axis, applied in part
     angle = np.arctan2((np.cross(current, bend_axis) * upper).sum(-1), (current * bend_axis).sum(-1))
+    # the sine is small for a straight limb and for a fully folded one: no bend plane either way
     lo, hi = np.sin(np.radians(HINGE_NONE_DEG)), np.sin(np.radians(HINGE_FULL_DEG))
     weight = np.clip((sin_bend - lo) / (hi - lo), 0.0, 1.0)
     weight = weight * weight * (3 - 2 * weight)                       # smooth start and end
@@ -271,9 +277,7 @@ def _roll_to_hinge(no_twist: np.ndarray, rest_axis: np.ndarray, upper: np.ndarra
 
 def _about_axis(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
     """(F, 3, 3) rotations by `angle` (F,) radians about unit `axis` (F, 3) (Rodrigues)."""
-    k = np.zeros(axis.shape[:-1] + (3, 3))
-    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -axis[..., 2], axis[..., 1], -axis[..., 0]
-    k[..., 1, 0], k[..., 2, 0], k[..., 2, 1] = axis[..., 2], -axis[..., 1], axis[..., 0]
+    k = _skew(axis)
     s, c = np.sin(angle)[..., None, None], np.cos(angle)[..., None, None]
     return np.eye(3) + s * k + (1 - c) * (k @ k)
 
@@ -298,7 +302,7 @@ def _local_rotations(target: np.ndarray) -> np.ndarray:
                 in_parent = np.einsum("fji,fj->fi", parent_rot, direction)
                 glob = parent_rot @ _shortest_arc(np.array(axis), in_parent)
                 if name in _HINGES:
-                    glob = _roll_to_hinge(glob, np.array(axis), direction, target, *_HINGES[name])
+                    glob = _roll_to_hinge(glob, direction, target, *_HINGES[name])
         global_rot[:, k] = glob
         local_rot[:, k] = np.swapaxes(parent_rot, -1, -2) @ glob
     return local_rot
