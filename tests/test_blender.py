@@ -90,8 +90,17 @@ def compare_in_blender(result, tmp_path) -> dict:
     head = JOINT_NAMES.index("head")
     tall_blender = joints_blender[person, head, 2] - joints_blender[person][:, ankles, 2].min(-1)
     tall_estimate = expected[person, head, 2] - expected[person][:, ankles, 2].min(-1)
+    # not a mirror image: with Z up and the face (neck_nose ahead of the thorax-head line) pointing
+    # along f, the figure's left shoulder must lie on the side up x f
+    j = {n: joints_blender[person, JOINT_NAMES.index(n)] for n in
+         ("thorax", "neck_nose", "head", "left_shoulder", "right_shoulder")}
+    facing = j["neck_nose"] - (j["thorax"] + j["head"]) / 2
+    facing[:, 2] = 0.0
+    left_of_facing = np.cross([0.0, 0.0, 1.0], facing)
+    left_ok = ((j["left_shoulder"] - j["right_shoulder"]) * left_of_facing).sum(-1) > 0
     return {"frames": len(dump["heads"]), "fps": dump["fps"], "worst_bone": worst_bone,
-            "root_cm": root_cm, "tall_blender": tall_blender, "tall_estimate": tall_estimate}
+            "root_cm": root_cm, "tall_blender": tall_blender, "tall_estimate": tall_estimate,
+            "left_on_left": left_ok.mean()}
 
 
 @pytest.mark.slow
@@ -103,13 +112,15 @@ def test_blender_reproduces_every_bone_of_real_motion(h36m_dir, tmp_path):
     print(f"Blender: worst bone direction error {worst:.4f} deg "
           f"({max(check['worst_bone'], key=check['worst_bone'].get)}), "
           f"root error {check['root_cm'].max():.4f} cm, "
-          f"height {np.median(check['tall_blender']):.3f} m vs {np.median(check['tall_estimate']):.3f} m")
+          f"height {np.median(check['tall_blender']):.3f} m vs {np.median(check['tall_estimate']):.3f} m, "
+          f"left side on the left in {100 * check['left_on_left']:.0f}% of frames")
     assert check["frames"] == result.frame_count
     assert abs(check["fps"] - 30.0) < 1e-3   # Blender derives it from the 8-decimal frame time
     assert worst < 3.0, check["worst_bone"]
     assert check["root_cm"].max() < 1.0
     assert (check["tall_blender"] > 1.0).all(), "head not above the feet (or lying down)"
     assert abs(np.median(check["tall_blender"]) / np.median(check["tall_estimate"]) - 1) < 0.03
+    assert check["left_on_left"] == 1.0
 
 
 @pytest.mark.slow
@@ -122,9 +133,11 @@ def test_blender_reproduces_the_real_estimate_of_walk_side(videos_dir, tmp_path)
     worst = max(check["worst_bone"].values())
     print(f"Blender on walk_side: worst bone direction error {worst:.4f} deg, "
           f"root error {check['root_cm'].max():.4f} cm, "
-          f"height {np.median(check['tall_blender']):.3f} m vs {np.median(check['tall_estimate']):.3f} m")
+          f"height {np.median(check['tall_blender']):.3f} m vs {np.median(check['tall_estimate']):.3f} m, "
+          f"left side on the left in {100 * check['left_on_left']:.0f}% of frames")
     assert check["frames"] == 401
     assert worst < 3.0, check["worst_bone"]
     assert check["root_cm"].max() < 1.0
     assert (check["tall_blender"] > 0.5).all(), "head not above the feet"
     assert abs(np.median(check["tall_blender"]) / np.median(check["tall_estimate"]) - 1) < 0.05
+    assert check["left_on_left"] > 0.9, "the figure is a mirror image (left-handed world frame?)"
