@@ -519,9 +519,8 @@ def render_motion(joints_world: np.ndarray, camera: dict, world_up=(0.0, 1.0, 0.
     joints_world = np.asarray(joints_world, dtype=np.float64)
     if joints_world.ndim != 3 or joints_world.shape[1:] != (NUM_JOINTS, 3):
         raise DiffposeError(f"a motion must be (frames, 17, 3), got {joints_world.shape}")
-    centre = np.nanmean(joints_world[:, PELVIS], axis=0)
-    if not np.all(np.isfinite(centre)):
-        centre = None
+    posed = np.all(np.isfinite(joints_world[:, PELVIS]), axis=1)
+    centre = joints_world[posed, PELVIS].mean(axis=0) if posed.any() else None
     renderer = Renderer(camera, world_up, floor_height, centre, wall_distance)
     joints_camera = to_camera(joints_world, camera)
     for frame_joints in joints_camera:
