@@ -151,7 +151,7 @@ class OverlayRenderer:
         centre[:, 1] = 0.95   # metres: a standing adult's middle
         self.centres = centre
         self.view = _View3D(result, self.height)
-        self.trail = _nearest_filled(joints[:, 0], valid) * [1.0, 0.0, 1.0]   # pelvis on the floor
+        self.trail = joints[:, 0] * [1.0, 0.0, 1.0]   # pelvis dropped to the floor (valid frames drawn)
         self.canvas = np.zeros((self.height, self.width, 3), np.uint8)
         self.panel = np.zeros((self.height, self.height, 3), np.uint8)   # contiguous: fast to fill
         self.background = np.full_like(self.panel, (32, 28, 28))
