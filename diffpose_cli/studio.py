@@ -161,7 +161,9 @@ def _round_cone_hits(rays, a, b, ra, rb):
     if length < 1e-6 or abs(ra - rb) >= length:  # one sphere swallows the other
         big_c, big_r = (a, ra) if ra >= rb else (b, rb)
         t = _sphere_hits(rays, big_c, big_r)
-        return t, _unit(rays * t[:, None] - big_c) if np.isfinite(t).any() else None
+        if not np.isfinite(t).any():
+            return t, None
+        return t, _unit(rays * np.where(np.isfinite(t), t, 0.0)[:, None] - big_c)
     w = axis / length
     sin_phi = (ra - rb) / length
     cos2 = 1.0 - sin_phi * sin_phi
@@ -375,10 +377,14 @@ def _face_albedo(local: np.ndarray) -> np.ndarray:
 # the room and the renderer
 
 def _pixel_rays(camera: dict) -> np.ndarray:
-    """(H, W, 3) unit rays through pixel centres, camera frame."""
+    """(H, W, 3) unit rays through pixel centres, camera frame.
+
+    Integer pixel coordinates are pixel centres, as in OpenCV and in Human3.6M's projection
+    (u = f x / z + c), so the ray of column i goes through u = i: render and truth agree.
+    """
     h, w = camera["height"], camera["width"]
-    u = (np.arange(w) + 0.5 - 0.5 - camera["cx"]) / camera["fx"]   # pixel u sits at u (OpenCV)
-    v = (np.arange(h) + 0.5 - 0.5 - camera["cy"]) / camera["fy"]
+    u = (np.arange(w) - camera["cx"]) / camera["fx"]
+    v = (np.arange(h) - camera["cy"]) / camera["fy"]
     rays = np.empty((h, w, 3))
     rays[..., 0] = u[None, :]
     rays[..., 1] = v[:, None]
@@ -477,7 +483,7 @@ class Renderer:
     def _draw(self, prim, image, depth):
         kind = prim[0]
         if kind == "cone":
-            _, a, b, ra, rb, colour = prim
+            a, b, ra, rb = prim[1:5]
             centre = 0.5 * (a + b)
             box = self._box(centre, 0.5 * np.linalg.norm(b - a) + max(ra, rb))
         else:

@@ -29,7 +29,9 @@ BLAZEPOSE_TO_H36M = {11: 11, 12: 14, 13: 12, 14: 15, 15: 13, 16: 16,
 
 def blazepose_2d(frames_bgr) -> list:
     """Per frame: (12, 2) pixels of the mapped landmarks in BLAZEPOSE_TO_H36M order, or None."""
-    mp_pose = pytest.importorskip("mediapipe").solutions.pose
+    import mediapipe  # a hard dependency: a missing install must fail here, not skip
+
+    mp_pose = mediapipe.solutions.pose
     found = []
     with mp_pose.Pose(static_image_mode=False, model_complexity=1) as pose:
         for frame in frames_bgr:
