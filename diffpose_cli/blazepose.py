@@ -74,8 +74,5 @@ class BlazePose:
             self._pose.close()
             self._pose = None
 
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
+    # No __del__: closing a MediaPipe graph while the interpreter shuts down can block forever.
+    # Owners call close() (the pipeline does, in a finally block).
