@@ -54,7 +54,9 @@ LIPS = np.array([0.30, 0.30, 0.62])
 # (the knee's crease, the trouser hem, the shoe) so that its readings land nearer the true joints.
 # Chosen by measuring BlazePose on the sample and on rendered S11 "Directions 1" (docs/studio.md):
 # dropping the knee 2 cm, the hem 4 cm past the ankle and a flatter shoe cut the knee/ankle
-# offsets by about a third; lifting or widening the hips did not help and is left at 0 / 2.5 cm.
+# offsets by about a third. Widening the hips only moved BlazePose's hips further off; lifting
+# them 2 cm halved their vertical offset on the sample but, over 12 rendered Human3.6M clips, won
+# on some and lost on others (median error 0.859 vs 0.878 torso lengths summed), so it stays 0.
 KNEE_DROP = 0.02         # the thigh/shin cones meet this far below the knee joint, along the shin
 HEM = 0.04               # the trouser hem ends this far past the ankle joint, inside the shoe
 SHOE_DROP = 0.055        # shoe centre below the ankle joint (sole ~1 cm below an 8 cm ankle)
