@@ -235,7 +235,8 @@ class OverlayRenderer:
 
 def write_overlay(result, video_path, out_path, max_height: int = DEFAULT_MAX_HEIGHT) -> None:
     """Write the overlay MP4 for `result` drawn on the frames of `video_path` (streamed, one frame
-    in memory at a time). The video must be the one the Result was estimated from."""
+    in memory at a time). The video must be the one the Result was estimated from. The frame rate
+    is the container's nominal rate (what players show for the input), else the measured mean."""
     frames = _read_frames(video_path)
     first = next(frames, None)
     if first is None:
@@ -244,7 +245,7 @@ def write_overlay(result, video_path, out_path, max_height: int = DEFAULT_MAX_HE
     expected = result.frame_count
     command = [_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
                "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{renderer.width}x{renderer.height}",
-               "-r", _fps_arg(result.video["fps"]), "-i", "-", "-an",
+               "-r", _fps_arg(result.video.get("nominal_fps") or result.video["fps"]), "-i", "-", "-an",
                "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
                "-movflags", "+faststart", "-f", "mp4"]
     with atomic_output(out_path) as tmp, tempfile.TemporaryFile() as log:
