@@ -5,9 +5,10 @@
 - The 3D view looks from a fixed direction (60 degrees round from the video camera, 15 degrees
   above the floor) at a fixed scale; it follows the pelvis across the floor so the body stays
   large, and the floor grid and the pelvis trail show the travel.
-- Same frame count and frame rate as the input. Frames are drawn with plain OpenCV calls and piped
-  raw into the ffmpeg that imageio-ffmpeg ships, encoded H.264 (libx264) in yuv420p with the index
-  at the front (+faststart), so the file plays in browsers and on phones.
+- Same frame count and frame rate as the input (frames re-read with video.VideoReader, the reader
+  the pipeline used). Frames are drawn with plain OpenCV calls and piped raw into the ffmpeg that
+  imageio-ffmpeg ships, encoded H.264 (libx264) in yuv420p with the index at the front
+  (+faststart), so the file plays in browsers and on phones.
 """
 
 import contextlib
@@ -50,18 +51,12 @@ def uncertainty_colours(sigma: np.ndarray) -> np.ndarray:
 
 
 def _read_frames(video_path):
-    """Yield BGR frames one at a time (upright, as OpenCV's FFmpeg backend decodes them)."""
-    capture = cv2.VideoCapture(str(video_path))
-    if not capture.isOpened():
-        raise DiffposeError(f"can't read video '{video_path}' to draw the overlay on")
-    try:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                return
-            yield frame
-    finally:
-        capture.release()
+    """Yield BGR frames one at a time with the pipeline's own reader (same frames, same count,
+    same upright orientation as the Result was estimated from)."""
+    from .video import VideoReader
+    with VideoReader(video_path) as reader:
+        for frame in reader:
+            yield frame.image
 
 
 def _image_points(result) -> np.ndarray:
