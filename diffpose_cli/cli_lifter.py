@@ -13,7 +13,7 @@ def train(
     data: Optional[Path] = typer.Option(None, help="Human3.6M folder (poses_3d.npz, cameras.json); "
                                         "default $DIFFPOSE_H36M or ../shared/data/h36m"),
     out: Path = typer.Option(Path("runs/h36m-27f"), help="run folder: checkpoints, log, model.pt"),
-    iters: int = typer.Option(12000, help="optimiser steps"),
+    iters: int = typer.Option(15000, help="optimiser steps"),
     batch_size: int = typer.Option(256),
     lr: float = typer.Option(1e-3),
     seed: int = typer.Option(0),
@@ -38,3 +38,38 @@ def train(
 
     run_training(find_h36m(data), out, iters=iters, batch_size=batch_size, lr=lr, seed=seed,
                  budget_minutes=budget_minutes, log=log)
+
+
+@app.command("eval")
+def evaluate_command(
+    input_2d: str = typer.Option("gt", "--input", help="gt: projected ground-truth 2D; "
+                                 "sh: Stacked-Hourglass detections"),
+    data: Optional[Path] = typer.Option(None, help="Human3.6M folder (default $DIFFPOSE_H36M or "
+                                        "../shared/data/h36m)"),
+    weights: Optional[Path] = typer.Option(None, help="lifter weights (default: the shipped ones)"),
+    every: int = typer.Option(1, help="evaluate every k-th frame (windows still read every frame)"),
+    hypotheses: int = typer.Option(5, help="N: hypotheses averaged per frame"),
+    steps: int = typer.Option(5, help="denoising steps (DDIM-style skipping of the K=50)"),
+    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    save_predictions: Optional[Path] = typer.Option(None, help="write predictions to this .npz"),
+    report: Optional[Path] = typer.Option(None, help="write the figures to this .json"),
+    quiet: bool = typer.Option(False, help="no progress bar"),
+):
+    """MPJPE (P1) and P-MPJPE (P2) on Human3.6M S9+S11, per action, plus uncertainty quality."""
+    import json
+
+    from .errors import DiffposeError
+    from .evaluate import evaluate, format_table
+    from .h36m import find_h36m
+    from .lifter import load_lifter
+
+    if input_2d not in ("gt", "sh"):
+        raise DiffposeError(f"--input must be gt or sh, not {input_2d!r}")
+    if every < 1:
+        raise DiffposeError("--every must be at least 1")
+    lifter = load_lifter(weights, device)
+    result = evaluate(lifter, find_h36m(data), input_2d, every, hypotheses, steps,
+                      save_predictions=save_predictions, progress=not quiet)
+    print(format_table(result))
+    if report:
+        report.write_text(json.dumps(result, indent=2))

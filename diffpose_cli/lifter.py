@@ -36,7 +36,7 @@ MODELS = {
 }
 DEFAULT_MODEL = "h36m-27f"
 
-DEFAULT_CONFIG = dict(window=27, fps=25.0, width=512, context=32, hidden=96, blocks=4,
+DEFAULT_CONFIG = dict(window=27, fps=25.0, width=384, context=32, hidden=96, blocks=4,
                       diffusion_steps=50)
 
 
@@ -213,15 +213,20 @@ class Lifter:
 
     @torch.no_grad()
     def lift(self, mixtures: Mixtures, fps: float, valid=None, hypotheses=5, steps=5,
-             batch_size=1024, seed=0, progress=None) -> LiftOutput:
-        """3D for every frame with `valid` True (default: frames whose pelvis is present)."""
+             batch_size=1024, seed=0, frames=None, progress=None) -> LiftOutput:
+        """3D for every frame with `valid` True (default: frames whose pelvis is present).
+
+        `frames` (indices) restricts the output to those frames (the others come back NaN); the
+        windows around them still read every frame. `progress(n)` is called after each batch.
+        """
         F = len(mixtures)
         if valid is None:
             valid = mixtures.present[:, 0]
         valid = np.asarray(valid, dtype=bool) & mixtures.present[:, 0]
         joints = np.full((F, NUM_JOINTS, 3), np.nan, np.float32)
         std = np.full((F, NUM_JOINTS), np.nan, np.float32)
-        frames = np.flatnonzero(valid)
+        wanted = valid if frames is None else valid & np.isin(np.arange(F), frames)
+        frames = np.flatnonzero(wanted)
         if len(frames) == 0:
             return LiftOutput(joints, std)
         index = window_frame_indices(valid, fps, self.window, self.fps)

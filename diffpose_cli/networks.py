@@ -50,7 +50,10 @@ class ContextEncoder(nn.Module):
             x = x[..., 1::3] + level(x)  # residual through the centre frame of each triplet
         x = x.squeeze(-1)
         B = x.shape[0]
-        return (self.pose_head(x).view(B, NUM_JOINTS, 3), self.log_std_head(x),
+        # bounded: the pelvis is the origin and would otherwise drive its spread to zero and the
+        # likelihood to infinity; 1 mm to 2.7 m is every width a joint can sensibly have
+        log_std = self.log_std_head(x).clamp(-7.0, 1.0)
+        return (self.pose_head(x).view(B, NUM_JOINTS, 3), log_std,
                 self.context_head(x).view(B, NUM_JOINTS, self.context))
 
 

@@ -84,8 +84,8 @@ def losses(model, means, stds, weights, target):
     inputs, pose, log_std, f_st, prior = model.encode(means, stds, weights)
     encoder_loss = mpjpe(pose, target)
     # the encoder's per-joint spread is the depth width of H_K: fit it by Gaussian likelihood
-    err2 = ((pose.detach() - target) ** 2).sum(-1)
-    nll = (3 * log_std + err2 / (2 * torch.exp(2 * log_std))).mean()
+    err2 = ((pose.detach() - target) ** 2).sum(-1)[:, 1:]  # the pelvis is exact by definition
+    nll = (3 * log_std[:, 1:] + err2 / (2 * torch.exp(2 * log_std[:, 1:]))).mean()
 
     B = target.shape[0]
     k = torch.randint(1, model.diffusion.steps + 1, (B,))
@@ -142,8 +142,9 @@ def fit_calibration(errors, spreads):
     return calib
 
 
-def train(data_dir, out_dir, iters=30000, batch_size=256, lr=1e-3, seed=0, budget_minutes=None,
-          checkpoint_minutes=5.0, log_every=100, val_every=2000, config=None, log=print):
+def train(data_dir, out_dir, iters=15000, batch_size=256, lr=1e-3, seed=0, budget_minutes=None,
+          checkpoint_minutes=5.0, log_every=100, val_every=2000, config=None, subjects=TRAIN,
+          held_out=HELD_OUT, val_frame_every=50, calibration_every=10, log=print):
     t_start = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -152,9 +153,10 @@ def train(data_dir, out_dir, iters=30000, batch_size=256, lr=1e-3, seed=0, budge
 
     # ---- data: every (sequence, camera) of the training subjects, and the held-out subject
     log(f"loading Human3.6M from {data_dir}")
-    train_set = WindowSampler(load_tracks(data_dir, TRAIN), config["window"])
-    held_out = WindowSampler(load_tracks(data_dir, HELD_OUT), config["window"])
-    log(f"train frames (x4 cameras): {len(train_set)}, held-out S8 frames: {len(held_out)}")
+    train_set = WindowSampler(load_tracks(data_dir, subjects), config["window"])
+    held_out_set = WindowSampler(load_tracks(data_dir, held_out), config["window"])
+    log(f"train frames (x4 cameras) of {subjects}: {len(train_set)}, "
+        f"held out {held_out}: {len(held_out_set)}")
 
     # ---- model and optimiser; learning rate: linear warm-up, then cosine decay to 1%
     model = DiffPoseModel(config)
@@ -193,6 +195,7 @@ def train(data_dir, out_dir, iters=30000, batch_size=256, lr=1e-3, seed=0, budge
     model.train()
     last_save, t_run = time.time(), time.time()
     running = np.zeros(3)
+    skipped = 0
     while step < iters:
         if budget_minutes is not None and time.time() - t_start > 60 * budget_minutes:
             save_checkpoint()
@@ -208,8 +211,12 @@ def train(data_dir, out_dir, iters=30000, batch_size=256, lr=1e-3, seed=0, budge
         loss = enc + den + 0.001 * nll
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimiser.step()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if torch.isfinite(loss) and torch.isfinite(grad_norm):
+            optimiser.step()
+        else:  # one bad batch must not poison the weights; it is counted and skipped
+            skipped += 1
+            log(f"step {step}: non-finite loss or gradient, update skipped ({skipped} so far)")
         step += 1
         running += [enc.item(), den.item(), nll.item()]
 
@@ -223,8 +230,10 @@ def train(data_dir, out_dir, iters=30000, batch_size=256, lr=1e-3, seed=0, budge
             running[:] = 0
             t_run = time.time()
         if step % val_every == 0 or step == iters:
-            enc_mm, diff_mm, _, _ = evaluate_sampler(model, held_out, np.random.default_rng(1), every=50)
-            log(f"validation S8 (detection-like 2D): encoder {enc_mm:.1f} mm, diffusion mean {diff_mm:.1f} mm")
+            enc_mm, diff_mm, _, _ = evaluate_sampler(model, held_out_set, np.random.default_rng(1),
+                                                     every=val_frame_every)
+            log(f"validation {held_out} (detection-like 2D): encoder {enc_mm:.1f} mm, "
+                f"diffusion mean {diff_mm:.1f} mm")
             history.append({"step": step, "val_encoder_mm": enc_mm, "val_diffusion_mm": diff_mm})
         if time.time() - last_save > 60 * checkpoint_minutes:
             save_checkpoint()
@@ -232,16 +241,18 @@ def train(data_dir, out_dir, iters=30000, batch_size=256, lr=1e-3, seed=0, budge
     save_checkpoint()
 
     # ---- calibrate the uncertainty on the held-out subject, then write the shipped file
-    log("fitting the uncertainty calibration on S8")
-    _, diff_mm, errors, spreads = evaluate_sampler(model, held_out, np.random.default_rng(2), every=10)
+    log(f"fitting the uncertainty calibration on {held_out}")
+    _, diff_mm, errors, spreads = evaluate_sampler(model, held_out_set, np.random.default_rng(2),
+                                                   every=calibration_every)
     calib = fit_calibration(errors, spreads)
     model.calibration.copy_(torch.from_numpy(calib))
     std = spreads * calib[:, 0] + calib[:, 1]
     coverage = float((errors[:, 1:] <= 2.5 * std[:, 1:]).mean())
-    log(f"S8 after calibration: MPJPE {diff_mm:.1f} mm, 90% radius covers {100 * coverage:.1f}%")
+    log(f"{held_out} after calibration: MPJPE {diff_mm:.1f} mm, 90% radius covers "
+        f"{100 * coverage:.1f}%")
     info = {"steps": step, "batch_size": batch_size, "lr": lr, "seed": seed,
-            "train_subjects": TRAIN, "calibration_subject": HELD_OUT,
-            "s8_mpjpe_mm": diff_mm, "s8_coverage_90": coverage,
+            "train_subjects": list(subjects), "calibration_subjects": list(held_out),
+            "held_out_mpjpe_mm": diff_mm, "held_out_coverage_90": coverage,
             "history": history[-5:]}
     save_model(model, out_dir / "model.pt", info)
     log(f"wrote {out_dir / 'model.pt'}")
