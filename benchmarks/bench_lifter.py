@@ -1,0 +1,81 @@
+"""Lifter throughput on the CPU: frames per second at the defaults, and what each extra
+hypothesis and each extra denoising step costs.
+
+    python benchmarks/bench_lifter.py [--weights PATH] [--frames 4000] [--threads N]
+
+Input: Stacked-Hourglass-like mixtures built around a real Human3.6M test track when
+../shared is at hand (DIFFPOSE_H36M), else around a still pose; the cost does not depend on the
+content. Times the whole `Lifter.lift` call (windowing, both networks, the sampler).
+"""
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from diffpose_cli.lifter import load_lifter
+from diffpose_cli.mixtures import mixtures_from_points
+
+
+def input_mixtures(frames: int):
+    try:
+        from diffpose_cli.h36m import find_h36m, load_tracks
+        track = load_tracks(find_h36m(), ["S9"], ["54138969"])[0]
+        reps = int(np.ceil(frames / len(track.keypoints)))
+        points = np.concatenate([track.keypoints] * reps)[:frames]
+        source = track.key
+    except Exception:
+        rng = np.random.default_rng(0)
+        points = 500 + 100 * rng.normal(size=(1, 17, 2)).repeat(frames, 0)
+        source = "a still synthetic pose"
+    return mixtures_from_points(points, 8.0), source
+
+
+def fps(lifter, mixtures, hypotheses, steps, repeats=2):
+    best = np.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        lifter.lift(mixtures, fps=50.0, hypotheses=hypotheses, steps=steps)
+        best = min(best, time.perf_counter() - t)
+    return len(mixtures) / best
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", default=None)
+    parser.add_argument("--frames", type=int, default=4000)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    lifter = load_lifter(args.weights, "cpu")
+    mixtures, source = input_mixtures(args.frames)
+    print(f"lifter {lifter.name}, {args.frames} frames around {source}, "
+          f"{torch.get_num_threads()} torch threads")
+    lifter.lift(mixtures.take(slice(0, 256)), fps=50.0)  # warm-up
+
+    default = fps(lifter, mixtures, 5, 5)
+    print(f"defaults (N=5 hypotheses, 5 steps): {default:.0f} frames/s "
+          f"({1000 / default:.2f} ms/frame)")
+    # cost model: time per frame = base + per_eval * N * steps (each hypothesis-step is one
+    # denoiser evaluation); measured at a few settings and fitted by least squares
+    settings = [(1, 1), (5, 1), (1, 5), (5, 5), (10, 5), (5, 10)]
+    rows = []
+    for n, s in settings:
+        f = default if (n, s) == (5, 5) else fps(lifter, mixtures, n, s)
+        rows.append((n, s, 1000 / f))
+        print(f"  N={n:>2} steps={s:>2}: {f:7.0f} frames/s  {1000 / f:6.3f} ms/frame")
+    A = np.array([[1.0, n * s] for n, s, _ in rows])
+    y = np.array([ms for _, _, ms in rows])
+    base, per_eval = np.linalg.lstsq(A, y, rcond=None)[0]
+    print(f"fit: {base:.3f} ms/frame fixed (windowing + encoder) + {per_eval:.3f} ms per "
+          f"denoiser evaluation")
+    print(f"  one more hypothesis at 5 steps: +{5 * per_eval:.3f} ms/frame "
+          f"({100 * 5 * per_eval / (1000 / default):.0f}% of the default cost)")
+    print(f"  one more step at 5 hypotheses: +{5 * per_eval:.3f} ms/frame")
+    print(f"ratio to a 30 ms/frame 2D detector: the lifter adds {100 * (1000 / default) / 30:.1f}%")
+
+
+if __name__ == "__main__":
+    main()
