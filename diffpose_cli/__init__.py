@@ -1,3 +1,15 @@
 """diffpose-cli: 3D human pose from ordinary video, with per-joint uncertainty (DiffPose)."""
 
 __version__ = "0.1.0"
+
+
+def estimate(path, **kwargs):
+    """3D pose of the main person in a video: see diffpose_cli.pipeline.estimate."""
+    from .pipeline import estimate as _estimate
+    return _estimate(path, **kwargs)
+
+
+def lift(keypoints, image_size, fps, layout="coco17", scores=None, **kwargs):
+    """3D pose from 2D keypoints (frames, 17, 2) in pixels: see diffpose_cli.pipeline.lift."""
+    from .pipeline import lift as _lift
+    return _lift(keypoints, image_size, fps, layout=layout, scores=scores, **kwargs)

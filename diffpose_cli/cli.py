@@ -31,3 +31,4 @@ def main():
 from . import cli_lifter  # noqa: E402,F401  (train, eval)
 from . import cli_batch  # noqa: E402,F401  (batch)
 from . import cli_studio  # noqa: E402,F401  (render)
+from . import cli_video  # noqa: E402,F401  (video, lift)

@@ -273,10 +273,10 @@ class BlazePoseDetector:
 class HRNetDetector:
     name = "hrnet"
 
-    def __init__(self, checkpoint, device: str = "cpu", flip_test: bool = False,
-                 min_score: float = 0.3):
+    def __init__(self, checkpoint=None, device: str = "cpu", flip_test: bool = False,
+                 min_score: float = 0.3, model: torch.nn.Module | None = None):
         self.device = resolve_device(device)
-        self.model = load_hrnet(checkpoint, self.device)
+        self.model = model if model is not None else load_hrnet(checkpoint, self.device)
         self.flip_test = flip_test
         self.min_score = min_score
         self._boxer = None          # BlazePose, created on first need

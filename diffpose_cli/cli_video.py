@@ -1,0 +1,131 @@
+"""`diffpose video` and `diffpose lift`: a video (or 2D keypoints) in, 3D pose files out."""
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .cli import app
+from .errors import DiffposeError
+
+
+def _check_outputs(out: List[Path], overwrite: bool):
+    if not out:
+        raise DiffposeError("give at least one output with --out (e.g. --out pose.json)")
+    try:
+        from .outputs import check_output_paths
+    except ImportError:
+        check_output_paths = None
+    if check_output_paths is not None:
+        check_output_paths(out, overwrite)
+        return
+    for p in out:
+        if p.suffix.lower() != ".json":
+            raise DiffposeError(f"'{p}': only .json output is available in this build")
+        if p.exists() and not overwrite:
+            raise DiffposeError(f"'{p}' already exists (use --overwrite to replace it)")
+
+
+def _write(result, out: List[Path], video_path, overwrite: bool):
+    try:
+        from .outputs import write_outputs
+    except ImportError:
+        write_outputs = None
+    if write_outputs is not None:
+        return write_outputs(result, out, video_path=video_path, overwrite=overwrite)
+    from .json_format import write_json
+    return [write_json(result, p) for p in out]
+
+
+def _say(quiet: bool, msg: str):
+    if not quiet:
+        typer.echo(msg, err=True)
+
+
+def _summary(result, out) -> str:
+    F = result.frame_count
+    return (f"{F} frames: person detected in {int(result.detected.sum())}, interpolated in "
+            f"{int(result.interpolated.sum())}, empty {int(F - result.present.sum())} -> "
+            + ", ".join(str(p) for p in out))
+
+
+@app.command("video")
+def video_cmd(
+    video: Path = typer.Argument(..., help="Input video (any format FFmpeg reads)."),
+    out: List[Path] = typer.Option([], "--out", "-o",
+                                   help="Output file(s): .json .bvh .mp4 .npz .csv (repeatable)."),
+    detector: str = typer.Option("auto", "--detector",
+                                 help="2D detector: auto (HRNet if its weights are at hand, else "
+                                      "BlazePose), hrnet or blazepose."),
+    pose2d_weights: Optional[Path] = typer.Option(None, "--pose2d-weights",
+                                                  help="MMPose HRNet-W32 COCO 256x192 checkpoint (.pth)."),
+    lifter_weights: Optional[Path] = typer.Option(None, "--lifter-weights", help="Lifter checkpoint."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    hypotheses: int = typer.Option(5, "--hypotheses", help="Diffusion hypotheses per frame."),
+    steps: int = typer.Option(5, "--steps", help="Denoising steps."),
+    focal: Optional[float] = typer.Option(None, "--focal",
+                                          help="Focal length in pixels (default 1.2 x the larger side)."),
+    flip_test: bool = typer.Option(False, "--flip-test", help="HRNet: average with the mirrored crop."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or messages."),
+):
+    """3D pose of the main person in VIDEO, for every frame."""
+    from .pipeline import estimate, load_models
+    from .video import VideoReader
+    _check_outputs(out, overwrite)
+    VideoReader(video).close()          # a bad input fails before any model loads
+    models = load_models(device=device, detector=detector, pose2d_weights=pose2d_weights,
+                         lifter_weights=lifter_weights, flip_test=flip_test, quiet=quiet)
+    if models.detector_name == "hrnet":
+        _say(quiet, "2D detector: hrnet (MMPose HRNet-W32 COCO 256x192)")
+    else:
+        why = "" if detector == "blazepose" else " (no HRNet weights at hand: pass --pose2d-weights to use HRNet)"
+        _say(quiet, f"2D detector: blazepose (MediaPipe BlazePose){why}")
+    result = estimate(video, models=models, hypotheses=hypotheses, steps=steps, focal=focal,
+                      quiet=quiet)
+    written = _write(result, out, video, overwrite)
+    _say(quiet, _summary(result, written))
+
+
+@app.command("lift")
+def lift_cmd(
+    keypoints: Path = typer.Argument(..., help="2D keypoints: MMPose prediction .json, .npz or .csv."),
+    out: List[Path] = typer.Option([], "--out", "-o", help="Output file(s): .json .bvh .npz .csv."),
+    layout: Optional[str] = typer.Option(None, "--layout", help="coco17 (default) or h36m17."),
+    width: Optional[int] = typer.Option(None, "--width", help="Image width in pixels."),
+    height: Optional[int] = typer.Option(None, "--height", help="Image height in pixels."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate of the keypoints."),
+    video: Optional[Path] = typer.Option(None, "--video",
+                                         help="The video the keypoints come from (gives size and fps)."),
+    lifter_weights: Optional[Path] = typer.Option(None, "--lifter-weights", help="Lifter checkpoint."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    hypotheses: int = typer.Option(5, "--hypotheses", help="Diffusion hypotheses per frame."),
+    steps: int = typer.Option(5, "--steps", help="Denoising steps."),
+    focal: Optional[float] = typer.Option(None, "--focal", help="Focal length in pixels."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or messages."),
+):
+    """3D pose from 2D keypoints you already have (COCO-17 or Human3.6M-17, pixels)."""
+    from .pipeline import lift, read_keypoints
+    _check_outputs(out, overwrite)
+    if any(p.suffix.lower() == ".mp4" for p in out) and video is None:
+        raise DiffposeError("an .mp4 overlay needs the video: pass --video")
+    kp, scores, lay, meta = read_keypoints(keypoints, layout.lower() if layout else None)
+    if video is not None:
+        from .video import VideoReader
+        with VideoReader(video) as r:
+            meta.setdefault("width", r.width)
+            meta.setdefault("height", r.height)
+            meta.setdefault("fps", r.nominal_fps)
+    width = width or meta.get("width")
+    height = height or meta.get("height")
+    fps = fps or meta.get("fps")
+    if not width or not height:
+        raise DiffposeError("the image size is needed: pass --width and --height (or --video)")
+    if not fps:
+        raise DiffposeError("the frame rate is needed: pass --fps (or --video)")
+    result = lift(kp, (width, height), fps, layout=lay, scores=scores, lifter_weights=lifter_weights,
+                  device=device, hypotheses=hypotheses, steps=steps, focal=focal, quiet=quiet,
+                  source=str(keypoints))
+    written = _write(result, out, video, overwrite)
+    _say(quiet, _summary(result, written))

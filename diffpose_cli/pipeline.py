@@ -1,0 +1,556 @@
+"""Video (or 2D keypoints) in, one person's 3D motion out: `estimate` and `lift`.
+
+estimate(path):
+  1. stream the frames (video.py), run the 2D detector on each (pose2d.py), keep only small
+     per-frame arrays (never frames);
+  2. map COCO-17 to Human3.6M-17 mixtures, decide which detections are the main person and fill
+     short gaps (track.py);
+  3. lift every frame of the person in temporal windows (lifter.py; the video's rate is resampled
+     to the lifter's inside `Lifter.lift`);
+  4. place the person in space: pelvis trajectory in the camera frame from the 2D pose, the lifted
+     3D pose and assumed intrinsics; a Y-up world frame with the floor at y = 0.
+lift(keypoints, image_size, fps): the same from 2D keypoints someone already has.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import DiffposeError
+from .mixtures import Mixtures, mixtures_from_points
+from .result import Result
+from .skeleton import NUM_JOINTS
+
+FOCAL_FACTOR = 1.2         # default focal length = FOCAL_FACTOR * max(width, height) pixels
+MIN_CONFIDENT_JOINTS = 8   # a detection counts when >= this many COCO joints have score >= 0.3
+CONFIDENT = 0.3
+ANKLE_HEIGHT = 0.08        # metres: ankle joint centre above the floor when the foot is down
+FLOOR_PERCENTILE = 5       # the floor: this percentile of the lowest ankle per frame
+MAX_TILT_DEG = 35.0        # an "up" estimate further than this from the camera's -y is not trusted
+INTERP_STD_GROWTH = 1.5    # interpolated joints: std of the neighbours x this
+
+
+# ---------------------------------------------------------------------------------------------
+# models
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Models:
+    """The detector and lifter, loaded once (batch workers reuse them across videos)."""
+    detector_name: str
+    detector_weights: object
+    device: str
+    flip_test: bool
+    lifter: object
+    _hrnet: object = field(default=None, repr=False)
+
+    def new_detector(self):
+        """A fresh per-video detector (trackers inside carry state from frame to frame)."""
+        from .pose2d import BlazePoseDetector, HRNetDetector
+        if self.detector_name == "hrnet":
+            return HRNetDetector(device=self.device, flip_test=self.flip_test, min_score=CONFIDENT,
+                                 model=self._hrnet)
+        return BlazePoseDetector()
+
+
+def load_models(device: str = "auto", detector: str = "auto", detector_weights=None,
+                pose2d_weights=None, lifter_weights=None, flip_test: bool = False,
+                quiet: bool = True, need_detector: bool = True) -> Models:
+    from .lifter import load_lifter
+    from .pose2d import HRNetDetector, make_detector, resolve_device
+    dev = resolve_device(device)
+    weights = pose2d_weights if pose2d_weights is not None else detector_weights
+    lifter = load_lifter(lifter_weights, device=dev)
+    if not need_detector:
+        return Models("none", None, dev, flip_test, lifter)
+    det = make_detector(detector, weights, dev, flip_test, quiet=quiet)
+    name = det.name
+    hrnet = det.model if isinstance(det, HRNetDetector) else None
+    det.close()
+    return Models(name, weights, dev, flip_test, lifter, hrnet)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2D pass
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Track2D:
+    """Per-frame 2D results of one pass over a video (COCO-17, image pixels)."""
+    times: np.ndarray        # (F,)
+    found: np.ndarray        # (F,) bool: the detector returned a person
+    boxes: np.ndarray        # (F, 4)
+    keypoints: np.ndarray    # (F, 17, 2)
+    scores: np.ndarray       # (F, 17)
+    mixtures: Mixtures       # COCO-17 mixtures (F, 17, M, ...)
+    width: int
+    height: int
+    fps: float
+    nominal_fps: float
+    detector: str
+    seconds: float           # wall time of the pass
+
+
+def detect_2d(path, detector, quiet: bool = True, max_frames: int | None = None) -> Track2D:
+    """Stream the video through `detector` (a pose2d detector), keeping per-frame arrays only."""
+    from tqdm import tqdm
+
+    from .pose2d import COMPONENTS
+    from .video import VideoReader, mean_fps
+    t0 = time.perf_counter()
+    times, found, boxes, kps, scs, means, stds, wts = [], [], [], [], [], [], [], []
+    M = COMPONENTS
+    with VideoReader(path) as reader:
+        total = reader.frame_count if max_frames is None else min(reader.frame_count or max_frames, max_frames)
+        with tqdm(total=total, unit="frame", desc="2D pose", disable=quiet, dynamic_ncols=True,
+                  leave=False) as bar:
+            for frame in reader:
+                if max_frames is not None and frame.index >= max_frames:
+                    break
+                pose = detector(frame.image)
+                times.append(frame.time)
+                if pose is None:
+                    found.append(False)
+                    boxes.append(np.full(4, np.nan, np.float32))
+                    kps.append(np.full((17, 2), np.nan, np.float32))
+                    scs.append(np.zeros(17, np.float32))
+                    means.append(np.zeros((17, M, 2), np.float32))
+                    stds.append(np.ones((17, M, 2), np.float32))
+                    wts.append(np.zeros((17, M), np.float32))
+                else:
+                    found.append(True)
+                    boxes.append(pose.box.astype(np.float32))
+                    kps.append(pose.keypoints.astype(np.float32))
+                    scs.append(pose.scores.astype(np.float32))
+                    means.append(pose.means.astype(np.float32))
+                    stds.append(pose.stds.astype(np.float32))
+                    wts.append(pose.weights.astype(np.float32))
+                bar.update(1)
+        width, height, nominal = reader.width, reader.height, reader.nominal_fps
+    times = np.asarray(times, np.float64)
+    return Track2D(times, np.asarray(found, bool), np.asarray(boxes).reshape(-1, 4),
+                   np.asarray(kps).reshape(-1, 17, 2), np.asarray(scs).reshape(-1, 17),
+                   Mixtures(np.asarray(means).reshape(-1, 17, M, 2), np.asarray(stds).reshape(-1, 17, M, 2),
+                            np.asarray(wts).reshape(-1, 17, M)),
+                   int(width), int(height), mean_fps(times, nominal), float(nominal),
+                   getattr(detector, "name", "?"), time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------------------------------------
+# gaps
+# ---------------------------------------------------------------------------------------------
+def _fill_gaps(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, keep: np.ndarray, gaps):
+    """Linear interpolation of each joint across the short gaps (one Gaussian, widened)."""
+    from .pose2d import _moments
+    interp = np.zeros(len(keep), bool)
+    if not gaps:
+        return mix, kp, scores, interp
+    means, stds, weights = mix.means.copy(), mix.stds.copy(), mix.weights.copy()
+    kp, scores = kp.copy(), scores.copy()
+    mu, var, pres = _moments(mix.means, mix.stds, mix.weights)
+    for a, b in gaps:
+        lo, hi = a - 1, b + 1
+        ok = pres[lo] & pres[hi]
+        for f in range(a, b + 1):
+            t = (f - lo) / (hi - lo)
+            m = (1 - t) * mu[lo] + t * mu[hi]
+            s = np.sqrt((1 - t) * var[lo] + t * var[hi]) * INTERP_STD_GROWTH
+            means[f] = 0.0
+            stds[f] = 1.0
+            weights[f] = 0.0
+            means[f, :, 0] = np.where(ok[:, None], m, 0.0)
+            stds[f, :, 0] = np.where(ok[:, None], s, 1.0)
+            weights[f, :, 0] = ok
+            kp[f] = np.where(ok[:, None], m, np.nan)
+            scores[f] = np.where(ok, 0.5 * np.minimum(scores[lo], scores[hi]), 0.0)
+        interp[a:b + 1] = True
+    return Mixtures(means, stds, weights), kp, scores, interp
+
+
+# ---------------------------------------------------------------------------------------------
+# 3D placement
+# ---------------------------------------------------------------------------------------------
+def default_focal(width: int, height: int) -> float:
+    return FOCAL_FACTOR * float(max(width, height))
+
+
+def solve_root(joints_rel: np.ndarray, kp: np.ndarray, scores: np.ndarray, focal: float,
+               cx: float, cy: float) -> np.ndarray:
+    """(F, 3) pelvis position in the camera frame (metres) so that pelvis-relative 3D joints project
+    onto the 2D keypoints: weighted linear least squares, per frame, on
+    f (X + tx) - (u - cx)(Z + tz) = 0 and f (Y + ty) - (v - cy)(Z + tz) = 0."""
+    F = joints_rel.shape[0]
+    X, Y, Z = joints_rel[..., 0], joints_rel[..., 1], joints_rel[..., 2]
+    du, dv = kp[..., 0] - cx, kp[..., 1] - cy
+    w = np.where(np.isfinite(joints_rel).all(-1) & np.isfinite(kp).all(-1), np.maximum(scores, 0.05), 0.0)
+    w = np.where(scores > 0, w, 0.0)
+    Xn, Yn, Zn = (np.nan_to_num(a) for a in (X, Y, Z))
+    dun, dvn = np.nan_to_num(du), np.nan_to_num(dv)
+    zeros = np.zeros_like(Xn)
+    # rows: (F, 2J, 3) and rhs (F, 2J)
+    A = np.concatenate([np.stack([np.full_like(Xn, focal), zeros, -dun], -1),
+                        np.stack([zeros, np.full_like(Xn, focal), -dvn], -1)], 1)
+    b = np.concatenate([dun * Zn - focal * Xn, dvn * Zn - focal * Yn], 1)
+    ww = np.concatenate([w, w], 1)
+    AtA = np.einsum("fji,fj,fjk->fik", A, ww, A)
+    Atb = np.einsum("fji,fj,fj->fi", A, ww, b)
+    out = np.full((F, 3), np.nan, np.float64)
+    good = (w > 0).sum(1) >= 4
+    good &= np.abs(np.linalg.det(AtA)) > 1e-9
+    if good.any():
+        out[good] = np.linalg.solve(AtA[good], Atb[good][..., None])[..., 0]
+    bad = ~np.isfinite(out).all(-1) | (out[:, 2] <= 0.1)
+    # fallback where the least squares fails (too few joints, degenerate or behind the camera):
+    # depth from the ratio of the 3D and 2D spreads, the pelvis back-projected at that depth
+    for f in np.flatnonzero(bad):
+        ok = w[f] > 0
+        if ok.sum() < 2 or not np.isfinite(kp[f, 0]).all():
+            out[f] = np.nan
+            continue
+        s3 = np.sqrt(((joints_rel[f, ok, :2] - joints_rel[f, ok, :2].mean(0)) ** 2).sum(-1).mean())
+        s2 = np.sqrt(((kp[f, ok] - kp[f, ok].mean(0)) ** 2).sum(-1).mean())
+        if not (s3 > 0 and s2 > 0):
+            out[f] = np.nan
+            continue
+        z = focal * s3 / s2
+        out[f] = [(kp[f, 0, 0] - cx) * z / focal, (kp[f, 0, 1] - cy) * z / focal, z]
+    return out.astype(np.float32)
+
+
+def world_from_camera(joints_cam: np.ndarray) -> tuple[np.ndarray, dict]:
+    """4x4 rigid transform camera -> world (Y up, floor at y = 0) and how it was found.
+
+    Up: the mean direction from the ankles' midpoint to the head-thorax midpoint over the clip
+    (people stand upright on average), used only if within MAX_TILT_DEG of the camera's -y (else
+    the camera is assumed level). World x: the camera's x made horizontal; world z = x cross y
+    (towards the camera). Floor: ANKLE_HEIGHT below the FLOOR_PERCENTILE-th percentile of the
+    lowest ankle per frame. The world origin is on the floor, straight below the camera centre."""
+    ok = np.isfinite(joints_cam).all((-1, -2))
+    up = np.array([0.0, -1.0, 0.0])
+    how = "level camera assumed (no pose to measure the tilt)"
+    if ok.sum() >= 5:
+        J = joints_cam[ok].astype(np.float64)
+        top = (J[:, 10] + J[:, 8]) / 2
+        feet = (J[:, 3] + J[:, 6]) / 2
+        v = top - feet
+        v /= np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+        est = v.mean(0)
+        est /= max(np.linalg.norm(est), 1e-9)
+        tilt = np.degrees(np.arccos(np.clip(est @ up, -1, 1)))
+        if tilt <= MAX_TILT_DEG:
+            up = est
+            how = f"camera tilt {tilt:.1f} deg, from the body's mean up direction"
+        else:
+            how = f"level camera assumed (body up direction {tilt:.0f} deg off, not trusted)"
+    x = np.array([1.0, 0.0, 0.0]) - up[0] * up
+    x /= np.linalg.norm(x)
+    z = np.cross(x, up)
+    R = np.stack([x, up, z])                    # rows: world axes in camera coordinates
+    T = np.eye(4)
+    T[:3, :3] = R
+    floor = 0.0
+    if ok.any():
+        Jw = joints_cam[ok].astype(np.float64) @ R.T
+        lowest = np.minimum(Jw[:, 3, 1], Jw[:, 6, 1])
+        floor = float(np.percentile(lowest, FLOOR_PERCENTILE)) - ANKLE_HEIGHT
+    T[1, 3] = -floor
+    return T, {"up_estimate": how, "floor_camera_height_m": -floor}
+
+
+def _apply(T: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return (p.astype(np.float64) @ T[:3, :3].T + T[:3, 3]).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# the shared back half: 2D mixtures -> Result
+# ---------------------------------------------------------------------------------------------
+def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndarray,
+            interpolated: np.ndarray, times: np.ndarray, fps: float, width: int, height: int,
+            video: dict, detector_name: str, lifter, hypotheses: int, steps: int, focal,
+            device: str, quiet: bool) -> Result:
+    from tqdm import tqdm
+    if hypotheses < 1 or steps < 1:
+        raise DiffposeError("--hypotheses and --steps must be at least 1")
+    present = (detected | interpolated) & mix.present[:, 0]
+    F = len(times)
+    with tqdm(total=int(present.sum()), unit="frame", desc="3D lift", disable=quiet,
+              dynamic_ncols=True, leave=False) as bar:
+        out = lifter.lift(mix, fps, valid=present, hypotheses=hypotheses, steps=steps,
+                          progress=bar.update)
+    joints_rel = np.asarray(out.joints, np.float32)
+    std = np.asarray(out.std, np.float32)
+    f = float(focal) if focal else default_focal(width, height)
+    if not np.isfinite(f) or f <= 0:
+        raise DiffposeError(f"--focal must be a positive number of pixels, got {focal}")
+    cx, cy = width / 2.0, height / 2.0
+    root = solve_root(joints_rel, kp, scores, f, cx, cy)
+    joints_cam = joints_rel + root[:, None, :]
+    T, how = world_from_camera(joints_cam)
+    joints_world = _apply(T, joints_cam)
+    lifted = np.isfinite(joints_rel).all((-1, -2))
+    # frames the lifter could not place are not presented as a pose
+    detected = detected & lifted
+    interpolated = interpolated & lifted & ~detected
+    none = ~(detected | interpolated)
+    kp = kp.copy()
+    scores = scores.copy()
+    kp[none] = np.nan
+    scores[none] = 0.0
+    for a in (joints_rel, joints_cam, joints_world):
+        a[none] = np.nan
+    std[none] = np.nan
+    root[none] = np.nan
+    models = {"detector": detector_name, "lifter": getattr(lifter, "name", "?"),
+              "hypotheses": int(hypotheses), "steps": int(steps), "device": device,
+              "lifter_fps": float(getattr(lifter, "fps", fps))}
+    camera = {"focal": f, "cx": cx, "cy": cy, "focal_assumed": not focal,
+              "world_from_camera": T.tolist(), **how}
+    return Result(video=video, models=models, times=times.astype(np.float64), detected=detected,
+                  interpolated=interpolated, keypoints_2d=kp.astype(np.float32),
+                  scores_2d=scores.astype(np.float32), joints_camera=joints_cam, joints_world=joints_world,
+                  uncertainty=std, root_camera=root, camera=camera)
+
+
+def estimate(path, models: Models | None = None, detector: str = "auto", pose2d_weights=None,
+             detector_weights=None, lifter_weights=None, device: str = "auto", hypotheses: int = 5,
+             steps: int = 5, focal: float | None = None, flip_test: bool = False, quiet: bool = True,
+             max_gap_s: float | None = None, max_frames: int | None = None) -> Result:
+    """One person's 3D motion from a video file: see the module docstring and docs/json_schema.md."""
+    from .pose2d import coco_to_h36m
+    from .track import MAX_GAP_S, fillable_gaps, track_main_person
+    path = os.fspath(path)
+    from .video import VideoReader
+    VideoReader(path).close()   # fail fast on a bad file, before loading any model
+    if models is None:
+        models = load_models(device=device, detector=detector, pose2d_weights=pose2d_weights,
+                             detector_weights=detector_weights, lifter_weights=lifter_weights,
+                             flip_test=flip_test, quiet=quiet)
+    det = models.new_detector()
+    try:
+        t2d = detect_2d(path, det, quiet=quiet, max_frames=max_frames)
+    finally:
+        det.close()
+    if len(t2d.times) == 0:
+        raise DiffposeError(f"{path} has no decodable video frames")
+    mix, kp, scores = coco_to_h36m(t2d.mixtures, t2d.scores)
+    confident = (t2d.scores >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS
+    candidates = t2d.found & confident & mix.present[:, 0]
+    track = track_main_person(t2d.boxes, candidates, t2d.fps)
+    keep = track.keep
+    gaps = fillable_gaps(keep, t2d.fps, MAX_GAP_S if max_gap_s is None else max_gap_s)
+    mix = mix.take(slice(None))
+    mix.weights = np.where(keep[:, None, None], mix.weights, 0.0).astype(np.float32)
+    kp = np.where(keep[:, None, None], kp, np.nan).astype(np.float32)
+    scores = np.where(keep[:, None], scores, 0.0).astype(np.float32)
+    mix, kp, scores, interp = _fill_gaps(mix, kp, scores, keep, gaps)
+    video = {"path": os.path.abspath(path), "fps": float(t2d.fps), "nominal_fps": t2d.nominal_fps,
+             "width": t2d.width, "height": t2d.height, "frame_count": int(len(t2d.times)),
+             "duration_s": float(t2d.times[-1] + 1.0 / t2d.fps)}
+    return _finish(mix, kp, scores, keep, interp, t2d.times, t2d.fps, t2d.width, t2d.height, video,
+                   t2d.detector, models.lifter, hypotheses, steps, focal, models.device, quiet)
+
+
+def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
+         models: Models | None = None, lifter_weights=None, device: str = "auto",
+         hypotheses: int = 5, steps: int = 5, focal: float | None = None, quiet: bool = True,
+         max_gap_s: float | None = None, source: str | None = None) -> Result:
+    """3D from 2D keypoints someone already has: keypoints (F, 17, 2) pixels in `layout`
+    ("coco17" or "h36m17"), NaN for missing joints/frames; image_size (width, height); optional
+    scores (F, 17) in [0, 1]. Returns the same Result as `estimate`."""
+    from .blazepose import blazepose_std
+    from .pose2d import COMPONENTS, coco_to_h36m, keypoint_box
+    from .track import MAX_GAP_S, fillable_gaps
+    kp_in = np.asarray(keypoints, dtype=np.float32)
+    if kp_in.ndim != 3 or kp_in.shape[1:] != (17, 2) or kp_in.shape[0] == 0:
+        raise DiffposeError(f"keypoints must be shaped (frames, 17, 2), got {tuple(kp_in.shape)}")
+    F = kp_in.shape[0]
+    try:
+        width, height = (int(v) for v in image_size)
+    except (TypeError, ValueError):
+        raise DiffposeError(f"image size must be (width, height), got {image_size!r}")
+    if width <= 0 or height <= 0:
+        raise DiffposeError(f"image size must be positive, got {width}x{height}")
+    try:
+        fps = float(fps)
+    except (TypeError, ValueError):
+        raise DiffposeError(f"frame rate must be a number, got {fps!r}")
+    if not np.isfinite(fps) or fps <= 0:
+        raise DiffposeError(f"frame rate must be positive, got {fps}")
+    layout = (layout or "").lower().replace("-", "").replace("_", "")
+    if layout not in ("coco17", "h36m17"):
+        raise DiffposeError(f"unknown keypoint layout {layout!r}: use coco17 or h36m17")
+    if scores is None:
+        sc = np.where(np.isfinite(kp_in).all(-1), 1.0, 0.0).astype(np.float32)
+    else:
+        sc = np.asarray(scores, dtype=np.float32)
+        if sc.shape != (F, 17):
+            raise DiffposeError(f"scores must be shaped (frames, 17) = ({F}, 17), got {tuple(sc.shape)}")
+        sc = np.clip(np.nan_to_num(sc, nan=0.0), 0.0, 1.0)
+    sc = np.where(np.isfinite(kp_in).all(-1), sc, 0.0)
+    # per-joint std from the score and the person's size (the BlazePose rule: no heatmaps here)
+    std = np.zeros((F, 17), np.float32)
+    for f in range(F):
+        box = keypoint_box(kp_in[f], sc[f], min_score=1e-6)
+        if box is not None:
+            std[f] = blazepose_std(sc[f], float(max(box[2] - box[0], box[3] - box[1])))
+    present_j = (sc > 0) & (std > 0)
+    mix_in = mixtures_from_points(np.where(present_j[..., None], kp_in, np.nan), np.maximum(std, 1e-3),
+                                  present=present_j, components=COMPONENTS)
+    if layout == "coco17":
+        mix, kp, out_scores = coco_to_h36m(mix_in, sc)
+        confident = (sc >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS
+    else:
+        mix, kp, out_scores = mix_in, mix_in.mean().astype(np.float32), sc
+        confident = (sc >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS
+    keep = confident & mix.present[:, 0]
+    mix.weights = np.where(keep[:, None, None], mix.weights, 0.0).astype(np.float32)
+    kp = np.where(keep[:, None, None], kp, np.nan).astype(np.float32)
+    out_scores = np.where(keep[:, None], out_scores, 0.0).astype(np.float32)
+    gaps = fillable_gaps(keep, fps, MAX_GAP_S if max_gap_s is None else max_gap_s)
+    mix, kp, out_scores, interp = _fill_gaps(mix, kp, out_scores, keep, gaps)
+    if models is None:
+        models = load_models(device=device, lifter_weights=lifter_weights, need_detector=False)
+    times = np.arange(F, dtype=np.float64) / fps
+    video = {"path": os.path.abspath(source) if source else None, "fps": fps, "nominal_fps": fps,
+             "width": width, "height": height, "frame_count": F, "duration_s": F / fps}
+    return _finish(mix, kp, out_scores, keep, interp, times, fps, width, height, video,
+                   f"external 2D ({layout})", models.lifter, hypotheses, steps, focal, models.device,
+                   quiet)
+
+
+# ---------------------------------------------------------------------------------------------
+# reading other people's 2D keypoints (for `diffpose lift`)
+# ---------------------------------------------------------------------------------------------
+def _instances_to_track(frames_instances: list) -> tuple[np.ndarray, np.ndarray]:
+    """[[instance dict, ...] per frame] -> (keypoints (F, 17, 2), scores (F, 17)); one person:
+    the largest confident instance first, then the one nearest to the previous pick."""
+    F = len(frames_instances)
+    kp = np.full((F, 17, 2), np.nan, np.float32)
+    sc = np.zeros((F, 17), np.float32)
+    prev = None
+    for f, insts in enumerate(frames_instances):
+        cands = []
+        for inst in insts or []:
+            if not isinstance(inst, dict) or "keypoints" not in inst:
+                raise DiffposeError("MMPose prediction: an instance without 'keypoints'")
+            k = np.asarray(inst["keypoints"], np.float32)
+            if k.ndim == 2 and k.shape == (17, 3):
+                s = k[:, 2]
+                k = k[:, :2]
+            elif k.ndim == 2 and k.shape == (17, 2):
+                s = np.asarray(inst.get("keypoint_scores", np.ones(17)), np.float32).reshape(-1)
+                if s.shape != (17,):
+                    raise DiffposeError("MMPose prediction: 'keypoint_scores' must have 17 values")
+            else:
+                raise DiffposeError(f"MMPose prediction: keypoints shaped {k.shape}, expected 17 COCO "
+                                    "keypoints (17, 2) or (17, 3)")
+            ok = s > 0
+            if ok.sum() < 2:
+                continue
+            size = float(np.ptp(k[ok], axis=0).max())
+            cands.append((k, s, size))
+        if not cands:
+            continue
+        if prev is None:
+            k, s, _ = max(cands, key=lambda c: c[2] * float(np.mean(c[1])))
+        else:
+            k, s, _ = min(cands, key=lambda c: float(np.linalg.norm(np.nanmean(c[0], 0) - prev)))
+        kp[f], sc[f] = k, np.clip(s, 0, 1)
+        prev = np.nanmean(k, 0)
+    return kp, sc
+
+
+def read_keypoints(path, layout: str | None = None):
+    """A 2D keypoint file -> (keypoints (F, 17, 2), scores (F, 17) or None, layout, meta dict).
+
+    - MMPose predictions (.json): the inferencer's per-frame list of {"frame_id", "instances"},
+      the demos' {"meta_info", "instance_info": [...]}, a single image's list of instances, or
+      MMPose 0.x per-frame lists of {"keypoints": (17, 3)}; COCO-17 order.
+    - .npz: "keypoints" (F, 17, 2) or (F, 17, 3) (x, y, score), optional "scores" (F, 17) and
+      "width", "height", "fps", "layout".
+    - .csv: one row per frame, 34 (x, y) or 51 (x, y, score) numbers per row, optionally after a
+      leading frame-number column; a header row is skipped; empty cells are missing joints.
+    """
+    import json
+    p = os.fspath(path)
+    if not os.path.isfile(p):
+        raise DiffposeError(f"keypoint file not found: {p}")
+    ext = os.path.splitext(p)[1].lower()
+    meta: dict = {}
+    if ext == ".json":
+        try:
+            with open(p) as f:
+                data = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise DiffposeError(f"{p} is not valid JSON ({e})")
+        if isinstance(data, dict) and "instance_info" in data:
+            data = data["instance_info"]
+        if not isinstance(data, list) or not data:
+            raise DiffposeError(f"{p}: not an MMPose prediction file (expected a list of frames)")
+        if all(isinstance(d, dict) and "instances" in d for d in data):
+            frames = [d["instances"] for d in data]
+        elif all(isinstance(d, list) for d in data):
+            frames = data
+        elif all(isinstance(d, dict) and "keypoints" in d for d in data):
+            frames = [data]     # one image
+        else:
+            raise DiffposeError(f"{p}: not an MMPose prediction file (unknown layout)")
+        kp, sc = _instances_to_track(frames)
+        if layout not in (None, "coco17"):
+            raise DiffposeError("MMPose predictions are COCO-17: --layout must be coco17")
+        return kp, sc, "coco17", meta
+    if ext == ".npz":
+        try:
+            z = np.load(p, allow_pickle=False)
+        except Exception as e:
+            raise DiffposeError(f"cannot read {p}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        if "keypoints" not in z.files:
+            raise DiffposeError(f"{p}: no 'keypoints' array (found: {', '.join(z.files) or 'nothing'})")
+        k = np.asarray(z["keypoints"], np.float32)
+        sc = np.asarray(z["scores"], np.float32) if "scores" in z.files else None
+        for key in ("width", "height", "fps"):
+            if key in z.files:
+                meta[key] = float(z[key])
+        if "layout" in z.files and layout is None:
+            layout = str(z["layout"])
+    elif ext == ".csv":
+        rows = []
+        with open(p) as f:
+            for n, line in enumerate(f):
+                cells = [c.strip() for c in line.strip().split(",")]
+                if not line.strip():
+                    continue
+                try:
+                    vals = [float(c) if c not in ("", "nan", "NaN") else np.nan for c in cells]
+                except ValueError:
+                    if n == 0:
+                        continue   # header
+                    raise DiffposeError(f"{p}: line {n + 1} has a non-number")
+                rows.append(vals)
+        if not rows:
+            raise DiffposeError(f"{p}: no rows of keypoints")
+        width = len(rows[0])
+        if any(len(r) != width for r in rows):
+            raise DiffposeError(f"{p}: rows have different numbers of columns")
+        a = np.asarray(rows, np.float32)
+        if width in (35, 52):
+            a = a[:, 1:]
+        if a.shape[1] == 34:
+            k = a.reshape(-1, 17, 2)
+        elif a.shape[1] == 51:
+            k = a.reshape(-1, 17, 3)
+        else:
+            raise DiffposeError(f"{p}: {width} columns; expected 34 (x, y) or 51 (x, y, score) per "
+                                "row for 17 joints, optionally after a frame column")
+        sc = None
+    else:
+        raise DiffposeError(f"{p}: unsupported keypoint file type '{ext}' (use MMPose .json, .npz or .csv)")
+    if k.ndim == 3 and k.shape[1:] == (17, 3):
+        if sc is None:
+            sc = k[..., 2]
+        k = k[..., :2]
+    if k.ndim != 3 or k.shape[1:] != (17, 2):
+        raise DiffposeError(f"{p}: keypoints shaped {tuple(k.shape)}, expected (frames, 17, 2) or (frames, 17, 3)")
+    return k, sc, (layout or "coco17"), meta
