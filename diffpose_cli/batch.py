@@ -152,6 +152,7 @@ class FileEntry:
     frames_with_person: int | None = None
     fps: float | None = None
     write: list = field(default_factory=list)  # the outputs still to write
+    fresh: list = field(default_factory=list)  # those of `write` that did not exist before the batch
     solo: bool = False          # run alone: it was in a worker that crashed
     warning: str | None = None
 
@@ -190,6 +191,20 @@ def remove_partial_outputs(paths) -> list[Path]:
             except IsADirectoryError:
                 pass
     return removed
+
+
+def remove_outputs_of_failed_attempt(write, fresh) -> None:
+    """A file that failed or was interrupted leaves nothing: its temporary files, and the outputs
+    this attempt created (a JSON written before the BVH writer refused), are deleted. Outputs that
+    existed before the batch are left (with --overwrite they may already hold the new content)."""
+    remove_partial_outputs(write)
+    for path in fresh:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass
 
 
 def _glob_escape(name: str) -> str:
@@ -281,8 +296,15 @@ def _worker_sigterm(signum, frame):
     os._exit(EXIT_SIGTERM)
 
 
-def _init_worker(device: str, threads: int, options: dict, engine: str) -> None:
+def _init_worker(device: str, threads: int, options: dict, engine: str, verbose: bool = False) -> None:
     """Pool initializer: quiet signals, thread counts, then load the models once."""
+    if not verbose:
+        # Native libraries (TensorFlow Lite, absl, FFmpeg) write notices straight to fd 2, which
+        # would scramble the progress display; results and errors come back through the pool.
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 1)
+        os.dup2(quiet, 2)
+        os.close(quiet)
     signal.signal(signal.SIGINT, signal.SIG_IGN)         # Ctrl-C is the parent's to handle
     # Library chatter (OpenCV warnings, TensorFlow Lite / glog notices) would bury the progress.
     for name, value in (("OPENCV_LOG_LEVEL", "ERROR"), ("OPENCV_FFMPEG_LOGLEVEL", "-8"),
@@ -324,7 +346,7 @@ def write_outputs(result, paths, video_path: str, overwrite: bool):
     write(result, paths, video_path=video_path, overwrite=overwrite)
 
 
-MODEL_OPTION_NAMES = ("detector", "detector_weights", "lifter_weights")
+MODEL_OPTION_NAMES = ("detector", "pose2d_weights", "lifter_weights", "flip_test")
 
 
 def _model_options(options: dict) -> dict:
@@ -351,7 +373,7 @@ def _run_one(job: dict) -> dict:
         if present == 0:
             outcome["warning"] = "no person found"
     except _StopTask:
-        remove_partial_outputs(job["write"])
+        remove_outputs_of_failed_attempt(job["write"], job["fresh"])
         os._exit(EXIT_SIGTERM)
     except DiffposeError as e:
         outcome = {"status": "failed", "reason": _one_line(str(e))}
@@ -363,7 +385,7 @@ def _run_one(job: dict) -> dict:
     finally:
         _worker["in_task"] = False
     if outcome["status"] == "failed":
-        remove_partial_outputs(job["write"])
+        remove_outputs_of_failed_attempt(job["write"], job["fresh"])
     outcome["seconds"] = time.perf_counter() - started
     return outcome
 
@@ -396,13 +418,15 @@ class _Interrupted(Exception):
 def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = False,
               pattern: str | None = None, skip_existing: bool = False, overwrite: bool = False,
               workers: int | None = None, device: str | None = "auto", progress: bool = True,
-              options: dict | None = None, stream=None, engine: str = __name__) -> dict:
+              options: dict | None = None, stream=None, engine: str = __name__,
+              verbose: bool = False) -> dict:
     """Run every matching video of `input_dir`; returns the summary (also in batch_report.json).
 
     summary: {"counts": {done, skipped, failed, interrupted, not_run}, "exit_code", "interrupted",
     "elapsed_s", "frames", "files": [...], "report": path}. Bad files never raise; DiffposeError only
     for what stops the whole batch (missing INPUT_DIR, unwritable OUTPUT_DIR, models that cannot
-    load). `options` go to the pipeline (detector, lifter weights, hypotheses, ...).
+    load). `options` go to the pipeline (detector, lifter weights, hypotheses, ...). `verbose` lets
+    the workers' libraries print to the terminal (they are silenced otherwise).
     """
     stream = stream if stream is not None else sys.stderr
     started_wall = time.time()
@@ -491,8 +515,8 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
     fatal = None
     try:
         if todo:
-            fatal = _schedule(todo, device, workers, threads, options, engine, overwrite, stop, bar,
-                              input_dir, lambda: report(False))
+            fatal = _schedule(todo, device, workers, threads, options, engine, verbose, overwrite, stop,
+                              bar, input_dir, lambda: report(False))
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -526,6 +550,7 @@ def _plan(relatives, input_dir: Path, output_dir: Path, formats, skip_existing, 
             owners[p] = rel.as_posix()
         existing = [p for p in outputs if p.exists()]
         entry.write = [p for p in outputs if p not in existing] if skip_existing else list(outputs)
+        entry.fresh = [p for p in entry.write if p not in existing]
         if skip_existing and not entry.write:
             entry.status = "skipped"
             entry.reason = "all outputs exist"
@@ -536,7 +561,7 @@ def _plan(relatives, input_dir: Path, output_dir: Path, formats, skip_existing, 
     return entries
 
 
-def _schedule(todo, device, workers, threads, options, engine, overwrite, stop: _Stop, bar, input_dir,
+def _schedule(todo, device, workers, threads, options, engine, verbose, overwrite, stop: _Stop, bar, input_dir,
               save_report) -> str | None:
     """Feed the pool, collect outcomes, replace crashed workers, stop cleanly on a signal.
 
@@ -554,7 +579,7 @@ def _schedule(todo, device, workers, threads, options, engine, overwrite, stop: 
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             return cf.ProcessPoolExecutor(max_workers=size, mp_context=context, initializer=_init_worker,
-                                          initargs=(device, threads, options, engine))
+                                          initargs=(device, threads, options, engine, verbose))
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
@@ -564,7 +589,7 @@ def _schedule(todo, device, workers, threads, options, engine, overwrite, stop: 
         # `write` holds only outputs that were free or may be replaced (checked in _plan); a file run
         # again after a worker crash may replace what its first attempt completed.
         job = {"input": str(input_dir / entry.input), "write": [str(p) for p in entry.write],
-               "overwrite": overwrite or entry.solo}
+               "fresh": [str(p) for p in entry.fresh], "overwrite": overwrite or entry.solo}
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             future = pool.submit(_run_one, job)   # may start a worker process
@@ -624,7 +649,7 @@ def _schedule(todo, device, workers, threads, options, engine, overwrite, stop: 
         if stop.signal is not None or fatal is not None:
             _stop_workers(pool)
             for entry in running.values():
-                remove_partial_outputs(entry.write)
+                remove_outputs_of_failed_attempt(entry.write, entry.fresh)
                 entry.status = "interrupted" if stop.signal is not None else "not_run"
                 entry.reason = ("stopped by " + ("Ctrl-C (SIGINT)" if stop.signal == signal.SIGINT else "SIGTERM")
                                 if stop.signal is not None else None)
@@ -638,7 +663,7 @@ def _schedule(todo, device, workers, threads, options, engine, overwrite, stop: 
 
 
 def _after_crash(entry: FileEntry, queue: deque, bar, input_dir: Path) -> None:
-    remove_partial_outputs(entry.write)
+    remove_outputs_of_failed_attempt(entry.write, entry.fresh)
     if entry.solo:
         entry.status = "failed"
         entry.reason = ("the worker process crashed while processing this file "
