@@ -11,6 +11,7 @@ import os
 import pickle
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -172,6 +173,23 @@ def code_executing_checkpoint(target: Path, marker: Path) -> Path:
     torch.save({"state_dict": {"backbone.conv1.weight": torch.zeros(64, 3, 3, 3)},
                 "payload": _RunsCodeWhenUnpickled(marker)}, target, pickle_protocol=pickle.DEFAULT_PROTOCOL)
     return target
+
+
+# --- running the real command -------------------------------------------------------------------
+
+def diffpose_command(*args) -> list[str]:
+    """The installed `diffpose` command line for `args`.
+
+    DIFFPOSE_TEST_LIFTER_WEIGHTS (optional) names a lifter checkpoint that `video` and `batch` use
+    instead of the shipped one (to run these tests on a checkout whose weights are not built yet).
+    """
+    script = Path(sys.executable).with_name("diffpose")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "diffpose_cli"]
+    command += [str(a) for a in args]
+    weights = os.environ.get("DIFFPOSE_TEST_LIFTER_WEIGHTS")
+    if weights and args and args[0] in ("video", "batch"):
+        command += ["--lifter-weights", weights]
+    return command
 
 
 # --- helpers for the assertions ----------------------------------------------------------------

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -107,11 +106,6 @@ GOOD = {"runner.mp4": "runner.mp4", "walk/walk_side.mp4": "walk_side.mp4",
         "people/two_people.mp4": "two_people.mp4"}
 
 
-def diffpose_command() -> list[str]:
-    script = Path(sys.executable).with_name("diffpose")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "diffpose_cli"]
-
-
 def read_report(out: Path) -> dict | None:
     try:
         with open(out / REPORT_NAME, encoding="utf-8") as f:
@@ -154,8 +148,7 @@ def test_batch_shared_videos_interrupted_then_resumed(videos_dir, tmp_path):
         (source / relative).parent.mkdir(parents=True, exist_ok=True)
         makers[kind](source / relative)
     out = tmp_path / "batch out"
-    command = [*diffpose_command(), "batch", str(source), "--out", str(out), "--recursive",
-               "--format", FORMATS]
+    command = make.diffpose_command("batch", source, "--out", out, "--recursive", "--format", FORMATS)
 
     # 1. Start, wait until one video is complete and another is being processed, press Ctrl-C
     #    (SIGINT to the whole process group, as a terminal does).

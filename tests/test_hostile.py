@@ -13,7 +13,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +25,9 @@ TIMEOUT_S = 900
 
 # --- running the command ------------------------------------------------------------------------
 
-def diffpose_command() -> list[str]:
-    script = Path(sys.executable).with_name("diffpose")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "diffpose_cli"]
-
-
 def run_diffpose(*args, cwd=None) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
-    return subprocess.run([*diffpose_command(), *map(str, args)], cwd=cwd, capture_output=True,
+    return subprocess.run(make.diffpose_command(*args), cwd=cwd, capture_output=True,
                           text=True, encoding="utf-8", errors="replace", timeout=TIMEOUT_S, env=env)
 
 
