@@ -533,7 +533,11 @@ def _plan(relatives, input_dir: Path, output_dir: Path, formats, skip_existing, 
     """One FileEntry per input: what to write, or why it is skipped / refused before any work."""
     entries = []
     owners = {(output_dir / REPORT_NAME): "the batch report"}
+    # When OUTPUT_DIR is INPUT_DIR, an earlier run's overlay (`x.overlay.mp4`) is an output, not an input.
+    produced = {p for rel in relatives for p in output_paths(rel, output_dir, formats)}
     for rel in relatives:
+        if input_dir / rel in produced:
+            continue
         outputs = output_paths(rel, output_dir, formats)
         entry = FileEntry(rel, outputs)
         try:

@@ -77,6 +77,13 @@ def test_plan_skip_existing_overwrite_and_name_clashes(tmp_path):
     assert plan["c.mp4"].status == "pending" and plan["c.mp4"].write == [out / "c.json", out / "c.npz"]
 
 
+def test_outputs_in_the_input_folder_are_not_inputs(tmp_path):
+    for name in ("a.mp4", "a.overlay.mp4", "b.overlay.mp4"):
+        touch(tmp_path / name)
+    entries = _plan(find_videos(tmp_path), tmp_path, tmp_path, ["json", "mp4"], True, False)
+    assert {e.input.as_posix(): e.status for e in entries} == {"a.mp4": "pending", "b.overlay.mp4": "pending"}
+
+
 def test_report_name_is_reserved(tmp_path):
     touch(tmp_path / "in" / "batch_report.mp4")
     entries = _plan(find_videos(tmp_path / "in"), tmp_path / "in", tmp_path / "out", ["json"], False, False)
