@@ -295,10 +295,11 @@ def load_lifter(path=None, device="cpu") -> Lifter:
             raise DiffposeError(f"lifter weights not found: {path}")
         name = path.stem
     ckpt = read_checkpoint(path)
+    if isinstance(ckpt, dict) and "model" in ckpt and "config" in ckpt:
+        # a training checkpoint (runs/.../last.pt): its model, not yet calibrated
+        ckpt = {"config": ckpt["config"], "state_dict": ckpt["model"]}
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "config" not in ckpt:
         raise DiffposeError(f"{path} is not a diffpose-cli lifter checkpoint (no config/state_dict)")
-    if "model" in ckpt.get("state_dict", {}):  # a training checkpoint: take the model inside
-        ckpt = {"config": ckpt["config"], "state_dict": ckpt["state_dict"]["model"]}
     model = DiffPoseModel(ckpt["config"])
     missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)
     if missing or unexpected:
