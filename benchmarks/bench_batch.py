@@ -32,9 +32,9 @@ def diffpose_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "diffpose_cli"]
 
 
-def run_batch(source: Path, out: Path, workers: int, formats: str) -> dict:
+def run_batch(source: Path, out: Path, workers: int, formats: str, extra: list[str]) -> dict:
     command = [*diffpose_command(), "batch", str(source), "--out", str(out), "--format", formats,
-               "--workers", str(workers), "--quiet"]
+               "--workers", str(workers), "--quiet", *extra]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True)
     wall = time.perf_counter() - started
@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--format", default="json", help="outputs per video (as `diffpose batch --format`)")
     parser.add_argument("--copies", type=int, default=1, help="copies of each video in the batch")
     parser.add_argument("--settings", default="1,0", help="worker settings to compare (0: the default)")
+    parser.add_argument("--extra", default="", help="extra options for `diffpose batch`, space separated")
     args = parser.parse_args()
 
     names = sorted(p for p in args.videos.iterdir() if p.suffix.lower() in (".mp4", ".mov", ".mkv", ".avi"))
@@ -70,7 +71,7 @@ def main() -> None:
         rows = []
         for workers in (int(w) for w in args.settings.split(",")):
             out = Path(scratch) / f"out_{workers}"
-            rows.append(run_batch(source, out, workers, args.format))
+            rows.append(run_batch(source, out, workers, args.format, args.extra.split()))
             row = rows[-1]
             label = "default" if workers == 0 else str(workers)
             print(f"workers={label:>7} ({row['workers']} processes): {row['videos']} videos, "

@@ -306,6 +306,21 @@ def test_video_no_person(inputs, tmp_path):
         assert_nothing_written(out)
 
 
+def test_video_no_person_with_a_format_that_needs_motion(inputs, tmp_path):
+    """A BVH needs motion: with nobody in view the run may refuse, but then it must leave none of
+    the requested outputs (not the JSON written before the BVH writer refused)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    done = run_diffpose("video", inputs["no_person"], "--out", out / "pose.json", "--out", out / "pose.bvh")
+    assert "Traceback" not in done.stderr, explain(done)
+    if done.returncode == 0:
+        assert (out / "pose.json").is_file() and (out / "pose.bvh").is_file()
+        assert make.leftovers(out) == []
+    else:
+        assert_clean_error(done, "no person")
+        assert_nothing_written(out)
+
+
 # --- MMPose checkpoints: corrupt, wrong keys, code-executing pickle ---------------------------------
 
 def test_video_corrupt_checkpoint(inputs, tmp_path):
