@@ -305,11 +305,10 @@ def _init_worker(device: str, threads: int, options: dict, engine: str, verbose:
         os.dup2(quiet, 1)
         os.dup2(quiet, 2)
         os.close(quiet)
+        # set before OpenCV is imported: its warnings and FFmpeg's demuxer messages
+        for name, value in (("OPENCV_LOG_LEVEL", "ERROR"), ("OPENCV_FFMPEG_LOGLEVEL", "-8")):
+            os.environ.setdefault(name, value)
     signal.signal(signal.SIGINT, signal.SIG_IGN)         # Ctrl-C is the parent's to handle
-    # Library chatter (OpenCV warnings, TensorFlow Lite / glog notices) would bury the progress.
-    for name, value in (("OPENCV_LOG_LEVEL", "ERROR"), ("OPENCV_FFMPEG_LOGLEVEL", "-8"),
-                        ("GLOG_minloglevel", "2"), ("TF_CPP_MIN_LOG_LEVEL", "3")):
-        os.environ.setdefault(name, value)
     signal.signal(signal.SIGTERM, _worker_sigterm)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -409,10 +408,6 @@ class _Stop:
     def __call__(self, signum, frame):
         if self.signal is None:
             self.signal = signum
-
-
-class _Interrupted(Exception):
-    pass
 
 
 def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = False,

@@ -210,3 +210,46 @@ def test_batch_shared_videos_interrupted_then_resumed(videos_dir, tmp_path):
     assert "failed" in second.stderr and "report:" in second.stderr
     assert make.leftovers(out) == []
     assert not list(out.rglob("*.part-*"))
+
+
+def test_batch_sigterm_stops_cleanly(videos_dir, tmp_path):
+    """SIGTERM to the batch process alone (as a service manager sends it): the workers are stopped,
+    no temporary file is left, exit code 143, the report says so; --skip-existing finishes."""
+    source = tmp_path / "in"
+    source.mkdir()
+    clip = make.person_clip(videos_dir, tmp_path / "clip.mp4")
+    names = [f"clip_{i}.mp4" for i in range(6)]
+    for name in names:
+        make.copy_to(clip, source / name)
+    out = tmp_path / "out"
+    command = make.diffpose_command("batch", source, "--out", out, "--format", "json,npz,mp4", "--quiet")
+    batch = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             encoding="utf-8", errors="replace")
+    sent = False
+    deadline = time.monotonic() + 1800
+    while batch.poll() is None and time.monotonic() < deadline:
+        report = read_report(out)
+        if report and report["counts"]["done"] >= 1 and report["counts"]["running"] >= 1:
+            batch.send_signal(signal.SIGTERM)
+            sent = True
+            break
+        time.sleep(0.2)
+    stdout, stderr = batch.communicate(timeout=120)
+    assert sent, f"the batch ended before SIGTERM could be sent:\n{stderr[-3000:]}"
+    assert batch.returncode == 143, stderr[-3000:]
+    assert "Traceback" not in stderr and "SIGTERM" in stderr, stderr[-3000:]
+    assert make.leftovers(out) == []
+    report = read_report(out)
+    assert report["interrupted"] == "SIGTERM" and report["exit_code"] == 143
+    for row in report["files"]:
+        exists = [Path(p).exists() for p in row["outputs"]]
+        assert all(exists) if row["status"] == "done" else not any(exists), row
+
+    resumed = subprocess.run([*command, "--skip-existing"], capture_output=True, text=True,
+                             encoding="utf-8", errors="replace", timeout=1800)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    for name in names:
+        stem = Path(name).stem
+        assert np.load(out / f"{stem}.npz")["times"].shape == (make.RUNNER_FRAMES,)
+        assert (out / f"{stem}.json").is_file() and (out / f"{stem}.overlay.mp4").is_file()
+    assert make.leftovers(out) == []
