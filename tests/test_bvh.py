@@ -163,3 +163,22 @@ def test_a_clip_without_anybody_is_a_clear_error(h36m_dir, tmp_path):
     with pytest.raises(DiffposeError, match="no person"):
         write_bvh(result, tmp_path / "empty.bvh")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_round_trip_of_the_real_estimate_of_walk_side(videos_dir, tmp_path):
+    """The pipeline's own Result (empty room at both ends): round trip within 1 mm, and the empty
+    frames hold the first / last pose instead of NaN."""
+    from pipeline_results import pipeline_result
+    result = pipeline_result(videos_dir / "walk_side.mp4")
+    path = tmp_path / "walk.bvh"
+    write_bvh(result, path)
+    names, parents, offsets, channels, frames, frame_time = read_bvh(path)
+    joints = bvh_positions(parents, offsets, channels, frames)[:, [names.index(n) for n in JOINT_NAMES]]
+    error_mm = 1000 * np.linalg.norm(joints - bvh_target_positions(result.joints_world), axis=-1)
+    print(f"walk_side round-trip max error {error_mm.max():.4f} mm")
+    assert frames.shape[0] == 401 and abs(frame_time - 1 / 30) < 1e-7
+    assert error_mm.max() < 1.0
+    assert np.isfinite(frames).all()
+    first = np.flatnonzero(result.present)[0]
+    np.testing.assert_allclose(frames[:first], np.repeat(frames[first:first + 1], first, 0), atol=1e-6)
