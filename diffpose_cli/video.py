@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 from dataclasses import dataclass
 
 import cv2
@@ -28,6 +30,41 @@ class Frame:
     image: np.ndarray   # (H, W, 3) uint8, BGR, upright
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence what FFmpeg / OpenCV's C code prints on stderr (the user gets one clear line)."""
+    try:
+        fd = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(fd, 2)
+    finally:
+        os.close(fd)
+
+
+def _stream_kinds(path: str) -> str:
+    """What FFmpeg sees in the file ("video", "audio only", "no streams"), best effort."""
+    try:
+        import imageio_ffmpeg
+        r = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", path],
+                           capture_output=True, text=True, timeout=20)
+    except Exception:
+        return "unknown"
+    err = r.stderr
+    if "Video:" in err:
+        return "video"
+    if "Audio:" in err:
+        return "audio only"
+    return "no streams"
+
+
 class VideoReader:
     """`with VideoReader(path) as r: for frame in r: ...`; r.width, r.height, r.fps, r.frame_count."""
 
@@ -39,16 +76,21 @@ class VideoReader:
             raise DiffposeError(f"{self.path} is a directory, not a video file")
         if os.path.getsize(self.path) == 0:
             raise DiffposeError(f"{self.path} is empty (0 bytes)")
-        cap = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
-        if not cap.isOpened():
+        with _quiet_stderr():
+            cap = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
+            opened = cap.isOpened()
+            if opened:
+                cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
+                ok, first = cap.read()
+        if not opened or not ok or first is None or first.size == 0:
             cap.release()
-            raise DiffposeError(f"cannot open {self.path}: not a video file OpenCV/FFmpeg can decode")
-        cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
-        ok, first = cap.read()
-        if not ok or first is None or first.size == 0:
-            cap.release()
-            raise DiffposeError(f"{self.path} has no decodable video frames (no video stream, or an "
-                                f"unsupported/corrupt codec)")
+            kind = _stream_kinds(self.path)
+            if kind == "audio only":
+                raise DiffposeError(f"{self.path} has no video stream (audio only)")
+            if kind == "video":
+                raise DiffposeError(f"{self.path}: its video stream cannot be decoded (unsupported "
+                                    f"codec or a damaged file)")
+            raise DiffposeError(f"cannot open {self.path}: not a video file FFmpeg can read")
         self._cap = cap
         self._first = first
         self._first_time = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
