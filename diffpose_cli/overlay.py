@@ -3,7 +3,7 @@
 - Joint colour and size show the lifter's 3D uncertainty: green at 2 cm or less, through yellow,
   to red at 10 cm or more; in the 3D view each joint also gets a ring of radius 2 sigma.
 - The 3D view looks from a fixed direction (60 degrees round from the video camera, 15 degrees
-  above the floor) at a fixed scale; it follows the pelvis across the floor so the body stays
+  above the floor) at a scale and height fixed for the clip; it follows the pelvis across the floor so the body stays
   large, and the floor grid and the pelvis trail show the travel.
 - Same frame count and frame rate as the input (frames re-read with video.VideoReader, the reader
   the pipeline used). Frames are drawn with plain OpenCV calls and piped raw into the ffmpeg that
@@ -27,7 +27,7 @@ LOW_UNCERTAINTY_M = 0.02    # green at or below
 HIGH_UNCERTAINTY_M = 0.10   # red at or above
 VIEW_AZIMUTH_DEG = 60.0     # 3D view direction, measured round from the video camera's
 VIEW_ELEVATION_DEG = 15.0
-VIEW_HEIGHT_M = 2.4         # world height the 3D panel shows
+MIN_VIEW_HEIGHT_M = 2.4     # the 3D panel shows at least this much of the world's height
 DEFAULT_MAX_HEIGHT = 720    # overlay frames are at most this tall (keeps encoding cheap)
 
 _SIDE_COLOUR = {"left": (255, 160, 60), "right": (60, 140, 255), "centre": (235, 235, 235)}  # BGR
@@ -76,9 +76,9 @@ def _image_points(result) -> np.ndarray:
 class _View3D:
     """Orthographic view of the world from a fixed direction; centre follows the pelvis."""
 
-    def __init__(self, result, size: int):
+    def __init__(self, result, size: int, view_height_m: float):
         self.size = size
-        self.scale = size / VIEW_HEIGHT_M
+        self.scale = size / view_height_m
         world_from_camera = np.asarray(result.camera["world_from_camera"], dtype=np.float64)
         forward = world_from_camera[:3, 2].copy()     # video camera's viewing direction
         forward[1] = 0.0
@@ -100,6 +100,17 @@ class _View3D:
         u = self.size / 2 + self.scale * (rel @ self.right)
         v = self.size * 0.5 - self.scale * (rel @ self.up)
         return np.stack([u, v], -1), rel @ self.look
+
+
+def _vertical_extent(joints: np.ndarray) -> tuple[float, float, float]:
+    """(low, high, panel height) in metres for the whole clip, so the viewpoint stays fixed: from
+    the floor (or the lowest joints, if the estimate sinks below it) to the top of the head in 95%
+    of frames, with a margin; at least MIN_VIEW_HEIGHT_M (an estimate may float above the floor)."""
+    if joints.size == 0:
+        return 0.0, 2.0, MIN_VIEW_HEIGHT_M
+    low = min(0.0, float(np.percentile(joints[..., 1].min(-1), 5)))
+    high = float(np.percentile(joints[..., 1].max(-1), 95))
+    return low, high, max(MIN_VIEW_HEIGHT_M, 1.2 * (high - low))
 
 
 def _fps_arg(fps: float) -> str:
@@ -143,9 +154,10 @@ class OverlayRenderer:
         self.valid = valid
         # horizontal centre of the 3D view: the pelvis, held through empty frames; fixed height
         centre = _nearest_filled(joints[:, 0], valid)
-        centre[:, 1] = 0.95   # metres: a standing adult's middle
+        low, high, view_height = _vertical_extent(joints[valid])
+        centre[:, 1] = (low + high) / 2
         self.centres = centre
-        self.view = _View3D(result, self.height)
+        self.view = _View3D(result, self.height, view_height)
         self.trail = joints[:, 0] * [1.0, 0.0, 1.0]   # pelvis dropped to the floor (valid frames drawn)
         self.canvas = np.zeros((self.height, self.width, 3), np.uint8)
         self.panel = np.zeros((self.height, self.height, 3), np.uint8)   # contiguous: fast to fill
