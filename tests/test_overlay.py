@@ -2,8 +2,11 @@
 browser or phone sees them (probed with ffmpeg), the skeleton drawn where the keypoints are, and
 no file left behind when the video does not match."""
 
+import json
 import re
+import shutil
 import subprocess
+from fractions import Fraction
 
 import cv2
 import imageio_ffmpeg
@@ -19,9 +22,18 @@ FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def probe(path) -> dict:
-    """Codec, pixel format, size and frame rate from ffmpeg's stream line; frames by demuxing."""
-    log = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path), "-map", "0:v:0", "-c", "copy",
-                          "-f", "null", "-"], capture_output=True, text=True).stderr
+    """Codec, pixel format, size, frame rate and decoded frame count of the first video stream:
+    with Debian's ffprobe where installed (CI installs it), else from the stream line and the
+    frame counter of imageio-ffmpeg's ffmpeg."""
+    if shutil.which("ffprobe"):
+        out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+                              "-show_entries", "stream=codec_name,pix_fmt,width,height,avg_frame_rate,nb_read_frames",
+                              "-of", "json", str(path)], capture_output=True, text=True, check=True).stdout
+        s = json.loads(out)["streams"][0]
+        return {"codec": s["codec_name"], "pix_fmt": s["pix_fmt"], "width": s["width"], "height": s["height"],
+                "fps": float(Fraction(s["avg_frame_rate"])), "frames": int(s["nb_read_frames"])}
+    log = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path), "-map", "0:v:0", "-f", "null", "-"],
+                         capture_output=True, text=True).stderr
     stream = re.search(r"Stream #0:0.*?Video: (\w+).*?, (\w+)\(.*?, (\d+)x(\d+).*?, ([\d.]+) fps", log)
     frames = re.findall(r"frame=\s*(\d+)", log)
     assert stream and frames, log
