@@ -19,6 +19,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
+from .bvh import nearest_valid_index
 from .errors import DiffposeError
 from .outputs import atomic_output
 from .skeleton import BONES, JOINT_NAMES
@@ -124,7 +125,7 @@ def _even(n: float) -> int:
 
 
 def _nearest_filled(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    from .bvh import nearest_valid_index
+    """Each frame's values, empty frames taking those of the nearest frame with a person."""
     return values[nearest_valid_index(valid)] if valid.any() else np.zeros_like(values)
 
 
