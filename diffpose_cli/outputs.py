@@ -73,6 +73,9 @@ def write_outputs(result, paths, video_path=None, overwrite: bool = False) -> li
     missing optional piece only matters when its format is asked for.
     """
     checked = check_output_paths(paths, overwrite)
+    for p in checked:   # before writing anything: a late refusal would leave a partial set
+        if p.suffix.lower() == ".mp4" and video_path is None:
+            raise DiffposeError(f"'{p}': an overlay video needs the input video to draw on")
     for p in checked:
         ext = p.suffix.lower()
         if ext == ".json":
@@ -82,8 +85,6 @@ def write_outputs(result, paths, video_path=None, overwrite: bool = False) -> li
             from .bvh import write_bvh
             write_bvh(result, p)
         elif ext == ".mp4":
-            if video_path is None:
-                raise DiffposeError(f"'{p}': an overlay video needs the input video to draw on")
             from .overlay import write_overlay
             write_overlay(result, video_path, p)
         elif ext == ".npz":

@@ -73,6 +73,9 @@ def test_write_outputs_picks_by_extension_and_refuses_to_clobber(result, tmp_pat
         write_outputs(result, [tmp_path / "a.txt"])
     with pytest.raises(DiffposeError, match="does not exist"):
         write_outputs(result, [tmp_path / "missing" / "a.csv"])
+    with pytest.raises(DiffposeError, match="needs the input video"):
+        write_outputs(result, [tmp_path / "b.csv", tmp_path / "b.mp4"])   # from 2D keypoints: no video
+    assert not (tmp_path / "b.csv").exists()
     # nothing but the finished files is left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bvh", "a.csv", "a.npz"]
 
