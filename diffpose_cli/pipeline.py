@@ -29,7 +29,9 @@ FOCAL_FACTOR = 1.2         # default focal length = FOCAL_FACTOR * max(width, he
 MIN_CONFIDENT_JOINTS = 8   # a detection counts when >= this many COCO joints have score >= 0.3
 CONFIDENT = 0.3
 ANKLE_HEIGHT = 0.08        # metres: ankle joint centre above the floor when the foot is down
-FLOOR_PERCENTILE = 5       # the floor: this percentile of the lowest ankle per frame
+FLOOR_PERCENTILE = 25      # the floor: this percentile of the lowest ankle per frame (robust to
+                           # depth jitter and to the frames with both feet off the ground)
+ROOT_SMOOTH_S = 0.2        # the pelvis trajectory is averaged over this long (within each run)
 MAX_TILT_DEG = 35.0        # an "up" estimate further than this from the camera's -y is not trusted
 INTERP_STD_GROWTH = 1.5    # interpolated joints: std of the neighbours x this
 
@@ -219,6 +221,57 @@ def solve_root(joints_rel: np.ndarray, kp: np.ndarray, scores: np.ndarray, focal
     return out.astype(np.float32)
 
 
+# left/right bones that have the same length in one person: (parent, child) pairs
+_SYMMETRIC_BONES = [((0, 1), (0, 4)), ((1, 2), (4, 5)), ((2, 3), (5, 6)),
+                    ((8, 14), (8, 11)), ((14, 15), (11, 12)), ((15, 16), (12, 13))]
+
+
+def constant_bones(joints_rel: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """One skeleton per clip: every bone gets the clip's median length for that bone (left and
+    right averaged), keeping the lifted bone directions, rebuilt outwards from the pelvis.
+
+    A person's bones do not change length; the lifter predicts each frame's joints separately and
+    its bone lengths wobble by a few percent. Frames not `valid` are returned unchanged."""
+    from .skeleton import BONES, PARENTS
+    out = joints_rel.copy()
+    ok = valid & np.isfinite(joints_rel).all((-1, -2))
+    if ok.sum() == 0:
+        return out
+    J = joints_rel[ok].astype(np.float64)
+    length = {}
+    for p, c in BONES:
+        length[(p, c)] = float(np.median(np.linalg.norm(J[:, c] - J[:, p], axis=-1)))
+    for a, b in _SYMMETRIC_BONES:
+        m = (length[a] + length[b]) / 2
+        length[a] = length[b] = m
+    new = J.copy()
+    for c in range(1, len(PARENTS)):          # parents come before children in this order
+        p = PARENTS[c]
+        d = J[:, c] - J[:, p]
+        n = np.linalg.norm(d, axis=-1, keepdims=True)
+        new[:, c] = new[:, p] + d / np.maximum(n, 1e-9) * length[(p, c)]
+    out[ok] = new.astype(out.dtype)
+    return out
+
+
+def smooth_runs(x: np.ndarray, valid: np.ndarray, width: int) -> np.ndarray:
+    """Moving average of (F, D) over `width` frames, inside each run of valid frames only."""
+    out = x.copy()
+    if width <= 1:
+        return out
+    h = width // 2
+    idx = np.flatnonzero(valid)
+    if idx.size == 0:
+        return out
+    breaks = np.flatnonzero(np.diff(idx) > 1)
+    for run in np.split(idx, breaks + 1):
+        seg = x[run]
+        for i in range(len(run)):
+            lo, hi = max(0, i - h), min(len(run), i + h + 1)
+            out[run[i]] = np.nanmean(seg[lo:hi], 0)
+    return out
+
+
 def world_from_camera(joints_cam: np.ndarray) -> tuple[np.ndarray, dict]:
     """4x4 rigid transform camera -> world (Y up, floor at y = 0) and how it was found.
 
@@ -279,13 +332,15 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
               dynamic_ncols=True, leave=False) as bar:
         out = lifter.lift(mix, fps, valid=present, hypotheses=hypotheses, steps=steps,
                           progress=bar.update)
-    joints_rel = np.asarray(out.joints, np.float32)
+    joints_rel = constant_bones(np.asarray(out.joints, np.float32), present)
     std = np.asarray(out.std, np.float32)
     f = float(focal) if focal else default_focal(width, height)
     if not np.isfinite(f) or f <= 0:
         raise DiffposeError(f"--focal must be a positive number of pixels, got {focal}")
     cx, cy = width / 2.0, height / 2.0
     root = solve_root(joints_rel, kp, scores, f, cx, cy)
+    placed = np.isfinite(root).all(-1)
+    root = smooth_runs(root, placed, max(1, int(round(ROOT_SMOOTH_S * fps))) | 1)
     joints_cam = joints_rel + root[:, None, :]
     T, how = world_from_camera(joints_cam)
     joints_world = _apply(T, joints_cam)
