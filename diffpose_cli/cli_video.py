@@ -1,7 +1,7 @@
 """`diffpose video` and `diffpose lift`: a video (or 2D keypoints) in, 3D pose files out."""
 
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import typer
 
@@ -92,6 +92,8 @@ def lift_cmd(
     keypoints: Path = typer.Argument(..., help="2D keypoints: MMPose prediction .json, .npz or .csv."),
     out: List[Path] = typer.Option([], "--out", "-o", help="Output file(s): .json .bvh .npz .csv."),
     layout: Optional[str] = typer.Option(None, "--layout", help="coco17 (default) or h36m17."),
+    image_size: Tuple[int, int] = typer.Option((0, 0), "--image-size", metavar="W H",
+                                               help="Image width and height in pixels."),
     width: Optional[int] = typer.Option(None, "--width", help="Image width in pixels."),
     height: Optional[int] = typer.Option(None, "--height", help="Image height in pixels."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Frame rate of the keypoints."),
@@ -117,11 +119,13 @@ def lift_cmd(
             meta.setdefault("width", r.width)
             meta.setdefault("height", r.height)
             meta.setdefault("fps", r.nominal_fps)
+    if image_size and image_size[0] > 0 and image_size[1] > 0:
+        width, height = width or image_size[0], height or image_size[1]
     width = width or meta.get("width")
     height = height or meta.get("height")
     fps = fps or meta.get("fps")
     if not width or not height:
-        raise DiffposeError("the image size is needed: pass --width and --height (or --video)")
+        raise DiffposeError("the image size is needed: pass --image-size W H (or --video)")
     if not fps:
         raise DiffposeError("the frame rate is needed: pass --fps (or --video)")
     result = lift(kp, (width, height), fps, layout=lay, scores=scores, lifter_weights=lifter_weights,

@@ -94,11 +94,17 @@ def decode_heatmaps(heatmaps: np.ndarray):
     y, x = np.divmod(idx, w)
     kp = np.stack([x, y], -1).astype(np.float32)
     kp[scores <= 0] = -1
-    n, k = np.nonzero((x > 0) & (x < w - 1) & (y > 0) & (y < h - 1) & (scores > 0))
-    xi, yi = x[n, k], y[n, k]
-    dx = hm[n, k, yi, xi + 1] - hm[n, k, yi, xi - 1]
-    dy = hm[n, k, yi + 1, xi] - hm[n, k, yi - 1, xi]
+    x = np.where(scores > 0, x, -1)
+    y = np.where(scores > 0, y, -1)
+    # MMPose's refine_keypoints: the x step needs 1 < x < w-1 (and 0 < y < h), the y step
+    # needs 1 < y < h-1 (and 0 < x < w); otherwise that axis stays on the integer peak
+    ok_x = (x > 1) & (x < w - 1) & (y > 0) & (y < h)
+    ok_y = (y > 1) & (y < h - 1) & (x > 0) & (x < w)
+    n, k = np.nonzero(ok_x)
+    dx = hm[n, k, y[n, k], x[n, k] + 1] - hm[n, k, y[n, k], x[n, k] - 1]
     kp[n, k, 0] += np.sign(dx) * 0.25
+    n, k = np.nonzero(ok_y)
+    dy = hm[n, k, y[n, k] + 1, x[n, k]] - hm[n, k, y[n, k] - 1, x[n, k]]
     kp[n, k, 1] += np.sign(dy) * 0.25
     return kp, scores
 

@@ -178,6 +178,15 @@ def test_heatmap_decoding_is_argmax_plus_quarter_pixel():
     kp, sc = pose2d.decode_heatmaps(hm)
     assert np.allclose(kp[0, 0], [10.25, 19.75]) and sc[0, 0] == pytest.approx(1.0)
     assert np.allclose(kp[0, 1], [0, 0]) and sc[0, 1] == pytest.approx(0.8)
+    # MMPose shifts x only for 1 < x < w-1, y only for 1 < y < h-1
+    hm = np.zeros((1, 2, 64, 48), np.float32)
+    hm[0, 0, 30, 1], hm[0, 0, 30, 2], hm[0, 0, 31, 1] = 1.0, 0.5, 0.4
+    hm[0, 1, 1, 20], hm[0, 1, 2, 20], hm[0, 1, 1, 21] = 1.0, 0.5, 0.4
+    kp, _ = pose2d.decode_heatmaps(hm)
+    assert np.allclose(kp[0, 0], [1, 30.25]) and np.allclose(kp[0, 1], [20.25, 1])
+    # no positive response: (-1, -1), score <= 0
+    kp, sc = pose2d.decode_heatmaps(-np.ones((1, 1, 64, 48), np.float32))
+    assert np.allclose(kp[0, 0], [-1, -1]) and sc[0, 0] <= 0
 
 
 def test_flip_test_averages_the_mirrored_crop(checkpoints):

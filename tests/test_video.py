@@ -390,7 +390,7 @@ def test_lift_command_reads_mmpose_npz_and_csv(runner_2d, tmp_path):
     mm = tmp_path / "results_runner.json"
     mm.write_text(json.dumps(_mmpose_predictions(t)))
     out = tmp_path / "lifted.json"
-    r = run_cli("lift", mm, "--out", out, "--width", t.width, "--height", t.height, "--fps", "29.97",
+    r = run_cli("lift", mm, "--out", out, "--image-size", t.width, t.height, "--fps", "29.97",
                 *lifter_cli_args())
     assert r.returncode == 0, r.stderr[-3000:]
     data = json.loads(out.read_text())
@@ -420,7 +420,7 @@ def test_lift_command_reads_mmpose_npz_and_csv(runner_2d, tmp_path):
     assert json.loads(out3.read_text())["summary"]["detected"] == data["summary"]["detected"]
 
     r = run_cli("lift", csv, "--out", tmp_path / "x.json", "--quiet")
-    assert r.returncode == 1 and "--width" in r.stderr
+    assert r.returncode == 1 and "--image-size" in r.stderr
     bad = tmp_path / "bad.csv"
     bad.write_text("1,2,3\n")
     r = run_cli("lift", bad, "--out", tmp_path / "x.json", "--width", 10, "--height", 10, "--fps", 30)
