@@ -115,8 +115,9 @@ def h36m_camera(camera_json: dict, scale: float = 1.0) -> dict:
     T = np.asarray(camera_json["T"], dtype=np.float64).reshape(3)
     fx, fy = (float(v) * scale for v in camera_json["f"])
     cx, cy = (float(v) * scale for v in camera_json["c"])
-    width = int(round(camera_json["width"] * scale))
-    height = int(round(camera_json["height"] * scale))
+    # even sizes, as H.264 in yuv420p needs: at most the last pixel row or column is cut off
+    width = int(round(camera_json["width"] * scale)) // 2 * 2
+    height = int(round(camera_json["height"] * scale)) // 2 * 2
     return make_camera(R, -R @ T, fx, fy, cx, cy, width, height)
 
 
