@@ -45,11 +45,14 @@ class BlazePose:
         if solutions is None or not hasattr(solutions, "pose"):
             raise DiffposeError("this mediapipe has no bundled BlazePose (mediapipe.solutions.pose): "
                                 "install mediapipe==0.10.21")
+        from .video import _quiet_stderr
+        self._calls = 0
         try:
-            self._pose = solutions.pose.Pose(static_image_mode=not video_mode,
-                                             model_complexity=model_complexity,
-                                             min_detection_confidence=min_confidence,
-                                             min_tracking_confidence=min_confidence)
+            with _quiet_stderr():   # MediaPipe/TFLite log their set-up on stderr
+                self._pose = solutions.pose.Pose(static_image_mode=not video_mode,
+                                                 model_complexity=model_complexity,
+                                                 min_detection_confidence=min_confidence,
+                                                 min_tracking_confidence=min_confidence)
         except Exception as e:  # mediapipe raises plain RuntimeErrors for a missing model
             raise DiffposeError(f"cannot start BlazePose: {str(e).splitlines()[0] if str(e) else e}")
 
@@ -58,7 +61,13 @@ class BlazePose:
         h, w = image_bgr.shape[:2]
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         rgb.flags.writeable = False
-        res = self._pose.process(rgb)
+        if self._calls < 3:    # the first calls log the graph's set-up: keep stderr clean
+            from .video import _quiet_stderr
+            with _quiet_stderr():
+                res = self._pose.process(rgb)
+        else:
+            res = self._pose.process(rgb)
+        self._calls += 1
         if res.pose_landmarks is None:
             return None
         lm = res.pose_landmarks.landmark

@@ -44,6 +44,8 @@ def _say(quiet: bool, msg: str):
 
 def _summary(result, out) -> str:
     F = result.frame_count
+    if not result.detected.any():
+        return f"{F} frames: no person found in any frame (every frame empty) -> " + ", ".join(str(p) for p in out)
     return (f"{F} frames: person detected in {int(result.detected.sum())}, interpolated in "
             f"{int(result.interpolated.sum())}, empty {int(F - result.present.sum())} -> "
             + ", ".join(str(p) for p in out))
@@ -70,6 +72,14 @@ def video_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or messages."),
 ):
     """3D pose of the main person in VIDEO, for every frame."""
+    from .video import native_logs_silenced
+    with native_logs_silenced():
+        _video(video, out, detector, pose2d_weights, lifter_weights, device, hypotheses, steps, focal,
+               flip_test, overwrite, quiet)
+
+
+def _video(video, out, detector, pose2d_weights, lifter_weights, device, hypotheses, steps, focal,
+           flip_test, overwrite, quiet):
     from .pipeline import estimate, load_models
     from .video import VideoReader
     _check_outputs(out, overwrite)
@@ -108,6 +118,14 @@ def lift_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or messages."),
 ):
     """3D pose from 2D keypoints you already have (COCO-17 or Human3.6M-17, pixels)."""
+    from .video import native_logs_silenced
+    with native_logs_silenced():
+        _lift(keypoints, out, layout, image_size, width, height, fps, video, lifter_weights, device,
+              hypotheses, steps, focal, overwrite, quiet)
+
+
+def _lift(keypoints, out, layout, image_size, width, height, fps, video, lifter_weights, device,
+          hypotheses, steps, focal, overwrite, quiet):
     from .pipeline import lift, read_keypoints
     _check_outputs(out, overwrite)
     if any(p.suffix.lower() == ".mp4" for p in out) and video is None:

@@ -49,6 +49,42 @@ def _quiet_stderr():
         os.close(fd)
 
 
+@contextlib.contextmanager
+def native_logs_silenced():
+    """For the commands: C/C++ libraries (FFmpeg, MediaPipe, TFLite) log on file descriptor 2,
+    from their own threads and at any time. Point fd 2 at /dev/null for the whole command and give
+    Python's sys.stderr (progress bars, messages, errors) a private copy of the real stderr.
+    DIFFPOSE_DEBUG=1 keeps the native logs."""
+    import sys
+    if os.environ.get("DIFFPOSE_DEBUG"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    old_stderr = sys.stderr
+    sys.stderr = os.fdopen(real, "w", buffering=1, encoding=getattr(old_stderr, "encoding", None) or "utf-8",
+                           errors="backslashreplace", closefd=False)
+    null = os.open(os.devnull, os.O_WRONLY)
+    saved = os.dup(2)
+    os.dup2(null, 2)
+    os.close(null)
+    try:
+        yield
+    finally:
+        try:
+            sys.stderr.flush()
+        except Exception:
+            pass
+        os.dup2(saved, 2)
+        os.close(saved)
+        sys.stderr = old_stderr
+        os.close(real)
+
+
 def _stream_kinds(path: str) -> str:
     """What FFmpeg sees in the file ("video", "audio only", "no streams"), best effort."""
     try:
