@@ -1,6 +1,6 @@
 """Peak memory of `diffpose video` on a long video versus a short one (it should stay flat).
 
-    python benchmarks/bench_memory.py [--minutes 1,20] [--source ../shared/videos/runner.mp4]
+    python benchmarks/bench_memory.py [--minutes 1,20] [--source ../shared/videos/runner.mp4] [--output json]
 
 Each clip is made by looping a shared clip with ffmpeg's stream copy (`-stream_loop`), so the
 20-minute file is written on disk by ffmpeg without being held in memory here. Each estimation
@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=shared / "videos" / "runner.mp4")
     parser.add_argument("--minutes", default="1,20", help="clip lengths to compare, the first is the reference")
     parser.add_argument("--workdir", type=Path, default=None, help="where to put the clips (default: a temp dir)")
+    parser.add_argument("--output", default="json", help="output format of `diffpose video` (json, npz, ...)")
     parser.add_argument("--extra", default="", help="extra options for `diffpose video`, space separated")
     args = parser.parse_args()
 
@@ -80,7 +81,7 @@ def main() -> None:
         for length in minutes:
             clip = looped_clip(args.source, length * 60, Path(scratch) / f"loop_{length:g}min.mp4")
             frames = frame_count(clip)
-            peak, wall = measure(clip, Path(scratch) / f"loop_{length:g}min.json", extra)
+            peak, wall = measure(clip, Path(scratch) / f"loop_{length:g}min.{args.output}", extra)
             rows.append({"minutes": length, "frames": frames, "peak_rss_mib": round(peak / 2**20, 1),
                          "wall_s": round(wall, 1), "frames_per_second": round(frames / wall, 2)})
             reference = rows[0]["peak_rss_mib"]
@@ -91,7 +92,7 @@ def main() -> None:
     growth = rows[-1]["peak_rss_mib"] / rows[0]["peak_rss_mib"] - 1
     print(f"peak memory growth from {minutes[0]:g} to {minutes[-1]:g} min: {growth * 100:+.1f}% "
           f"({'within' if abs(growth) <= 0.10 else 'OUTSIDE'} the 10% target)")
-    print(json.dumps({"source": args.source.name, "runs": rows}))
+    print(json.dumps({"source": args.source.name, "output": args.output, "runs": rows}))
 
 
 if __name__ == "__main__":
