@@ -378,6 +378,10 @@ def _run_one(job: dict) -> dict:
         outcome = {"status": "failed", "reason": _one_line(str(e))}
     except MemoryError:
         outcome = {"status": "failed", "reason": "out of memory while processing this file"}
+    except OSError as e:     # disk full, a folder made read-only during the batch, ...
+        where = f": {e.filename}" if e.filename else ""
+        outcome = {"status": "failed", "reason": _one_line(f"cannot read or write a file ({e.strerror or e}){where}"),
+                   "detail": traceback.format_exc()}
     except Exception as e:
         outcome = {"status": "failed", "reason": _one_line(f"internal error: {type(e).__name__}: {e}"),
                    "detail": traceback.format_exc()}
