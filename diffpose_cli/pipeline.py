@@ -372,8 +372,9 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
 
 def estimate(path, models: Models | None = None, detector: str = "auto", pose2d_weights=None,
              detector_weights=None, lifter_weights=None, device: str = "auto", hypotheses: int = 5,
-             steps: int = 5, focal: float | None = None, flip_test: bool = False, quiet: bool = True,
-             max_gap_s: float | None = None, max_frames: int | None = None) -> Result:
+             steps: int = 5, focal: float | None = None, flip_test: bool | None = None,
+             quiet: bool = True, max_gap_s: float | None = None,
+             max_frames: int | None = None) -> Result:
     """One person's 3D motion from a video file: see the module docstring and docs/json_schema.md."""
     from .pose2d import coco_to_h36m
     from .track import MAX_GAP_S, fillable_gaps, track_main_person
@@ -383,7 +384,17 @@ def estimate(path, models: Models | None = None, detector: str = "auto", pose2d_
     if models is None:
         models = load_models(device=device, detector=detector, pose2d_weights=pose2d_weights,
                              detector_weights=detector_weights, lifter_weights=lifter_weights,
-                             flip_test=flip_test, quiet=quiet)
+                             flip_test=bool(flip_test), quiet=quiet)
+    else:
+        # options that belong to the models, passed with preloaded models (a batch worker):
+        # honour them, and keep them in `models` so that the next video reuses them
+        weights = pose2d_weights if pose2d_weights is not None else detector_weights
+        if weights is not None and str(weights) != str(models.detector_weights):
+            from .pose2d import HRNetDetector
+            det = HRNetDetector(weights, models.device)
+            models.detector_name, models.detector_weights, models._hrnet = "hrnet", weights, det.model
+        if flip_test is not None:
+            models.flip_test = bool(flip_test)
     det = models.new_detector()
     try:
         t2d = detect_2d(path, det, quiet=quiet, max_frames=max_frames)

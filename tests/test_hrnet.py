@@ -279,3 +279,20 @@ def test_video_command_with_hrnet(checkpoints, videos_dir, tmp_path, lifter_weig
 def lifter_weights():
     from lifter_for_tests import lifter_cli_args
     return lifter_cli_args()
+
+
+def test_preloaded_models_take_the_hrnet_weights_they_are_given(checkpoints, videos_dir, tmp_path):
+    """A batch worker loads the models once and passes the per-run options to `estimate`:
+    --pose2d-weights must switch it to HRNet (and stay so for the next video), not be ignored."""
+    import imageio_ffmpeg
+    from lifter_for_tests import lifter_path
+
+    from diffpose_cli.pipeline import estimate, load_models
+    clip = tmp_path / "three.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i",
+                    str(videos_dir / "runner.mp4"), "-frames:v", "3", str(clip)], check=True)
+    models = load_models(device="cpu", detector="blazepose", lifter_weights=lifter_path())
+    assert models.detector_name == "blazepose"
+    res = estimate(clip, models=models, pose2d_weights=checkpoints[1], hypotheses=1, steps=1)
+    assert res.models["detector"] == "hrnet" and models.detector_name == "hrnet"
+    assert res.frame_count == 3
