@@ -115,6 +115,9 @@ def write_json(result: Result, path) -> Path:
         raise DiffposeError(f"can't write '{path}': the directory '{d}' does not exist")
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".part-", dir=d)
     try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)     # mkstemp makes 0600; an output file gets the usual mode
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, allow_nan=False, separators=(",", ":"))
             f.write("\n")
