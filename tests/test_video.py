@@ -434,3 +434,35 @@ def test_estimate_api_two_people(videos_dir):
     assert res.detected.sum() >= 150
     assert not res.present[175:198].any()     # the woman's frames are not given to the man
     assert np.isfinite(res.root_camera[res.detected]).all()
+
+
+def test_focal_sets_the_depth_scale(runner_2d):
+    """Assumed intrinsics: twice the focal length puts the person twice as far away, with the same
+    sideways metres (x = (u - cx) z / f)."""
+    import diffpose_cli
+    t = runner_2d
+    kp = np.where(t.found[:, None, None], t.keypoints, np.nan)
+    sc = np.where(t.found[:, None], t.scores, 0)
+    a = diffpose_cli.lift(kp, (t.width, t.height), t.fps, scores=sc, focal=500.0, **lifter_kwargs())
+    b = diffpose_cli.lift(kp, (t.width, t.height), t.fps, scores=sc, focal=1000.0, **lifter_kwargs())
+    assert a.camera["focal"] == 500.0 and not a.camera["focal_assumed"]
+    za, zb = a.root_camera[a.detected, 2], b.root_camera[b.detected, 2]
+    assert np.median(zb / za) == pytest.approx(2.0, rel=0.05)
+    xa, xb = a.root_camera[a.detected, 0], b.root_camera[b.detected, 0]
+    assert np.ptp(xa) > 0.5
+    assert np.allclose(xa, xb, atol=0.03)
+    d = diffpose_cli.lift(kp, (t.width, t.height), t.fps, scores=sc, **lifter_kwargs())
+    assert d.camera["focal"] == pytest.approx(1.2 * 480) and d.camera["focal_assumed"]
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(videos_dir, tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        r = run_cli("video", videos_dir / "runner.mp4", "--out", tmp_path / "a.json", "--quiet",
+                    "--device", "cuda", *lifter_cli_args())
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert json.loads((tmp_path / "a.json").read_text())["models"]["device"].startswith("cuda")
+    else:
+        r = run_cli("video", videos_dir / "runner.mp4", "--out", tmp_path / "a.json", "--device", "cuda")
+        assert r.returncode == 1 and "cuda" in r.stderr.lower() and "Traceback" not in r.stderr
+        assert not (tmp_path / "a.json").exists()
