@@ -14,7 +14,7 @@ import time
 import numpy as np
 import torch
 
-from diffpose_cli.lifter import load_lifter
+from diffpose_cli.lifter import HYPOTHESES, STEPS, load_lifter
 from diffpose_cli.mixtures import mixtures_from_points
 
 
@@ -55,15 +55,15 @@ def main():
           f"{torch.get_num_threads()} torch threads")
     lifter.lift(mixtures.take(slice(0, 256)), fps=50.0)  # warm-up
 
-    default = fps(lifter, mixtures, 5, 5)
-    print(f"defaults (N=5 hypotheses, 5 steps): {default:.0f} frames/s "
+    default = fps(lifter, mixtures, HYPOTHESES, STEPS)
+    print(f"defaults (N={HYPOTHESES} hypotheses, {STEPS} steps): {default:.0f} frames/s "
           f"({1000 / default:.2f} ms/frame)")
     # cost model: time per frame = base + per_eval * N * steps (each hypothesis-step is one
     # denoiser evaluation); measured at a few settings and fitted by least squares
-    settings = [(1, 1), (5, 1), (1, 5), (5, 5), (10, 5), (5, 10)]
+    settings = [(1, 1), (5, 1), (1, 5), (HYPOTHESES, STEPS), (5, 5), (10, 5), (5, 10)]
     rows = []
     for n, s in settings:
-        f = default if (n, s) == (5, 5) else fps(lifter, mixtures, n, s)
+        f = default if (n, s) == (HYPOTHESES, STEPS) else fps(lifter, mixtures, n, s)
         rows.append((n, s, 1000 / f))
         print(f"  N={n:>2} steps={s:>2}: {f:7.0f} frames/s  {1000 / f:6.3f} ms/frame")
     A = np.array([[1.0, n * s] for n, s, _ in rows])
@@ -71,9 +71,10 @@ def main():
     base, per_eval = np.linalg.lstsq(A, y, rcond=None)[0]
     print(f"fit: {base:.3f} ms/frame fixed (windowing + encoder) + {per_eval:.3f} ms per "
           f"denoiser evaluation")
-    print(f"  one more hypothesis at 5 steps: +{5 * per_eval:.3f} ms/frame "
-          f"({100 * 5 * per_eval / (1000 / default):.0f}% of the default cost)")
-    print(f"  one more step at 5 hypotheses: +{5 * per_eval:.3f} ms/frame")
+    print(f"  one more hypothesis at {STEPS} steps: +{STEPS * per_eval:.3f} ms/frame "
+          f"({100 * STEPS * per_eval / (1000 / default):.0f}% of the default cost)")
+    print(f"  one more step at {HYPOTHESES} hypotheses: +{HYPOTHESES * per_eval:.3f} ms/frame "
+          f"({100 * HYPOTHESES * per_eval / (1000 / default):.0f}% of the default cost)")
     print(f"ratio to a 30 ms/frame 2D detector: the lifter adds {100 * (1000 / default) / 30:.1f}%")
 
 

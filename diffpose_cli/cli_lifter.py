@@ -48,8 +48,9 @@ def evaluate_command(
                                         "../shared/data/h36m)"),
     weights: Optional[Path] = typer.Option(None, help="lifter weights (default: the shipped ones)"),
     every: int = typer.Option(1, help="evaluate every k-th frame (windows still read every frame)"),
-    hypotheses: int = typer.Option(5, help="N: hypotheses averaged per frame"),
-    steps: int = typer.Option(5, help="denoising steps (DDIM-style skipping of the K=50)"),
+    hypotheses: int = typer.Option(5, help="N: hypotheses averaged per frame (default: the lifter's)"),
+    steps: int = typer.Option(2, help="denoising steps, DDIM-style skipping of the K=50 "
+                              "(default: the lifter's)"),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     save_predictions: Optional[Path] = typer.Option(None, help="write predictions to this .npz"),
     report: Optional[Path] = typer.Option(None, help="write the figures to this .json"),

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .h36m import TEST_SUBJECTS, load_sh_detections, load_tracks
+from .lifter import HYPOTHESES, STEPS
 from .mixtures import mixtures_from_points
 
 # How sure the 2D input is, in pixels, per Human3.6M joint. Ground truth: a pixel (rounding).
@@ -53,7 +54,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def evaluate(lifter, data_dir, input_2d="gt", every=1, hypotheses=5, steps=5, subjects=TEST_SUBJECTS,
+def evaluate(lifter, data_dir, input_2d="gt", every=1, hypotheses=HYPOTHESES, steps=STEPS,
+             subjects=TEST_SUBJECTS,
              cameras=None, max_tracks=None, save_predictions=None, progress=True) -> dict:
     """Run the lifter over the test tracks; returns the tables and the uncertainty figures."""
     from .h36m import CAMERAS

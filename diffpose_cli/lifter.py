@@ -36,6 +36,12 @@ MODELS = {
 }
 DEFAULT_MODEL = "h36m-27f"
 
+# Inference defaults. N = 5 hypotheses as in the paper; 2 DDIM-style steps (K=50 -> 25 -> 0):
+# on the held-out subject S8 more steps give sharper samples but a noisier mean of five of them
+# (benchmarks/lifter_settings.py prints the trade-off), and each step costs one more network pass.
+HYPOTHESES = 5
+STEPS = 2
+
 DEFAULT_CONFIG = dict(window=27, fps=25.0, width=384, context=32, hidden=96, blocks=4,
                       diffusion_steps=50)
 
@@ -142,7 +148,7 @@ class DiffPoseModel(nn.Module):
         return inputs, pose, log_std, f_st, prior
 
     @torch.no_grad()
-    def hypotheses(self, means, stds, weights, n=5, steps=5, generator=None):
+    def hypotheses(self, means, stds, weights, n=HYPOTHESES, steps=STEPS, generator=None):
         """n denoised samples per window: (n, B, J, 3), pelvis-relative metres, camera frame."""
         inputs, pose, _, f_st, prior = self.encode(means, stds, weights)
         B = pose.shape[0]
@@ -212,7 +218,7 @@ class Lifter:
         self.window = int(model.config["window"])
 
     @torch.no_grad()
-    def lift(self, mixtures: Mixtures, fps: float, valid=None, hypotheses=5, steps=5,
+    def lift(self, mixtures: Mixtures, fps: float, valid=None, hypotheses=HYPOTHESES, steps=STEPS,
              batch_size=1024, seed=0, frames=None, progress=None) -> LiftOutput:
         """3D for every frame with `valid` True (default: frames whose pelvis is present).
 

@@ -28,7 +28,7 @@ import torch
 
 from .detector_noise import synthesize_detections
 from .h36m import load_tracks
-from .lifter import DEFAULT_CONFIG, DiffPoseModel, person_scale, save_model
+from .lifter import DEFAULT_CONFIG, HYPOTHESES, STEPS, DiffPoseModel, person_scale, save_model
 from .skeleton import MIRROR
 
 TRAIN = ["S1", "S5", "S6", "S7"]
@@ -97,8 +97,8 @@ def losses(model, means, stds, weights, target):
 
 
 @torch.no_grad()
-def evaluate_sampler(model, sampler, rng, every=20, clean_fraction=0.0, hypotheses=5, steps=5,
-                     batch=1024):
+def evaluate_sampler(model, sampler, rng, every=20, clean_fraction=0.0, hypotheses=HYPOTHESES,
+                     steps=STEPS, batch=1024):
     """MPJPE in mm of the encoder alone and of the hypotheses' mean, plus per-joint errors/spreads."""
     model.eval()
     centres = np.arange(0, len(sampler), every)
