@@ -326,6 +326,10 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
             video: dict, detector_name: str, lifter, hypotheses: int, steps: int, focal,
             device: str, quiet: bool) -> Result:
     from tqdm import tqdm
+
+    from . import lifter as lifter_module
+    hypotheses = lifter_module.HYPOTHESES if hypotheses is None else int(hypotheses)
+    steps = lifter_module.STEPS if steps is None else int(steps)
     if hypotheses < 1 or steps < 1:
         raise DiffposeError("--hypotheses and --steps must be at least 1")
     present = (detected | interpolated) & mix.present[:, 0]
@@ -371,9 +375,9 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
 
 
 def estimate(path, models: Models | None = None, detector: str = "auto", pose2d_weights=None,
-             detector_weights=None, lifter_weights=None, device: str = "auto", hypotheses: int = 5,
-             steps: int = 5, focal: float | None = None, flip_test: bool | None = None,
-             quiet: bool = True, max_gap_s: float | None = None,
+             detector_weights=None, lifter_weights=None, device: str = "auto",
+             hypotheses: int | None = None, steps: int | None = None, focal: float | None = None,
+             flip_test: bool | None = None, quiet: bool = True, max_gap_s: float | None = None,
              max_frames: int | None = None) -> Result:
     """One person's 3D motion from a video file: see the module docstring and docs/json_schema.md."""
     from .pose2d import coco_to_h36m
@@ -422,8 +426,8 @@ def estimate(path, models: Models | None = None, detector: str = "auto", pose2d_
 
 def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
          models: Models | None = None, lifter_weights=None, device: str = "auto",
-         hypotheses: int = 5, steps: int = 5, focal: float | None = None, quiet: bool = True,
-         max_gap_s: float | None = None, source: str | None = None) -> Result:
+         hypotheses: int | None = None, steps: int | None = None, focal: float | None = None,
+         quiet: bool = True, max_gap_s: float | None = None, source: str | None = None) -> Result:
     """3D from 2D keypoints someone already has: keypoints (F, 17, 2) pixels in `layout`
     ("coco17" or "h36m17"), NaN for missing joints/frames; image_size (width, height); optional
     scores (F, 17) in [0, 1]. Returns the same Result as `estimate`."""

@@ -192,7 +192,8 @@ def test_walk_json_has_every_frame_and_the_documented_fields(walk_json):
     assert (v["width"], v["height"], v["frame_count"]) == (1280, 720, 401)
     assert v["fps"] == pytest.approx(30.0, abs=0.01)
     assert data["models"]["detector"] == "blazepose"
-    assert data["models"]["hypotheses"] == 5 and data["models"]["steps"] == 5
+    from diffpose_cli.lifter import HYPOTHESES, STEPS
+    assert data["models"]["hypotheses"] == HYPOTHESES and data["models"]["steps"] == STEPS
     assert data["skeleton"]["joint_names"][0] == "pelvis" and len(data["skeleton"]["parents"]) == 17
     assert {"camera", "world", "units"} <= set(data["coordinates"])
     assert data["camera"]["focal"] == pytest.approx(1.2 * 1280)
