@@ -175,7 +175,7 @@ def test_video_unwritable_output_directory(inputs, tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir()
     with unwritable(locked) as target:
-        done = run_diffpose("video", inputs["clip"], "--out", target / "pose.json")
+        done = run_diffpose("video", inputs["clip"], "--out", target / "pose.json", "--quiet")
         assert_clean_error(done)
         assert not (target / "pose.json").exists()
         if target == locked:
@@ -311,7 +311,8 @@ def test_video_no_person_with_a_format_that_needs_motion(inputs, tmp_path):
     the requested outputs (not the JSON written before the BVH writer refused)."""
     out = tmp_path / "out"
     out.mkdir()
-    done = run_diffpose("video", inputs["no_person"], "--out", out / "pose.json", "--out", out / "pose.bvh")
+    done = run_diffpose("video", inputs["no_person"], "--out", out / "pose.json", "--out", out / "pose.bvh",
+                        "--quiet")   # no progress bars: stderr must then be the error alone
     assert "Traceback" not in done.stderr, explain(done)
     if done.returncode == 0:
         assert (out / "pose.json").is_file() and (out / "pose.bvh").is_file()
