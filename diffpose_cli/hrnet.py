@@ -13,11 +13,11 @@ is (B, 17, 64, 48) heatmaps in COCO keypoint order. Nothing here depends on MMPo
 from __future__ import annotations
 
 import os
-import zipfile
 
 import torch
 from torch import nn
 
+from .checkpoint import safe_torch_load
 from .errors import DiffposeError
 
 NUM_KEYPOINTS = 17
@@ -213,14 +213,7 @@ _IGNORED_PREFIXES = ("data_preprocessor.",)
 def _read_state_dict(path: str) -> dict:
     if not os.path.isfile(path):
         raise DiffposeError(f"HRNet checkpoint not found: {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DiffposeError(f"cannot read HRNet checkpoint {path}: not a valid PyTorch checkpoint ({msg})")
-    except Exception as e:  # the unpickler's own errors (e.g. pickle.UnpicklingError)
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise DiffposeError(f"cannot read HRNet checkpoint {path}: {type(e).__name__}: {msg[:200]}")
+    ckpt = safe_torch_load(path, "HRNet checkpoint")
     if isinstance(ckpt, dict) and isinstance(ckpt.get("state_dict"), dict):
         sd = ckpt["state_dict"]
     elif isinstance(ckpt, dict) and all(isinstance(v, torch.Tensor) for v in ckpt.values()) and ckpt:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .checkpoint import safe_torch_load
 from .diffusion import JointMixture, MixtureDiffusion
 from .errors import DiffposeError
 from .mixtures import Mixtures
@@ -276,11 +277,7 @@ def save_model(model: DiffPoseModel, path, extra=None):
 
 
 def read_checkpoint(path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a truncated, foreign or tampered file: say so in one line
-        raise DiffposeError(f"cannot read lifter weights {path}: {type(e).__name__}: "
-                            f"{str(e).splitlines()[0] if str(e) else 'unreadable'}") from None
+    return safe_torch_load(path, "lifter weights")
 
 
 def load_lifter(path=None, device="cpu") -> Lifter:

@@ -7,6 +7,7 @@ either the previous file or no file at all, never a truncated one.
 import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from .errors import DiffposeError
@@ -61,8 +62,19 @@ def check_output_paths(paths, overwrite: bool = False) -> list[Path]:
             raise DiffposeError(f"can't write '{p}': the directory '{p.parent}' does not exist")
         if p.exists() and not overwrite:
             raise DiffposeError(f"'{p}' already exists (use --overwrite to replace it)")
+        check_writable(p.parent)
         checked.append(p)
     return checked
+
+
+def check_writable(folder: Path):
+    """Create and remove a file in `folder`: permission bits alone miss root, read-only mounts
+    and immutable folders, and finding out after minutes of work would be worse."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".diffpose-probe-"):
+            pass
+    except OSError as e:
+        raise DiffposeError(f"can't write into '{folder}': {e.strerror or e}") from None
 
 
 def write_outputs(result, paths, video_path=None, overwrite: bool = False) -> list[Path]:
@@ -76,21 +88,44 @@ def write_outputs(result, paths, video_path=None, overwrite: bool = False) -> li
     for p in checked:   # before writing anything: a late refusal would leave a partial set
         if p.suffix.lower() == ".mp4" and video_path is None:
             raise DiffposeError(f"'{p}': an overlay video needs the input video to draw on")
-    for p in checked:
-        ext = p.suffix.lower()
-        if ext == ".json":
-            from .json_format import write_json
-            write_json(result, p)
-        elif ext == ".bvh":
-            from .bvh import write_bvh
-            write_bvh(result, p)
-        elif ext == ".mp4":
-            from .overlay import write_overlay
-            write_overlay(result, video_path, p)
-        elif ext == ".npz":
-            from .arrays import write_npz
-            write_npz(result, p)
-        elif ext == ".csv":
-            from .arrays import write_csv
-            write_csv(result, p)
+        if p.suffix.lower() == ".bvh" and not result.present.any():
+            raise DiffposeError(f"no person found in the video: '{p}' would have no motion to "
+                                "hold (JSON, NPZ and CSV can record an empty clip)")
+    written = []
+    try:
+        for p in checked:
+            _write_one(result, p, video_path)
+            written.append(p)
+    except OSError as e:  # full disk, folder removed meanwhile: one line, and no partial set
+        _remove(written)
+        raise DiffposeError(f"can't write '{p}': {e.strerror or e}") from None
+    except BaseException:
+        _remove(written)
+        raise
     return checked
+
+
+def _remove(paths):
+    for p in paths:
+        with contextlib.suppress(OSError):
+            os.unlink(p)
+
+
+def _write_one(result, p: Path, video_path):
+    """One file, by its extension."""
+    ext = p.suffix.lower()
+    if ext == ".json":
+        from .json_format import write_json
+        write_json(result, p)
+    elif ext == ".bvh":
+        from .bvh import write_bvh
+        write_bvh(result, p)
+    elif ext == ".mp4":
+        from .overlay import write_overlay
+        write_overlay(result, video_path, p)
+    elif ext == ".npz":
+        from .arrays import write_npz
+        write_npz(result, p)
+    elif ext == ".csv":
+        from .arrays import write_csv
+        write_csv(result, p)

@@ -23,7 +23,6 @@ import numpy as np
 from .errors import DiffposeError
 from .mixtures import Mixtures, mixtures_from_points
 from .result import Result
-from .skeleton import NUM_JOINTS
 
 FOCAL_FACTOR = 1.2         # default focal length = FOCAL_FACTOR * max(width, height) pixels
 MIN_CONFIDENT_JOINTS = 8   # a detection counts when >= this many COCO joints have score >= 0.3
@@ -333,7 +332,6 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     if hypotheses < 1 or steps < 1:
         raise DiffposeError("--hypotheses and --steps must be at least 1")
     present = (detected | interpolated) & mix.present[:, 0]
-    F = len(times)
     with tqdm(total=int(present.sum()), unit="frame", desc="3D lift", disable=quiet,
               dynamic_ncols=True, leave=False) as bar:
         out = lifter.lift(mix, fps, valid=present, hypotheses=hypotheses, steps=steps,
@@ -417,7 +415,7 @@ def estimate(path, models: Models | None = None, detector: str = "auto", pose2d_
     kp = np.where(keep[:, None, None], kp, np.nan).astype(np.float32)
     scores = np.where(keep[:, None], scores, 0.0).astype(np.float32)
     mix, kp, scores, interp = _fill_gaps(mix, kp, scores, keep, gaps)
-    video = {"path": os.path.abspath(path), "fps": float(t2d.fps), "nominal_fps": t2d.nominal_fps,
+    video = {"path": path, "fps": float(t2d.fps), "nominal_fps": t2d.nominal_fps,
              "width": t2d.width, "height": t2d.height, "frame_count": int(len(t2d.times)),
              "duration_s": float(t2d.times[-1] + 1.0 / t2d.fps)}
     return _finish(mix, kp, scores, keep, interp, t2d.times, t2d.fps, t2d.width, t2d.height, video,
@@ -485,7 +483,7 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
     if models is None:
         models = load_models(device=device, lifter_weights=lifter_weights, need_detector=False)
     times = np.arange(F, dtype=np.float64) / fps
-    video = {"path": os.path.abspath(source) if source else None, "fps": fps, "nominal_fps": fps,
+    video = {"path": os.fspath(source) if source else None, "fps": fps, "nominal_fps": fps,
              "width": width, "height": height, "frame_count": F, "duration_s": F / fps}
     return _finish(mix, kp, out_scores, keep, interp, times, fps, width, height, video,
                    f"external 2D ({layout})", models.lifter, hypotheses, steps, focal, models.device,
