@@ -15,7 +15,7 @@ import pytest
 
 from diffpose_cli import studio
 from diffpose_cli.errors import DiffposeError
-from diffpose_cli.skeleton import BONES, JOINT_NAMES, MIRROR
+from diffpose_cli.skeleton import BONES, JOINT_NAMES
 
 from conftest import REPO
 

@@ -3,7 +3,6 @@
 real lifter (shipped weights, or DIFFPOSE_TEST_LIFTER while they are being trained)."""
 
 import json
-import os
 import subprocess
 import sys
 
