@@ -33,7 +33,8 @@ KAPPA_RANGE = (0.05, 3.0)  # metres per normalised 2D unit; a person's RMS joint
 
 # The shipped models: file under weights/ and its SHA-256, checked on every load.
 MODELS = {
-    "h36m-27f": {"file": "diffpose_h36m_27f.pt", "sha256": None},
+    "h36m-27f": {"file": "diffpose_h36m_27f.pt",
+                 "sha256": "72f47d7f676c878bd525950bd2ceb565b44a63a94d4daf3d179ac84841aa918e"},
 }
 DEFAULT_MODEL = "h36m-27f"
 
