@@ -825,25 +825,6 @@ def load_truth(path) -> dict:
 # ----------------------------------------------------------------------------------------------
 # accuracy of a 3D result against the studio's ground truth
 
-def _procrustes_align(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Best similarity transform (rotation, scale, translation) of pred onto target, per frame.
-
-    pred, target: (F, J, 3). Least squares (Umeyama): centre both, SVD of the cross-covariance,
-    a reflection fix so the result is a proper rotation, then the optimal scale.
-    """
-    mu_p = pred.mean(axis=1, keepdims=True)
-    mu_t = target.mean(axis=1, keepdims=True)
-    p, q = pred - mu_p, target - mu_t
-    cov = np.einsum("fji,fjk->fik", p, q)            # sum_j p_j q_j^T
-    u, s, vt = np.linalg.svd(cov)
-    d = np.sign(np.linalg.det(np.einsum("fij,fjk->fik", u, vt)))
-    s[:, -1] *= d
-    u[:, :, -1] *= d[:, None]
-    rot = np.einsum("fij,fjk->fik", u, vt)           # p @ rot ~ q
-    scale = s.sum(axis=1) / np.einsum("fji,fji->f", p, p)
-    return scale[:, None, None] * np.einsum("fji,fik->fjk", p, rot) + mu_t
-
-
 def studio_accuracy(result_joints_3d_camera, truth) -> dict:
     """MPJPE after aligning the pelvis (P1) and after Procrustes with scale (P2), in mm.
 
@@ -866,7 +847,8 @@ def studio_accuracy(result_joints_3d_camera, truth) -> dict:
     pred, target = pred[usable], target[usable]
     aligned = pred - pred[:, PELVIS:PELVIS + 1] + target[:, PELVIS:PELVIS + 1]
     err_p1 = np.linalg.norm(aligned - target, axis=-1) * 1000.0       # (F, 17) mm
-    err_p2 = np.linalg.norm(_procrustes_align(pred, target) - target, axis=-1) * 1000.0
+    from .evaluate import procrustes_align  # the one used for Human3.6M's protocol 2
+    err_p2 = np.linalg.norm(procrustes_align(pred, target) - target, axis=-1) * 1000.0
     return {
         "p1_mm": float(err_p1.mean()),
         "p2_mm": float(err_p2.mean()),
