@@ -256,9 +256,9 @@ class Lifter:
 
 
 def weights_dir() -> Path:
-    """weights/ beside the package (source checkout or editable install), else inside it."""
+    """Inside the package (a wheel install), else weights/ beside it (a source checkout)."""
     here = Path(__file__).resolve().parent
-    for d in (here.parent / "weights", here / "weights"):
+    for d in (here / "weights", here.parent / "weights"):
         if d.is_dir():
             return d
     return here.parent / "weights"
