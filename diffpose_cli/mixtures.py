@@ -10,6 +10,17 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def mixture_moments(means, stds, weights):
+    """(..., M, 2) kernels -> mean (..., 2), per-axis variance (..., 2) (peaks' spread included),
+    present (...). Missing joints (all weights 0) get mean and variance 0: callers mask them."""
+    total = weights.sum(-1, keepdims=True)
+    present = total[..., 0] > 0
+    w = weights / np.maximum(total, 1e-12)
+    mu = (w[..., None] * means).sum(-2)
+    var = (w[..., None] * (stds**2 + (means - mu[..., None, :]) ** 2)).sum(-2)
+    return mu, var, present
+
+
 @dataclass
 class Mixtures:
     means: np.ndarray    # (F, J, M, 2) component centres, image pixels
@@ -23,18 +34,15 @@ class Mixtures:
 
     def mean(self) -> np.ndarray:
         """(F, J, 2) mixture means in pixels (NaN for missing joints)."""
-        w = self.weights / np.maximum(self.weights.sum(-1, keepdims=True), 1e-12)
-        m = (w[..., None] * self.means).sum(-2)
-        m[~self.present] = np.nan
-        return m
+        mu, _, present = mixture_moments(self.means, self.stds, self.weights)
+        mu[~present] = np.nan
+        return mu
 
     def total_std(self) -> np.ndarray:
         """(F, J) one isotropic std in pixels covering the whole mixture (spread of peaks too)."""
-        w = self.weights / np.maximum(self.weights.sum(-1, keepdims=True), 1e-12)
-        mu = (w[..., None] * self.means).sum(-2, keepdims=True)
-        second = (w[..., None] * (self.stds**2 + (self.means - mu) ** 2)).sum(-2)  # (F, J, 2)
-        s = np.sqrt(second.mean(-1))
-        s[~self.present] = np.nan
+        _, var, present = mixture_moments(self.means, self.stds, self.weights)
+        s = np.sqrt(var.mean(-1))
+        s[~present] = np.nan
         return s
 
     def __len__(self) -> int:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import DiffposeError
-from .mixtures import Mixtures, mixtures_from_points
+from .mixtures import Mixtures, mixture_moments, mixtures_from_points
 from .result import Result
 
 FOCAL_FACTOR = 1.2         # default focal length = FOCAL_FACTOR * max(width, height) pixels
@@ -146,13 +146,12 @@ def detect_2d(path, detector, quiet: bool = True, max_frames: int | None = None)
 # ---------------------------------------------------------------------------------------------
 def _fill_gaps(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, keep: np.ndarray, gaps):
     """Linear interpolation of each joint across the short gaps (one Gaussian, widened)."""
-    from .pose2d import _moments
     interp = np.zeros(len(keep), bool)
     if not gaps:
         return mix, kp, scores, interp
     means, stds, weights = mix.means.copy(), mix.stds.copy(), mix.weights.copy()
     kp, scores = kp.copy(), scores.copy()
-    mu, var, pres = _moments(mix.means, mix.stds, mix.weights)
+    mu, var, pres = mixture_moments(mix.means, mix.stds, mix.weights)
     for a, b in gaps:
         lo, hi = a - 1, b + 1
         ok = pres[lo] & pres[hi]

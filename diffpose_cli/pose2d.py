@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .errors import DiffposeError
-from .mixtures import Mixtures, heatmaps_to_mixtures
+from .mixtures import Mixtures, heatmaps_to_mixtures, mixture_moments
 
 COMPONENTS = 5   # mixture components per joint (the paper's M)
 
@@ -378,16 +378,6 @@ NECK_FRAC = 0.5         # neck/nose: half way from thorax to the nose
 HEAD_FRAC = 0.8         # head: this far from thorax to the head centre (mean of ears, else eyes)
 
 
-def _moments(means, stds, weights):
-    """Mixture -> (mean (..., 2), per-axis variance (..., 2), present (...))."""
-    wsum = weights.sum(-1, keepdims=True)
-    present = wsum[..., 0] > 0
-    w = weights / np.maximum(wsum, 1e-12)
-    mu = (w[..., None] * means).sum(-2)
-    var = (w[..., None] * (stds ** 2 + (means - mu[..., None, :]) ** 2)).sum(-2)
-    return mu, var, present
-
-
 def coco_to_h36m(mix: Mixtures, scores: np.ndarray):
     """COCO-17 mixtures + scores (F, 17) -> (Human3.6M-17 Mixtures, keypoints (F, 17, 2), scores (F, 17)).
 
@@ -395,7 +385,7 @@ def coco_to_h36m(mix: Mixtures, scores: np.ndarray):
     (pelvis, spine, thorax, neck/nose, head) get one Gaussian, the linear combination of their
     sources' moments. A joint whose sources are missing is missing (weights 0), never invented."""
     F, _, M, _ = mix.means.shape
-    mu, var, pres = _moments(mix.means, mix.stds, mix.weights)
+    mu, var, pres = mixture_moments(mix.means, mix.stds, mix.weights)
     scores = np.where(pres, np.nan_to_num(scores, nan=0.0), 0.0).astype(np.float32)
     means = np.zeros((F, 17, M, 2), np.float32)
     stds = np.ones((F, 17, M, 2), np.float32)
@@ -419,7 +409,7 @@ def coco_to_h36m(mix: Mixtures, scores: np.ndarray):
         shift = (down + inward).astype(np.float32)
         means[:, h] = np.where(weights[:, h, :, None] > 0, means[:, h] + shift[:, None, :], 0.0)
 
-    hmu, hvar, hpres = _moments(means, stds, weights)   # H36M direct joints, after the shift
+    hmu, hvar, hpres = mixture_moments(means, stds, weights)   # H36M direct joints, after the shift
 
     def put(j, terms, ok, score):
         """Joint j = sum(a * source) with source = (mean, var); one Gaussian."""
