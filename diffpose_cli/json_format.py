@@ -64,31 +64,40 @@ def _plain(obj):
     return obj
 
 
-def result_to_dict(result: Result) -> dict:
-    F = result.frame_count
+def _root_world(result: Result) -> np.ndarray:
     T = np.asarray(result.camera.get("world_from_camera", np.eye(4)), np.float64)
-    root_world = (result.root_camera.astype(np.float64) @ T[:3, :3].T + T[:3, 3])
-    frames = []
-    for f in range(F):
-        kp = result.keypoints_2d[f]
-        sc = result.scores_2d[f]
-        kp2 = None
-        if np.isfinite(kp).all(-1).any():
-            kp2 = [[_r(p[0], 2), _r(p[1], 2), _r(s, 3)] if np.isfinite(p).all() else None
-                   for p, s in zip(kp, sc)]
-        unc = result.uncertainty[f]
-        frames.append({
-            "index": f,
-            "time": _r(result.times[f], 4),
-            "detected": bool(result.detected[f]),
-            "interpolated": bool(result.interpolated[f]),
-            "keypoints_2d": kp2,
-            "joints_camera": _points(result.joints_camera[f], 4),
-            "joints_world": _points(result.joints_world[f], 4),
-            "uncertainty": [_r(u, 4) for u in unc] if np.isfinite(unc).any() else None,
-            "root_camera": [_r(v, 4) for v in result.root_camera[f]] if np.isfinite(result.root_camera[f]).all() else None,
-            "root_world": [_r(v, 4) for v in root_world[f]] if np.isfinite(root_world[f]).all() else None,
-        })
+    return result.root_camera.astype(np.float64) @ T[:3, :3].T + T[:3, 3]
+
+
+def frame_dict(result: Result, f: int, root_world: np.ndarray | None = None) -> dict:
+    """Frame `f` of the document's "frames" list. root_world: (F, 3) from the camera's transform
+    (computed here when not given)."""
+    if root_world is None:
+        root_world = _root_world(result)
+    kp = result.keypoints_2d[f]
+    sc = result.scores_2d[f]
+    kp2 = None
+    if np.isfinite(kp).all(-1).any():
+        kp2 = [[_r(p[0], 2), _r(p[1], 2), _r(s, 3)] if np.isfinite(p).all() else None
+               for p, s in zip(kp, sc)]
+    unc = result.uncertainty[f]
+    return {
+        "index": f,
+        "time": _r(result.times[f], 4),
+        "detected": bool(result.detected[f]),
+        "interpolated": bool(result.interpolated[f]),
+        "keypoints_2d": kp2,
+        "joints_camera": _points(result.joints_camera[f], 4),
+        "joints_world": _points(result.joints_world[f], 4),
+        "uncertainty": [_r(u, 4) for u in unc] if np.isfinite(unc).any() else None,
+        "root_camera": [_r(v, 4) for v in result.root_camera[f]] if np.isfinite(result.root_camera[f]).all() else None,
+        "root_world": [_r(v, 4) for v in root_world[f]] if np.isfinite(root_world[f]).all() else None,
+    }
+
+
+def header_dict(result: Result) -> dict:
+    """Everything in the document before its "frames" list (which comes last)."""
+    F = result.frame_count
     return {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
@@ -102,14 +111,33 @@ def result_to_dict(result: Result) -> dict:
         "summary": {"frames": F, "detected": int(result.detected.sum()),
                     "interpolated": int(result.interpolated.sum()),
                     "empty": int(F - result.present.sum())},
-        "frames": frames,
     }
 
 
+def result_to_dict(result: Result) -> dict:
+    """The whole document as one dict (what `write_json` writes, built in memory: for small
+    results; `write_json` streams the frames instead)."""
+    root_world = _root_world(result)
+    return {**header_dict(result),
+            "frames": [frame_dict(result, f, root_world) for f in range(result.frame_count)]}
+
+
+def iter_json(result: Result):
+    """The document's text in pieces, one frame at a time: "".join(iter_json(r)) is exactly
+    json.dumps(result_to_dict(r), allow_nan=False, separators=(",", ":")) + "\n"."""
+    enc = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+    head = enc.encode(header_dict(result))
+    yield head[:-1] + ("," if head != "{}" else "") + '"frames":['
+    root_world = _root_world(result)
+    for f in range(result.frame_count):
+        yield ("," if f else "") + enc.encode(frame_dict(result, f, root_world))
+    yield "]}\n"
+
+
 def write_json(result: Result, path) -> Path:
-    """Write `result` to `path` (atomically); returns the path."""
+    """Write `result` to `path` (atomically), streamed frame by frame: memory does not grow with
+    the clip beyond the Result itself. Returns the path."""
     path = Path(path)
-    data = result_to_dict(result)
     d = path.parent if str(path.parent) else Path(".")
     if not d.is_dir():
         raise DiffposeError(f"can't write '{path}': the directory '{d}' does not exist")
@@ -119,8 +147,8 @@ def write_json(result: Result, path) -> Path:
         os.umask(mask)
         os.chmod(tmp, 0o666 & ~mask)     # mkstemp makes 0600; an output file gets the usual mode
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, allow_nan=False, separators=(",", ":"))
-            f.write("\n")
+            for piece in iter_json(result):
+                f.write(piece)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -33,6 +33,7 @@ FLOOR_PERCENTILE = 25      # the floor: this percentile of the lowest ankle per 
 ROOT_SMOOTH_S = 0.2        # the pelvis trajectory is averaged over this long (within each run)
 MAX_TILT_DEG = 35.0        # an "up" estimate further than this from the camera's -y is not trusted
 INTERP_STD_GROWTH = 1.5    # interpolated joints: std of the neighbours x this
+CHUNK = 4096               # frames per chunk of the whole-clip array work (bounds its temporaries)
 LIFT_BATCH = 256           # frames per lifter batch: bounds the lifter's working memory (a batch of
                            # 1024 frames needs ~0.3 GB more than 256, for ~5 % more speed)
 
@@ -96,47 +97,97 @@ class Track2D:
     seconds: float           # wall time of the pass
 
 
+class _FrameArrays:
+    """Per-frame arrays of the 2D pass, preallocated for the expected frame count and grown in
+    chunks in place (no per-frame Python objects: a long video costs its arrays and nothing more)."""
+
+    def __init__(self, capacity: int, components: int):
+        self.n = 0
+        self.M = int(components)
+        cap = max(int(capacity), 1)
+        self.times = np.zeros(cap, np.float64)
+        self.found = np.zeros(cap, bool)
+        self.boxes = np.full((cap, 4), np.nan, np.float32)
+        self.kps = np.full((cap, 17, 2), np.nan, np.float32)
+        self.scores = np.zeros((cap, 17), np.float32)
+        self.means = np.zeros((cap, 17, self.M, 2), np.float32)
+        self.stds = np.ones((cap, 17, self.M, 2), np.float32)
+        self.weights = np.zeros((cap, 17, self.M), np.float32)
+
+    _FILL = {"times": 0.0, "found": False, "boxes": np.nan, "kps": np.nan, "scores": 0.0,
+             "means": 0.0, "stds": 1.0, "weights": 0.0}
+
+    def _resize(self, cap: int):
+        for name, fill in self._FILL.items():
+            a = getattr(self, name)
+            old = a.shape[0]
+            try:
+                a.resize((cap,) + a.shape[1:], refcheck=False)   # in place (realloc)
+            except ValueError:    # not resizable in place (a view, or not owning): copy once
+                b = np.empty((cap,) + a.shape[1:], a.dtype)
+                b[:min(old, cap)] = a[:min(old, cap)]
+                a = b
+            if cap > old:
+                a[old:] = fill
+            setattr(self, name, a)
+
+    def _widen(self, M: int):
+        """More mixture components than expected: pad every frame so far with unused kernels."""
+        for name, fill in (("means", 0.0), ("stds", 1.0), ("weights", 0.0)):
+            a = getattr(self, name)
+            b = np.full(a.shape[:2] + (M,) + a.shape[3:], fill, np.float32)
+            b[:, :, :self.M] = a
+            setattr(self, name, b)
+        self.M = M
+
+    def add(self, time: float, pose):
+        if self.n == self.times.shape[0]:
+            self._resize(self.n + max(1024, self.n // 2))
+        i = self.n
+        self.times[i] = time
+        if pose is not None:
+            m = pose.means.shape[-2]
+            if m > self.M:
+                self._widen(m)
+            self.found[i] = True
+            self.boxes[i] = pose.box
+            self.kps[i] = pose.keypoints
+            self.scores[i] = pose.scores
+            self.means[i, :, :m] = pose.means
+            self.stds[i, :, :m] = pose.stds
+            self.weights[i, :, :m] = pose.weights
+        self.n += 1
+
+    def trim(self):
+        if self.times.shape[0] != self.n:
+            self._resize(self.n)
+
+
 def detect_2d(path, detector, quiet: bool = True, max_frames: int | None = None) -> Track2D:
-    """Stream the video through `detector` (a pose2d detector), keeping per-frame arrays only."""
+    """Stream the video through `detector` (a pose2d detector), keeping per-frame arrays only.
+
+    The mixtures keep as many kernels as the detector gives (`detector.components`: 1 for
+    BlazePose, COMPONENTS for HRNet's heatmap mixtures); the lift pads them as it reads them."""
     from tqdm import tqdm
 
     from .pose2d import COMPONENTS
     from .video import VideoReader, mean_fps
     t0 = time.perf_counter()
-    times, found, boxes, kps, scs, means, stds, wts = [], [], [], [], [], [], [], []
-    M = COMPONENTS
     with VideoReader(path) as reader:
         total = reader.frame_count if max_frames is None else min(reader.frame_count or max_frames, max_frames)
+        store = _FrameArrays((total or 1024) + 1, getattr(detector, "components", COMPONENTS))
         with tqdm(total=total, unit="frame", desc="2D pose", disable=quiet, dynamic_ncols=True,
                   leave=False) as bar:
             for frame in reader:
                 if max_frames is not None and frame.index >= max_frames:
                     break
-                pose = detector(frame.image)
-                times.append(frame.time)
-                if pose is None:
-                    found.append(False)
-                    boxes.append(np.full(4, np.nan, np.float32))
-                    kps.append(np.full((17, 2), np.nan, np.float32))
-                    scs.append(np.zeros(17, np.float32))
-                    means.append(np.zeros((17, M, 2), np.float32))
-                    stds.append(np.ones((17, M, 2), np.float32))
-                    wts.append(np.zeros((17, M), np.float32))
-                else:
-                    found.append(True)
-                    boxes.append(pose.box.astype(np.float32))
-                    kps.append(pose.keypoints.astype(np.float32))
-                    scs.append(pose.scores.astype(np.float32))
-                    means.append(pose.means.astype(np.float32))
-                    stds.append(pose.stds.astype(np.float32))
-                    wts.append(pose.weights.astype(np.float32))
+                store.add(frame.time, detector(frame.image))
                 bar.update(1)
         width, height, nominal = reader.width, reader.height, reader.nominal_fps
-    times = np.asarray(times, np.float64)
-    return Track2D(times, np.asarray(found, bool), np.asarray(boxes).reshape(-1, 4),
-                   np.asarray(kps).reshape(-1, 17, 2), np.asarray(scs).reshape(-1, 17),
-                   Mixtures(np.asarray(means).reshape(-1, 17, M, 2), np.asarray(stds).reshape(-1, 17, M, 2),
-                            np.asarray(wts).reshape(-1, 17, M)),
+    store.trim()
+    times = store.times
+    return Track2D(times, store.found, store.boxes, store.kps, store.scores,
+                   Mixtures(store.means, store.stds, store.weights),
                    int(width), int(height), mean_fps(times, nominal), float(nominal),
                    getattr(detector, "name", "?"), time.perf_counter() - t0)
 
@@ -145,20 +196,26 @@ def detect_2d(path, detector, quiet: bool = True, max_frames: int | None = None)
 # gaps
 # ---------------------------------------------------------------------------------------------
 def _fill_gaps(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, keep: np.ndarray, gaps):
-    """Linear interpolation of each joint across the short gaps (one Gaussian, widened)."""
+    """Linear interpolation of each joint across the short gaps (one Gaussian, widened).
+
+    Works in place on `mix`, `kp` and `scores` (the callers' own arrays) and returns them."""
     interp = np.zeros(len(keep), bool)
     if not gaps:
         return mix, kp, scores, interp
-    means, stds, weights = mix.means.copy(), mix.stds.copy(), mix.weights.copy()
-    kp, scores = kp.copy(), scores.copy()
-    mu, var, pres = mixture_moments(mix.means, mix.stds, mix.weights)
+    means, stds, weights = mix.means, mix.stds, mix.weights
+    # the mixtures' moments at the frames either side of each gap (read before any gap is filled)
+    ends = np.unique(np.array([[a - 1, b + 1] for a, b in gaps], np.int64).ravel())
+    row = {int(e): i for i, e in enumerate(ends)}
+    mu, var, pres = mixture_moments(means[ends], stds[ends], weights[ends])
+    end_scores = scores[ends].copy()
     for a, b in gaps:
         lo, hi = a - 1, b + 1
-        ok = pres[lo] & pres[hi]
+        il, ih = row[lo], row[hi]
+        ok = pres[il] & pres[ih]
         for f in range(a, b + 1):
             t = (f - lo) / (hi - lo)
-            m = (1 - t) * mu[lo] + t * mu[hi]
-            s = np.sqrt((1 - t) * var[lo] + t * var[hi]) * INTERP_STD_GROWTH
+            m = (1 - t) * mu[il] + t * mu[ih]
+            s = np.sqrt((1 - t) * var[il] + t * var[ih]) * INTERP_STD_GROWTH
             means[f] = 0.0
             stds[f] = 1.0
             weights[f] = 0.0
@@ -166,9 +223,9 @@ def _fill_gaps(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, keep: np.ndarr
             stds[f, :, 0] = np.where(ok[:, None], s, 1.0)
             weights[f, :, 0] = ok
             kp[f] = np.where(ok[:, None], m, np.nan)
-            scores[f] = np.where(ok, 0.5 * np.minimum(scores[lo], scores[hi]), 0.0)
+            scores[f] = np.where(ok, 0.5 * np.minimum(end_scores[il], end_scores[ih]), 0.0)
         interp[a:b + 1] = True
-    return Mixtures(means, stds, weights), kp, scores, interp
+    return mix, kp, scores, interp
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,7 +239,19 @@ def solve_root(joints_rel: np.ndarray, kp: np.ndarray, scores: np.ndarray, focal
                cx: float, cy: float) -> np.ndarray:
     """(F, 3) pelvis position in the camera frame (metres) so that pelvis-relative 3D joints project
     onto the 2D keypoints: weighted linear least squares, per frame, on
-    f (X + tx) - (u - cx)(Z + tz) = 0 and f (Y + ty) - (v - cy)(Z + tz) = 0."""
+    f (X + tx) - (u - cx)(Z + tz) = 0 and f (Y + ty) - (v - cy)(Z + tz) = 0.
+
+    Every frame is solved on its own, so the clip goes through in chunks of CHUNK frames (the
+    least-squares rows take ~2 KB per frame)."""
+    F = joints_rel.shape[0]
+    out = np.empty((F, 3), np.float32)
+    for lo in range(0, F, CHUNK):
+        hi = min(F, lo + CHUNK)
+        out[lo:hi] = _solve_root(joints_rel[lo:hi], kp[lo:hi], scores[lo:hi], focal, cx, cy)
+    return out
+
+
+def _solve_root(joints_rel, kp, scores, focal, cx, cy) -> np.ndarray:
     F = joints_rel.shape[0]
     X, Y, Z = joints_rel[..., 0], joints_rel[..., 1], joints_rel[..., 2]
     du, dv = kp[..., 0] - cx, kp[..., 1] - cy
@@ -231,26 +300,36 @@ def constant_bones(joints_rel: np.ndarray, valid: np.ndarray) -> np.ndarray:
     right averaged), keeping the lifted bone directions, rebuilt outwards from the pelvis.
 
     A person's bones do not change length; the lifter predicts each frame's joints separately and
-    its bone lengths wobble by a few percent. Frames not `valid` are returned unchanged."""
+    its bone lengths wobble by a few percent. Frames not `valid` are returned unchanged.
+    The float64 work goes through the clip in chunks of CHUNK frames."""
     from .skeleton import BONES, PARENTS
     out = joints_rel.copy()
     ok = valid & np.isfinite(joints_rel).all((-1, -2))
-    if ok.sum() == 0:
+    frames = np.flatnonzero(ok)
+    if frames.size == 0:
         return out
-    J = joints_rel[ok].astype(np.float64)
+    lengths = np.empty((frames.size, len(BONES)), np.float64)
+    for lo in range(0, frames.size, CHUNK):
+        J = joints_rel[frames[lo:lo + CHUNK]].astype(np.float64)
+        for k, (p, c) in enumerate(BONES):
+            lengths[lo:lo + CHUNK, k] = np.linalg.norm(J[:, c] - J[:, p], axis=-1)
     length = {}
-    for p, c in BONES:
-        length[(p, c)] = float(np.median(np.linalg.norm(J[:, c] - J[:, p], axis=-1)))
+    for k, (p, c) in enumerate(BONES):
+        length[(p, c)] = float(np.median(lengths[:, k]))
+    del lengths
     for a, b in _SYMMETRIC_BONES:
         m = (length[a] + length[b]) / 2
         length[a] = length[b] = m
-    new = J.copy()
-    for c in range(1, len(PARENTS)):          # parents come before children in this order
-        p = PARENTS[c]
-        d = J[:, c] - J[:, p]
-        n = np.linalg.norm(d, axis=-1, keepdims=True)
-        new[:, c] = new[:, p] + d / np.maximum(n, 1e-9) * length[(p, c)]
-    out[ok] = new.astype(out.dtype)
+    for lo in range(0, frames.size, CHUNK):
+        idx = frames[lo:lo + CHUNK]
+        J = joints_rel[idx].astype(np.float64)
+        new = J.copy()
+        for c in range(1, len(PARENTS)):          # parents come before children in this order
+            p = PARENTS[c]
+            d = J[:, c] - J[:, p]
+            n = np.linalg.norm(d, axis=-1, keepdims=True)
+            new[:, c] = new[:, p] + d / np.maximum(n, 1e-9) * length[(p, c)]
+        out[idx] = new.astype(out.dtype)
     return out
 
 
@@ -284,9 +363,9 @@ def world_from_camera(joints_cam: np.ndarray) -> tuple[np.ndarray, dict]:
     up = np.array([0.0, -1.0, 0.0])
     how = "level camera assumed (no pose to measure the tilt)"
     if ok.sum() >= 5:
-        J = joints_cam[ok].astype(np.float64)
-        top = (J[:, 10] + J[:, 8]) / 2
-        feet = (J[:, 3] + J[:, 6]) / 2
+        J = _joints_f64(joints_cam, ok, (10, 8, 3, 6))
+        top = (J[:, 0] + J[:, 1]) / 2
+        feet = (J[:, 2] + J[:, 3]) / 2
         v = top - feet
         v /= np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
         est = v.mean(0)
@@ -305,24 +384,84 @@ def world_from_camera(joints_cam: np.ndarray) -> tuple[np.ndarray, dict]:
     T[:3, :3] = R
     floor = 0.0
     if ok.any():
-        Jw = joints_cam[ok].astype(np.float64) @ R.T
-        lowest = np.minimum(Jw[:, 3, 1], Jw[:, 6, 1])
+        Jw = _joints_f64(joints_cam, ok, (3, 6)) @ R.T
+        lowest = np.minimum(Jw[:, 0, 1], Jw[:, 1, 1])
         floor = float(np.percentile(lowest, FLOOR_PERCENTILE)) - ANKLE_HEIGHT
     T[1, 3] = -floor
     return T, {"up_estimate": how, "floor_camera_height_m": -floor}
 
 
+def _joints_f64(joints: np.ndarray, frames: np.ndarray, which) -> np.ndarray:
+    """joints[frames][:, which] as float64, without a float64 copy of every joint."""
+    return np.stack([joints[frames, j] for j in which], 1).astype(np.float64)
+
+
 def _apply(T: np.ndarray, p: np.ndarray) -> np.ndarray:
-    return (p.astype(np.float64) @ T[:3, :3].T + T[:3, 3]).astype(np.float32)
+    """T applied to (F, J, 3) points: float64 arithmetic, float32 result, CHUNK frames at a time."""
+    out = np.empty(p.shape, np.float32)
+    for lo in range(0, p.shape[0], CHUNK):
+        out[lo:lo + CHUNK] = p[lo:lo + CHUNK].astype(np.float64) @ T[:3, :3].T + T[:3, 3]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
 # the shared back half: 2D mixtures -> Result
 # ---------------------------------------------------------------------------------------------
+def lift_mixtures(lifter, mix: Mixtures, fps: float, valid: np.ndarray, hypotheses: int, steps: int,
+                  batch_size: int = LIFT_BATCH, components: int | None = None, progress=None):
+    """`lifter.lift(mix, fps, valid=valid, ...)` with the same numbers (same windows, batches and
+    random stream), reading the mixtures batch by batch.
+
+    `Lifter.lift` reads whole-clip float32 tensors of the mixtures with the lifter's M kernels and
+    a (frames, window) index; here each batch's windows are gathered from `mix` as it is stored
+    (BlazePose keeps 1 kernel per joint) and padded with unused kernels (weight 0) to `components`
+    (default: pose2d.COMPONENTS, the M every 2D source has been lifted with: the sampler draws one
+    random number per kernel, so M must not change for the results to stay the same)."""
+    import torch
+
+    from .lifter import LiftOutput, segment_bounds
+    from .pose2d import COMPONENTS
+    from .skeleton import NUM_JOINTS
+    F = len(mix)
+    M = max(COMPONENTS if components is None else int(components), mix.means.shape[2])
+    valid = np.asarray(valid, dtype=bool) & mix.present[:, 0]
+    joints = np.full((F, NUM_JOINTS, 3), np.nan, np.float32)
+    std = np.full((F, NUM_JOINTS), np.nan, np.float32)
+    frames = np.flatnonzero(valid)
+    if len(frames) == 0:
+        return LiftOutput(joints, std)
+    # the lifter's window_frame_indices, one batch at a time
+    start, end = segment_bounds(valid)
+    offsets = (np.arange(lifter.window) - lifter.window // 2) * (fps / lifter.fps)
+    generator = torch.Generator(device=lifter.device).manual_seed(0)
+    device = lifter.device
+    with torch.no_grad():
+        for lo in range(0, len(frames), batch_size):
+            batch = frames[lo:lo + batch_size]
+            pos = np.rint(batch[:, None] + offsets[None]).astype(np.int64)
+            idx = np.clip(pos, start[batch][:, None], end[batch][:, None])
+            m = mix.means.shape[2]
+            means = np.zeros(idx.shape + (NUM_JOINTS, M, 2), np.float32)
+            stds = np.ones(idx.shape + (NUM_JOINTS, M, 2), np.float32)
+            weights = np.zeros(idx.shape + (NUM_JOINTS, M), np.float32)
+            means[..., :m, :] = mix.means[idx]
+            stds[..., :m, :] = mix.stds[idx]
+            weights[..., :m] = mix.weights[idx]
+            hyps = lifter.model.hypotheses(torch.from_numpy(means).to(device), torch.from_numpy(stds).to(device),
+                                           torch.from_numpy(weights).to(device), hypotheses, steps, generator)
+            mean, s = lifter.model.summarise(hyps)
+            joints[batch] = mean.cpu().numpy()
+            std[batch] = s.cpu().numpy()
+            if progress is not None:
+                progress(len(batch))
+    return LiftOutput(joints, std)
+
+
 def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndarray,
             interpolated: np.ndarray, times: np.ndarray, fps: float, width: int, height: int,
             video: dict, detector_name: str, lifter, hypotheses: int, steps: int, focal,
             device: str, quiet: bool) -> Result:
+    """The lift and the placement. `kp` and `scores` become the Result's own (changed in place)."""
     from tqdm import tqdm
 
     from . import lifter as lifter_module
@@ -330,33 +469,35 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     steps = lifter_module.STEPS if steps is None else int(steps)
     if hypotheses < 1 or steps < 1:
         raise DiffposeError("--hypotheses and --steps must be at least 1")
-    present = (detected | interpolated) & mix.present[:, 0]
-    with tqdm(total=int(present.sum()), unit="frame", desc="3D lift", disable=quiet,
-              dynamic_ncols=True, leave=False) as bar:
-        out = lifter.lift(mix, fps, valid=present, hypotheses=hypotheses, steps=steps,
-                          batch_size=LIFT_BATCH, progress=bar.update)
-    joints_rel = constant_bones(np.asarray(out.joints, np.float32), present)
-    std = np.asarray(out.std, np.float32)
     f = float(focal) if focal else default_focal(width, height)
     if not np.isfinite(f) or f <= 0:
         raise DiffposeError(f"--focal must be a positive number of pixels, got {focal}")
+    present = (detected | interpolated) & mix.present[:, 0]
+    with tqdm(total=int(present.sum()), unit="frame", desc="3D lift", disable=quiet,
+              dynamic_ncols=True, leave=False) as bar:
+        out = lift_mixtures(lifter, mix, fps, present, hypotheses, steps, progress=bar.update)
+    joints_rel = constant_bones(np.asarray(out.joints, np.float32), present)
+    std = np.asarray(out.std, np.float32)
+    del out
     cx, cy = width / 2.0, height / 2.0
     root = solve_root(joints_rel, kp, scores, f, cx, cy)
     placed = np.isfinite(root).all(-1)
     root = smooth_runs(root, placed, max(1, int(round(ROOT_SMOOTH_S * fps))) | 1)
-    joints_cam = joints_rel + root[:, None, :]
+    lifted = np.isfinite(joints_rel).all((-1, -2))
+    joints_cam = joints_rel
+    joints_cam += root[:, None, :]       # joints_rel is not needed any more: no second copy
+    del joints_rel
     T, how = world_from_camera(joints_cam)
     joints_world = _apply(T, joints_cam)
-    lifted = np.isfinite(joints_rel).all((-1, -2))
     # frames the lifter could not place are not presented as a pose
     detected = detected & lifted
     interpolated = interpolated & lifted & ~detected
     none = ~(detected | interpolated)
-    kp = kp.copy()
-    scores = scores.copy()
+    kp = kp.astype(np.float32, copy=False)
+    scores = scores.astype(np.float32, copy=False)
     kp[none] = np.nan
     scores[none] = 0.0
-    for a in (joints_rel, joints_cam, joints_world):
+    for a in (joints_cam, joints_world):
         a[none] = np.nan
     std[none] = np.nan
     root[none] = np.nan
@@ -365,9 +506,9 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
               "lifter_fps": float(getattr(lifter, "fps", fps))}
     camera = {"focal": f, "cx": cx, "cy": cy, "focal_assumed": not focal,
               "world_from_camera": T.tolist(), **how}
-    return Result(video=video, models=models, times=times.astype(np.float64), detected=detected,
-                  interpolated=interpolated, keypoints_2d=kp.astype(np.float32),
-                  scores_2d=scores.astype(np.float32), joints_camera=joints_cam, joints_world=joints_world,
+    return Result(video=video, models=models, times=times.astype(np.float64, copy=False), detected=detected,
+                  interpolated=interpolated, keypoints_2d=kp, scores_2d=scores,
+                  joints_camera=joints_cam, joints_world=joints_world,
                   uncertainty=std, root_camera=root, camera=camera)
 
 
@@ -377,7 +518,6 @@ def estimate(path, models: Models | None = None, detector: str = "auto", pose2d_
              flip_test: bool | None = None, quiet: bool = True, max_gap_s: float | None = None,
              max_frames: int | None = None) -> Result:
     """One person's 3D motion from a video file: see the module docstring and docs/json_schema.md."""
-    from .pose2d import coco_to_h36m
     from .track import MAX_GAP_S, fillable_gaps, track_main_person
     path = os.fspath(path)
     from .video import VideoReader
@@ -403,22 +543,46 @@ def estimate(path, models: Models | None = None, detector: str = "auto", pose2d_
         det.close()
     if len(t2d.times) == 0:
         raise DiffposeError(f"{path} has no decodable video frames")
-    mix, kp, scores = coco_to_h36m(t2d.mixtures, t2d.scores)
     confident = (t2d.scores >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS
+    mix, kp, scores = _coco_to_h36m(t2d.mixtures, t2d.scores)
     candidates = t2d.found & confident & mix.present[:, 0]
     track = track_main_person(t2d.boxes, candidates, t2d.fps)
     keep = track.keep
     gaps = fillable_gaps(keep, t2d.fps, MAX_GAP_S if max_gap_s is None else max_gap_s)
-    mix = mix.take(slice(None))
-    mix.weights = np.where(keep[:, None, None], mix.weights, 0.0).astype(np.float32)
-    kp = np.where(keep[:, None, None], kp, np.nan).astype(np.float32)
-    scores = np.where(keep[:, None], scores, 0.0).astype(np.float32)
+    times, fps, width, height, name = t2d.times, t2d.fps, t2d.width, t2d.height, t2d.detector
+    video = {"path": path, "fps": float(fps), "nominal_fps": t2d.nominal_fps,
+             "width": width, "height": height, "frame_count": int(len(times)),
+             "duration_s": float(times[-1] + 1.0 / fps)}
+    del t2d, track, candidates, confident     # the COCO-17 arrays: not needed any more
+    _drop_unkept(mix, kp, scores, keep)
     mix, kp, scores, interp = _fill_gaps(mix, kp, scores, keep, gaps)
-    video = {"path": path, "fps": float(t2d.fps), "nominal_fps": t2d.nominal_fps,
-             "width": t2d.width, "height": t2d.height, "frame_count": int(len(t2d.times)),
-             "duration_s": float(t2d.times[-1] + 1.0 / t2d.fps)}
-    return _finish(mix, kp, scores, keep, interp, t2d.times, t2d.fps, t2d.width, t2d.height, video,
-                   t2d.detector, models.lifter, hypotheses, steps, focal, models.device, quiet)
+    return _finish(mix, kp, scores, keep, interp, times, fps, width, height, video,
+                   name, models.lifter, hypotheses, steps, focal, models.device, quiet)
+
+
+def _coco_to_h36m(mix: Mixtures, scores: np.ndarray):
+    """pose2d.coco_to_h36m over the clip in chunks of CHUNK frames (it works frame by frame; its
+    temporaries take ~1.5 KB per frame)."""
+    from .pose2d import coco_to_h36m
+    F, _, M, _ = mix.means.shape
+    out = Mixtures(np.empty((F, 17, M, 2), np.float32), np.empty((F, 17, M, 2), np.float32),
+                   np.empty((F, 17, M), np.float32))
+    kp = np.empty((F, 17, 2), np.float32)
+    out_scores = np.empty((F, 17), np.float32)
+    for lo in range(0, F, CHUNK):
+        hi = min(F, lo + CHUNK)
+        m, k, s = coco_to_h36m(mix.take(slice(lo, hi)), scores[lo:hi])
+        out.means[lo:hi], out.stds[lo:hi], out.weights[lo:hi] = m.means, m.stds, m.weights
+        kp[lo:hi], out_scores[lo:hi] = k, s
+    return out, kp, out_scores
+
+
+def _drop_unkept(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, keep: np.ndarray):
+    """Frames not kept for the person lose their 2D (in place): weights 0, keypoints NaN, scores 0."""
+    drop = ~np.asarray(keep, bool)
+    mix.weights[drop] = 0.0
+    kp[drop] = np.nan
+    scores[drop] = 0.0
 
 
 def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
@@ -429,7 +593,7 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
     ("coco17" or "h36m17"), NaN for missing joints/frames; image_size (width, height); optional
     scores (F, 17) in [0, 1]. Returns the same Result as `estimate`."""
     from .blazepose import blazepose_std
-    from .pose2d import COMPONENTS, coco_to_h36m, keypoint_box
+    from .pose2d import coco_to_h36m, keypoint_box
     from .track import MAX_GAP_S, fillable_gaps
     kp_in = np.asarray(keypoints, dtype=np.float32)
     if kp_in.ndim != 3 or kp_in.shape[1:] != (17, 2) or kp_in.shape[0] == 0:
@@ -465,18 +629,17 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
         if box is not None:
             std[f] = blazepose_std(sc[f], float(max(box[2] - box[0], box[3] - box[1])))
     present_j = (sc > 0) & (std > 0)
+    # one kernel per joint (lift_mixtures pads to the lifter's M as it reads each batch)
     mix_in = mixtures_from_points(np.where(present_j[..., None], kp_in, np.nan), np.maximum(std, 1e-3),
-                                  present=present_j, components=COMPONENTS)
+                                  present=present_j, components=1)
     if layout == "coco17":
         mix, kp, out_scores = coco_to_h36m(mix_in, sc)
         confident = (sc >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS
     else:
-        mix, kp, out_scores = mix_in, mix_in.mean().astype(np.float32), sc
+        mix, kp, out_scores = mix_in, mix_in.mean().astype(np.float32), sc.astype(np.float32)
         confident = (sc >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS
     keep = confident & mix.present[:, 0]
-    mix.weights = np.where(keep[:, None, None], mix.weights, 0.0).astype(np.float32)
-    kp = np.where(keep[:, None, None], kp, np.nan).astype(np.float32)
-    out_scores = np.where(keep[:, None], out_scores, 0.0).astype(np.float32)
+    _drop_unkept(mix, kp, out_scores, keep)
     gaps = fillable_gaps(keep, fps, MAX_GAP_S if max_gap_s is None else max_gap_s)
     mix, kp, out_scores, interp = _fill_gaps(mix, kp, out_scores, keep, gaps)
     if models is None:

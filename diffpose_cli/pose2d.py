@@ -31,7 +31,7 @@ import torch
 from .errors import DiffposeError
 from .mixtures import Mixtures, heatmaps_to_mixtures, mixture_moments
 
-COMPONENTS = 5   # mixture components per joint (the paper's M)
+COMPONENTS = 5   # mixture components per joint (the paper's M); the lift always reads this many
 
 # ---------------------------------------------------------------------------------------------
 # MMPose preprocessing / decoding
@@ -247,6 +247,7 @@ def keypoint_box(points: np.ndarray, scores: np.ndarray, min_score: float = 0.3,
 
 class BlazePoseDetector:
     name = "blazepose"
+    components = 1      # one Gaussian per joint: no heatmaps to fit more kernels to
 
     def __init__(self):
         from .blazepose import BlazePose
@@ -263,13 +264,9 @@ class BlazePoseDetector:
             return None
         size = float(max(box[2] - box[0], box[3] - box[1]))
         std = blazepose_std(vis, size)
-        M = COMPONENTS
-        means = np.zeros((17, M, 2), np.float32)
-        means[:, 0] = pts
-        stds = np.ones((17, M, 2), np.float32)
-        stds[:, 0] = std[:, None]
-        weights = np.zeros((17, M), np.float32)
-        weights[:, 0] = 1.0
+        means = pts.astype(np.float32).reshape(17, 1, 2)
+        stds = np.repeat(std.astype(np.float32)[:, None, None], 2, axis=2)
+        weights = np.ones((17, 1), np.float32)
         return PersonPose(pts, vis, means, stds, weights, box)
 
     def close(self):
@@ -278,6 +275,7 @@ class BlazePoseDetector:
 
 class HRNetDetector:
     name = "hrnet"
+    components = COMPONENTS
 
     def __init__(self, checkpoint=None, device: str = "cpu", flip_test: bool = False,
                  min_score: float = 0.3, model: torch.nn.Module | None = None):
