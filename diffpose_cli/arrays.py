@@ -10,6 +10,8 @@ import numpy as np
 
 from .outputs import atomic_output
 
+CSV_CHUNK = 1024   # frames converted at a time by write_csv
+
 
 def npz_arrays(result) -> dict:
     """The arrays `write_npz` stores, by key (see docs/exports.md)."""
@@ -49,15 +51,19 @@ def csv_header(joint_names) -> list[str]:
 
 def write_csv(result, path) -> None:
     """One row per video frame: frame, time, flags, then x y z of each joint (world metres, Y up)
-    and each joint's uncertainty (metres). Empty cells where there is no person."""
-    joints = np.asarray(result.joints_world, dtype=np.float64)
-    uncertainty = np.asarray(result.uncertainty, dtype=np.float64)
-    values = np.concatenate([joints.reshape(joints.shape[0], -1), uncertainty], axis=1)
+    and each joint's uncertainty (metres). Empty cells where there is no person.
+    Written CSV_CHUNK frames at a time (no whole-clip table of float64 values or strings)."""
+    F = int(np.asarray(result.times).shape[0])
     with atomic_output(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(csv_header(result.joint_names))
-            for i, row in enumerate(values):
-                cells = ["" if not np.isfinite(v) else f"{v:.5f}" for v in row]
-                writer.writerow([i, f"{result.times[i]:.5f}", int(result.detected[i]),
-                                 int(result.interpolated[i])] + cells)
+            for lo in range(0, F, CSV_CHUNK):
+                hi = min(F, lo + CSV_CHUNK)
+                joints = np.asarray(result.joints_world[lo:hi], dtype=np.float64)
+                uncertainty = np.asarray(result.uncertainty[lo:hi], dtype=np.float64)
+                values = np.concatenate([joints.reshape(joints.shape[0], -1), uncertainty], axis=1)
+                for i, row in enumerate(values, start=lo):
+                    cells = ["" if not np.isfinite(v) else f"{v:.5f}" for v in row]
+                    writer.writerow([i, f"{result.times[i]:.5f}", int(result.detected[i]),
+                                     int(result.interpolated[i])] + cells)

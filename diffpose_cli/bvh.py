@@ -34,6 +34,7 @@ _Y = (0.0, 1.0, 0.0)
 _NEG_X = (-1.0, 0.0, 0.0)
 _NEG_Y = (0.0, -1.0, 0.0)
 _J = {name: i for i, name in enumerate(JOINT_NAMES)}
+CHUNK = 2048   # frames of motion computed and written at a time by write_bvh
 
 # End Site lengths, as fractions of the bone before them (17 joints say nothing about hands, feet
 # or the top of the head; these only give animation tools a visible last bone).
@@ -162,11 +163,13 @@ def matrix_to_euler(order: str, r: np.ndarray) -> np.ndarray:
     return np.stack([first, second], axis=-2)
 
 
-def _continuous(candidates: np.ndarray) -> np.ndarray:
+def _continuous(candidates: np.ndarray, prev: np.ndarray | None = None) -> np.ndarray:
     """(F, N, 2, 3) Euler candidates -> (F, N, 3): per frame the candidate nearest the previous
-    frame, each angle moved by whole turns to the previous value (no 360-degree jumps)."""
+    frame, each angle moved by whole turns to the previous value (no 360-degree jumps).
+    `prev` (N, 3): the frame before the first one (when continuing a curve), else none."""
     out = np.empty(candidates.shape[:2] + (3,))
-    prev = candidates[0, :, 0]
+    if prev is None:
+        prev = candidates[0, :, 0]
     for t in range(candidates.shape[0]):
         cand = candidates[t]
         cand = cand + 2 * np.pi * np.round((prev[:, None, :] - cand) / (2 * np.pi))
@@ -197,13 +200,22 @@ def nearest_valid_index(valid: np.ndarray) -> np.ndarray:
 def bone_lengths(joints: np.ndarray) -> dict:
     """{(parent, child): metres}: median length of each bone over the valid frames, left and right
     of each pair pooled so that the skeleton is symmetric."""
-    valid = joints[_valid_frames(joints)]
+    valid = np.flatnonzero(_valid_frames(joints))
+
+    def norms(p, c):     # float64, CHUNK frames at a time
+        out = np.empty(valid.size)
+        for lo in range(0, valid.size, CHUNK):
+            idx = valid[lo:lo + CHUNK]
+            out[lo:lo + CHUNK] = np.linalg.norm(joints[idx, c].astype(np.float64) -
+                                                joints[idx, p].astype(np.float64), axis=-1)
+        return out
+
     lengths = {}
     for p, c in BONES:
         mirror = (MIRROR[p], MIRROR[c])
-        samples = np.linalg.norm(valid[:, c] - valid[:, p], axis=-1)
+        samples = norms(p, c)
         if mirror != (p, c):
-            samples = np.concatenate([samples, np.linalg.norm(valid[:, mirror[1]] - valid[:, mirror[0]], axis=-1)])
+            samples = np.concatenate([samples, norms(*mirror)])
         lengths[(p, c)] = float(np.median(samples))
     return lengths
 
@@ -212,8 +224,12 @@ def bvh_target_positions(joints_world: np.ndarray) -> np.ndarray:
     """(F, 17, 3) what the BVH is meant to show: the estimated bone directions with the clip's fixed
     bone lengths, hung from the estimated pelvis; empty frames hold the nearest valid frame."""
     joints = np.asarray(joints_world, dtype=np.float64)
-    filled = joints[nearest_valid_index(_valid_frames(joints))]
-    lengths = bone_lengths(joints)
+    return _target_positions(joints, nearest_valid_index(_valid_frames(joints)), bone_lengths(joints))
+
+
+def _target_positions(joints: np.ndarray, frames: np.ndarray, lengths: dict) -> np.ndarray:
+    """bvh_target_positions for the frames whose nearest valid frames are `frames`."""
+    filled = joints[frames].astype(np.float64)
     out = np.empty_like(filled)
     out[:, 0] = filled[:, 0]
     for p, c in BONES:   # parents come before children in Human3.6M order
@@ -314,21 +330,17 @@ def _channel_order(node) -> str:
 
 
 def write_bvh(result, path) -> None:
-    """Write `result` as a BVH animation (one frame per video frame) to `path`, atomically."""
-    joints = np.asarray(result.joints_world, dtype=np.float64)
+    """Write `result` as a BVH animation (one frame per video frame) to `path`, atomically.
+
+    The motion is computed and written CHUNK frames at a time (the Euler curves carried across
+    chunks), so memory does not grow with the clip beyond the bone lengths' samples."""
+    joints = np.asarray(result.joints_world)
     if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3):
         raise DiffposeError(f"BVH needs (frames, {NUM_JOINTS}, 3) world joints, got {joints.shape}")
     fps = float(result.video["fps"])
-    target = bvh_target_positions(joints)
-    offsets, ends = _rest_offsets(bone_lengths(joints))
-    local_rot = _local_rotations(target)
-
-    # Euler angles per node in its own channel order, continuous over time, in degrees
-    angles = np.zeros(local_rot.shape[:2] + (3,))
-    for order in {_channel_order(n) for n in _NODES}:
-        cols = [k for k, n in enumerate(_NODES) if _channel_order(n) == order]
-        angles[:, cols] = _continuous(matrix_to_euler(order, local_rot[:, cols]))
-    angles = np.degrees(angles)
+    nearest = nearest_valid_index(_valid_frames(joints))
+    lengths = bone_lengths(joints)
+    offsets, ends = _rest_offsets(lengths)
 
     lines = ["HIERARCHY"]
     depth = {None: -1}
@@ -358,13 +370,27 @@ def write_bvh(result, path) -> None:
         lines.append(f"{pad}}}")
 
     emit(0)
-    lines += ["MOTION", f"Frames: {target.shape[0]}", f"Frame Time: {1.0 / fps:.8f}"]
-    motion = np.concatenate([target[:, 0], angles.reshape(angles.shape[0], -1)], axis=1)
-    lines += [" ".join(f"{v:.6f}" for v in row) for row in motion]
+    F = joints.shape[0]
+    lines += ["MOTION", f"Frames: {F}", f"Frame Time: {1.0 / fps:.8f}"]
+    groups = {}      # channel order -> node columns
+    for k, n in enumerate(_NODES):
+        groups.setdefault(_channel_order(n), []).append(k)
+    prev = {order: None for order in groups}
 
     with atomic_output(path) as tmp:
         with open(tmp, "w", encoding="ascii", newline="\n") as f:
             f.write("\n".join(lines) + "\n")
+            for lo in range(0, F, CHUNK):
+                target = _target_positions(joints, nearest[lo:lo + CHUNK], lengths)
+                local_rot = _local_rotations(target)
+                # Euler angles per node in its own channel order, continuous over time, in degrees
+                angles = np.zeros(local_rot.shape[:2] + (3,))
+                for order, cols in groups.items():
+                    angles[:, cols] = _continuous(matrix_to_euler(order, local_rot[:, cols]), prev[order])
+                    prev[order] = angles[-1, cols]
+                angles = np.degrees(angles)
+                motion = np.concatenate([target[:, 0], angles.reshape(angles.shape[0], -1)], axis=1)
+                f.write("".join(" ".join(f"{v:.6f}" for v in row) + "\n" for row in motion))
 
 
 # ----------------------------------------------------------------------------- reading back
