@@ -15,6 +15,7 @@ lift(keypoints, image_size, fps): the same from 2D keypoints someone already has
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -36,6 +37,39 @@ INTERP_STD_GROWTH = 1.5    # interpolated joints: std of the neighbours x this
 CHUNK = 4096               # frames per chunk of the whole-clip array work (bounds its temporaries)
 LIFT_BATCH = 256           # frames per lifter batch: bounds the lifter's working memory (a batch of
                            # 1024 frames needs ~0.3 GB more than 256, for ~5 % more speed)
+
+
+# ---------------------------------------------------------------------------------------------
+# memory
+# ---------------------------------------------------------------------------------------------
+HEAP_MMAP_THRESHOLD = 256 * 1024   # bytes: larger blocks get their own mapping, returned when freed
+_heap_bounded = False
+
+
+def bound_heap():
+    """Keep large temporaries out of glibc's heap, so that memory given back is returned at once.
+
+    glibc raises its mmap threshold (up to 32 MB) each time a mapped block is freed; from then on
+    the lifter's batch tensors and the per-chunk arrays (MBs each) come from the heap, where free
+    space is kept and fragmented, and the peak resident memory drifts upwards by tens of MB with
+    the number of batches and the allocation pattern. A fixed threshold (mallopt M_MMAP_THRESHOLD,
+    which also stops the adjustment) keeps it at the live memory. Once per process; not on other
+    C libraries, nor when the user has set MALLOC_MMAP_THRESHOLD_ themselves."""
+    global _heap_bounded
+    if _heap_bounded:
+        return
+    _heap_bounded = True
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_") or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None)
+        if not hasattr(libc, "mallopt") or not hasattr(libc, "gnu_get_libc_version"):
+            return
+        M_MMAP_THRESHOLD = -3
+        libc.mallopt(ctypes.c_int(M_MMAP_THRESHOLD), ctypes.c_int(HEAP_MMAP_THRESHOLD))
+    except (OSError, AttributeError):
+        pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -65,6 +99,7 @@ def load_models(device: str = "auto", detector: str = "auto", detector_weights=N
                 quiet: bool = True, need_detector: bool = True) -> Models:
     from .lifter import load_lifter
     from .pose2d import HRNetDetector, make_detector, resolve_device
+    bound_heap()
     dev = resolve_device(device)
     weights = pose2d_weights if pose2d_weights is not None else detector_weights
     lifter = load_lifter(lifter_weights, device=dev)
@@ -520,6 +555,7 @@ def estimate(path, models: Models | None = None, detector: str = "auto", pose2d_
     """One person's 3D motion from a video file: see the module docstring and docs/json_schema.md."""
     from .track import MAX_GAP_S, fillable_gaps, track_main_person
     path = os.fspath(path)
+    bound_heap()
     from .video import VideoReader
     VideoReader(path).close()   # fail fast on a bad file, before loading any model
     if models is None:
@@ -595,6 +631,7 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
     from .blazepose import blazepose_std
     from .pose2d import coco_to_h36m, keypoint_box
     from .track import MAX_GAP_S, fillable_gaps
+    bound_heap()
     kp_in = np.asarray(keypoints, dtype=np.float32)
     if kp_in.ndim != 3 or kp_in.shape[1:] != (17, 2) or kp_in.shape[0] == 0:
         raise DiffposeError(f"keypoints must be shaped (frames, 17, 2), got {tuple(kp_in.shape)}")

@@ -87,3 +87,11 @@ def test_an_interrupted_write_leaves_no_file(tmp_path):
             tmp.write_text("half a fi")
             raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
+
+
+def test_csv_written_in_chunks_is_the_same(result, tmp_path, monkeypatch):
+    import diffpose_cli.arrays as arrays
+    write_csv(result, tmp_path / "whole.csv")
+    monkeypatch.setattr(arrays, "CSV_CHUNK", 7)
+    write_csv(result, tmp_path / "chunked.csv")
+    assert (tmp_path / "chunked.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()

@@ -466,3 +466,112 @@ def test_cuda_without_a_gpu_is_a_clear_error(videos_dir, tmp_path):
         r = run_cli("video", videos_dir / "runner.mp4", "--out", tmp_path / "a.json", "--device", "cuda")
         assert r.returncode == 1 and "cuda" in r.stderr.lower() and "Traceback" not in r.stderr
         assert not (tmp_path / "a.json").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# long videos: the streamed and chunked work gives the numbers of the whole-clip work
+# ---------------------------------------------------------------------------------------------
+def _h36m_mixtures(t):
+    """The real runner clip's Human3.6M mixtures as the pipeline stores them (BlazePose: 1 kernel),
+    with a few frames knocked out so that the windows meet gaps."""
+    from diffpose_cli.pose2d import coco_to_h36m
+    mix, kp, scores = coco_to_h36m(t.mixtures, t.scores)
+    valid = t.found & mix.present[:, 0]
+    valid[[5, 6, 20, 33]] = False
+    return mix, kp, scores, valid
+
+
+def _padded(mix, M):
+    from diffpose_cli.mixtures import Mixtures
+    F, J, m, _ = mix.means.shape
+    means = np.zeros((F, J, M, 2), np.float32)
+    stds = np.ones((F, J, M, 2), np.float32)
+    weights = np.zeros((F, J, M), np.float32)
+    means[:, :, :m], stds[:, :, :m], weights[:, :, :m] = mix.means, mix.stds, mix.weights
+    return Mixtures(means, stds, weights)
+
+
+def test_blazepose_keeps_one_kernel_per_joint(runner_2d):
+    t = runner_2d
+    assert t.mixtures.means.shape == (47, 17, 1, 2)
+    assert t.mixtures.weights[t.found].sum(-1).min() == 1.0
+    assert t.times.shape == (47,) and t.boxes.shape == (47, 4) and t.keypoints.shape == (47, 17, 2)
+
+
+def test_batched_lift_gives_exactly_the_lifters_numbers(runner_2d):
+    """pipeline.lift_mixtures reads one batch of windows at a time from the 1-kernel mixtures and
+    pads them to pose2d.COMPONENTS: the same numbers, to the bit, as Lifter.lift on the whole clip
+    padded beforehand (how the pipeline lifted before), over several batches and gaps."""
+    from diffpose_cli.lifter import load_lifter
+    from diffpose_cli.pipeline import lift_mixtures
+    from diffpose_cli.pose2d import COMPONENTS
+    t = runner_2d
+    mix, _, _, valid = _h36m_mixtures(t)
+    lifter = load_lifter(lifter_path(), device="cpu")
+    whole = lifter.lift(_padded(mix, COMPONENTS), t.fps, valid=valid, hypotheses=3, steps=2, batch_size=8)
+    batched = lift_mixtures(lifter, mix, t.fps, valid, hypotheses=3, steps=2, batch_size=8)
+    assert np.isfinite(whole.joints[valid]).all()
+    assert np.array_equal(batched.joints, whole.joints, equal_nan=True)
+    assert np.array_equal(batched.std, whole.std, equal_nan=True)
+
+
+def test_chunked_placement_equals_whole_clip(runner_2d, monkeypatch):
+    import diffpose_cli.pipeline as pipeline
+    from diffpose_cli.lifter import load_lifter
+    t = runner_2d
+    mix, kp, scores, valid = _h36m_mixtures(t)
+    lifter = load_lifter(lifter_path(), device="cpu")
+    joints = pipeline.lift_mixtures(lifter, mix, t.fps, valid, hypotheses=2, steps=1).joints
+
+    def place():
+        rel = pipeline.constant_bones(joints, valid)
+        root = pipeline.solve_root(rel, kp, scores, 500.0, t.width / 2, t.height / 2)
+        cam = rel + root[:, None]
+        T, _ = pipeline.world_from_camera(cam)
+        return rel, root, pipeline._apply(T, cam)
+
+    whole = place()
+    monkeypatch.setattr(pipeline, "CHUNK", 5)
+    for a, b in zip(place(), whole):
+        assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_frame_arrays_grow_in_place_and_widen(runner_2d):
+    """The 2D pass's storage: a capacity far too small (a container that under-reports its frame
+    count) and a detector that gives more kernels than expected still store every frame."""
+    from diffpose_cli.pipeline import _FrameArrays
+    from diffpose_cli.pose2d import PersonPose
+    t = runner_2d
+    poses = [PersonPose(t.keypoints[f], t.scores[f], t.mixtures.means[f], t.mixtures.stds[f],
+                        t.mixtures.weights[f], t.boxes[f]) if t.found[f] else None for f in range(47)]
+    store = _FrameArrays(2, 1)
+    for f, p in enumerate(poses):
+        store.add(t.times[f], p)
+    store.trim()
+    for name, ref in (("times", t.times), ("found", t.found), ("boxes", t.boxes), ("kps", t.keypoints),
+                      ("scores", t.scores), ("means", t.mixtures.means), ("stds", t.mixtures.stds),
+                      ("weights", t.mixtures.weights)):
+        assert np.array_equal(getattr(store, name), ref, equal_nan=True), name
+    wide = _padded(t.mixtures, 3)
+    store = _FrameArrays(47, 1)
+    for f, p in enumerate(poses):
+        if f == 30 and p is not None:
+            p = PersonPose(p.keypoints, p.scores, wide.means[f], wide.stds[f], wide.weights[f], p.box)
+        store.add(t.times[f], p)
+    store.trim()
+    assert store.means.shape == (47, 17, 3, 2)
+    assert np.array_equal(store.means, wide.means) and np.array_equal(store.weights, wide.weights)
+
+
+def test_streamed_json_is_the_in_memory_document(videos_dir, tmp_path):
+    """write_json streams frame by frame; the file is exactly the one json.dumps of the whole
+    document gives (what it wrote before), on a real estimate."""
+    from diffpose_cli.json_format import result_to_dict
+    from diffpose_cli.pipeline import estimate
+    result = estimate(videos_dir / "runner.mp4", hypotheses=2, steps=1, **lifter_kwargs())
+    out = write_json(result, tmp_path / "runner.json")
+    text = out.read_text()
+    assert text == json.dumps(result_to_dict(result), allow_nan=False, separators=(",", ":")) + "\n"
+    data = json.loads(text)
+    assert len(data["frames"]) == 47 and list(data)[-1] == "frames"
+    assert [p.name for p in tmp_path.iterdir()] == ["runner.json"]
