@@ -34,6 +34,13 @@ def diffpose_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "diffpose_cli"]
 
 
+def package_location() -> str:
+    """Where the measured `diffpose` imports diffpose_cli from (PYTHONPATH is passed on to it)."""
+    done = subprocess.run([sys.executable, "-c", "import diffpose_cli, os; print(os.path.dirname(diffpose_cli.__file__))"],
+                          capture_output=True, text=True, cwd=os.path.abspath(os.sep))   # not the cwd's copy
+    return done.stdout.strip() or f"? ({done.stderr.strip()[-200:]})"
+
+
 def looped_clip(source: Path, seconds: float, target: Path) -> Path:
     import imageio_ffmpeg
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
@@ -76,6 +83,7 @@ def main() -> None:
 
     minutes = [float(m) for m in args.minutes.split(",")]
     extra = args.extra.split()
+    print(f"diffpose_cli imported from {package_location()} ({' '.join(diffpose_command())})", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-memory-", dir=args.workdir) as scratch:
         rows = []
         for length in minutes:
