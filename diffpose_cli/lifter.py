@@ -196,17 +196,16 @@ def segment_bounds(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return start, end
 
 
-def window_frame_indices(valid: np.ndarray, fps: float, window: int, model_fps: float) -> np.ndarray:
-    """(F, window) source frame for every window position, resampling fps to the model's rate.
-
-    A window never reaches across a gap: it is clamped to its own run of valid frames, repeating
-    the run's first or last frame (the usual edge padding of temporal lifters).
+def window_frame_indices(frames: np.ndarray, start: np.ndarray, end: np.ndarray, fps: float,
+                         window: int, model_fps: float) -> np.ndarray:
+    """(len(frames), window) source frame of every window around `frames`, resampling fps to the
+    model's rate. A window never reaches across a gap: it is clamped to its own run of valid frames
+    (`start`, `end` from segment_bounds), repeating the run's first or last frame (the usual edge
+    padding of temporal lifters).
     """
-    F = len(valid)
-    start, end = segment_bounds(valid)
     offsets = (np.arange(window) - window // 2) * (fps / model_fps)
-    pos = np.rint(np.arange(F)[:, None] + offsets[None]).astype(np.int64)
-    return np.clip(pos, start[:, None], end[:, None])
+    pos = np.rint(frames[:, None] + offsets[None]).astype(np.int64)
+    return np.clip(pos, start[frames, None], end[frames, None])
 
 
 class Lifter:
@@ -221,11 +220,15 @@ class Lifter:
 
     @torch.no_grad()
     def lift(self, mixtures: Mixtures, fps: float, valid=None, hypotheses=HYPOTHESES, steps=STEPS,
-             batch_size=1024, seed=0, frames=None, progress=None) -> LiftOutput:
+             batch_size=1024, seed=0, frames=None, progress=None, components=None) -> LiftOutput:
         """3D for every frame with `valid` True (default: frames whose pelvis is present).
 
         `frames` (indices) restricts the output to those frames (the others come back NaN); the
         windows around them still read every frame. `progress(n)` is called after each batch.
+        Each batch's windows are gathered from the mixtures as they are stored, so a long video
+        costs its per-frame arrays and one batch of work. `components` pads every joint to that
+        many kernels (weight 0) as a batch is read: the sampler draws one random number per kernel,
+        so a source lifted with a fixed M gives the same numbers however many kernels it stores.
         """
         F = len(mixtures)
         if valid is None:
@@ -237,16 +240,23 @@ class Lifter:
         frames = np.flatnonzero(wanted)
         if len(frames) == 0:
             return LiftOutput(joints, std)
-        index = window_frame_indices(valid, fps, self.window, self.fps)
-        means = torch.from_numpy(np.ascontiguousarray(mixtures.means, dtype=np.float32))
-        stds = torch.from_numpy(np.ascontiguousarray(mixtures.stds, dtype=np.float32))
-        weights = torch.from_numpy(np.ascontiguousarray(mixtures.weights, dtype=np.float32))
+        start, end = segment_bounds(valid)
+        stored = mixtures.means.shape[2]
+        M = max(stored, components or 0)
         generator = torch.Generator(device=self.device).manual_seed(seed)
         for lo in range(0, len(frames), batch_size):
             batch = frames[lo:lo + batch_size]
-            idx = torch.from_numpy(index[batch])
-            hyps = self.model.hypotheses(means[idx].to(self.device), stds[idx].to(self.device),
-                                         weights[idx].to(self.device), hypotheses, steps, generator)
+            idx = window_frame_indices(batch, start, end, fps, self.window, self.fps)
+            means = np.zeros(idx.shape + (NUM_JOINTS, M, 2), np.float32)
+            stds = np.ones(idx.shape + (NUM_JOINTS, M, 2), np.float32)
+            weights = np.zeros(idx.shape + (NUM_JOINTS, M), np.float32)
+            means[..., :stored, :] = mixtures.means[idx]
+            stds[..., :stored, :] = mixtures.stds[idx]
+            weights[..., :stored] = mixtures.weights[idx]
+            hyps = self.model.hypotheses(torch.from_numpy(means).to(self.device),
+                                         torch.from_numpy(stds).to(self.device),
+                                         torch.from_numpy(weights).to(self.device),
+                                         hypotheses, steps, generator)
             mean, s = self.model.summarise(hyps)
             joints[batch] = mean.cpu().numpy()
             std[batch] = s.cpu().numpy()

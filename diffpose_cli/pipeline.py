@@ -442,56 +442,6 @@ def _apply(T: np.ndarray, p: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # the shared back half: 2D mixtures -> Result
 # ---------------------------------------------------------------------------------------------
-def lift_mixtures(lifter, mix: Mixtures, fps: float, valid: np.ndarray, hypotheses: int, steps: int,
-                  batch_size: int = LIFT_BATCH, components: int | None = None, progress=None):
-    """`lifter.lift(mix, fps, valid=valid, ...)` with the same numbers (same windows, batches and
-    random stream), reading the mixtures batch by batch.
-
-    `Lifter.lift` reads whole-clip float32 tensors of the mixtures with the lifter's M kernels and
-    a (frames, window) index; here each batch's windows are gathered from `mix` as it is stored
-    (BlazePose keeps 1 kernel per joint) and padded with unused kernels (weight 0) to `components`
-    (default: pose2d.COMPONENTS, the M every 2D source has been lifted with: the sampler draws one
-    random number per kernel, so M must not change for the results to stay the same)."""
-    import torch
-
-    from .lifter import LiftOutput, segment_bounds
-    from .pose2d import COMPONENTS
-    from .skeleton import NUM_JOINTS
-    F = len(mix)
-    M = max(COMPONENTS if components is None else int(components), mix.means.shape[2])
-    valid = np.asarray(valid, dtype=bool) & mix.present[:, 0]
-    joints = np.full((F, NUM_JOINTS, 3), np.nan, np.float32)
-    std = np.full((F, NUM_JOINTS), np.nan, np.float32)
-    frames = np.flatnonzero(valid)
-    if len(frames) == 0:
-        return LiftOutput(joints, std)
-    # the lifter's window_frame_indices, one batch at a time
-    start, end = segment_bounds(valid)
-    offsets = (np.arange(lifter.window) - lifter.window // 2) * (fps / lifter.fps)
-    generator = torch.Generator(device=lifter.device).manual_seed(0)
-    device = lifter.device
-    with torch.no_grad():
-        for lo in range(0, len(frames), batch_size):
-            batch = frames[lo:lo + batch_size]
-            pos = np.rint(batch[:, None] + offsets[None]).astype(np.int64)
-            idx = np.clip(pos, start[batch][:, None], end[batch][:, None])
-            m = mix.means.shape[2]
-            means = np.zeros(idx.shape + (NUM_JOINTS, M, 2), np.float32)
-            stds = np.ones(idx.shape + (NUM_JOINTS, M, 2), np.float32)
-            weights = np.zeros(idx.shape + (NUM_JOINTS, M), np.float32)
-            means[..., :m, :] = mix.means[idx]
-            stds[..., :m, :] = mix.stds[idx]
-            weights[..., :m] = mix.weights[idx]
-            hyps = lifter.model.hypotheses(torch.from_numpy(means).to(device), torch.from_numpy(stds).to(device),
-                                           torch.from_numpy(weights).to(device), hypotheses, steps, generator)
-            mean, s = lifter.model.summarise(hyps)
-            joints[batch] = mean.cpu().numpy()
-            std[batch] = s.cpu().numpy()
-            if progress is not None:
-                progress(len(batch))
-    return LiftOutput(joints, std)
-
-
 def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndarray,
             interpolated: np.ndarray, times: np.ndarray, fps: float, width: int, height: int,
             video: dict, detector_name: str, lifter, hypotheses: int, steps: int, focal,
@@ -500,6 +450,7 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     from tqdm import tqdm
 
     from . import lifter as lifter_module
+    from .pose2d import COMPONENTS
     hypotheses = lifter_module.HYPOTHESES if hypotheses is None else int(hypotheses)
     steps = lifter_module.STEPS if steps is None else int(steps)
     if hypotheses < 1 or steps < 1:
@@ -510,7 +461,8 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     present = (detected | interpolated) & mix.present[:, 0]
     with tqdm(total=int(present.sum()), unit="frame", desc="3D lift", disable=quiet,
               dynamic_ncols=True, leave=False) as bar:
-        out = lift_mixtures(lifter, mix, fps, present, hypotheses, steps, progress=bar.update)
+        out = lifter.lift(mix, fps, valid=present, hypotheses=hypotheses, steps=steps,
+                          batch_size=LIFT_BATCH, components=COMPONENTS, progress=bar.update)
     joints_rel = constant_bones(np.asarray(out.joints, np.float32), present)
     std = np.asarray(out.std, np.float32)
     del out
@@ -666,7 +618,7 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
         if box is not None:
             std[f] = blazepose_std(sc[f], float(max(box[2] - box[0], box[3] - box[1])))
     present_j = (sc > 0) & (std > 0)
-    # one kernel per joint (lift_mixtures pads to the lifter's M as it reads each batch)
+    # one kernel per joint (the lift pads to COMPONENTS as it reads each batch)
     mix_in = mixtures_from_points(np.where(present_j[..., None], kp_in, np.nan), np.maximum(std, 1e-3),
                                   present=present_j, components=1)
     if layout == "coco17":

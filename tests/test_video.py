@@ -498,18 +498,18 @@ def test_blazepose_keeps_one_kernel_per_joint(runner_2d):
     assert t.times.shape == (47,) and t.boxes.shape == (47, 4) and t.keypoints.shape == (47, 17, 2)
 
 
-def test_batched_lift_gives_exactly_the_lifters_numbers(runner_2d):
-    """pipeline.lift_mixtures reads one batch of windows at a time from the 1-kernel mixtures and
-    pads them to pose2d.COMPONENTS: the same numbers, to the bit, as Lifter.lift on the whole clip
-    padded beforehand (how the pipeline lifted before), over several batches and gaps."""
+def test_lift_pads_kernels_as_it_reads_with_the_same_numbers(runner_2d):
+    """Lifter.lift reads one batch of windows at a time from the 1-kernel mixtures and pads them
+    to pose2d.COMPONENTS: the same numbers, to the bit, as on the whole clip padded beforehand
+    (how the pipeline lifted before), over several batches and gaps."""
     from diffpose_cli.lifter import load_lifter
-    from diffpose_cli.pipeline import lift_mixtures
     from diffpose_cli.pose2d import COMPONENTS
     t = runner_2d
     mix, _, _, valid = _h36m_mixtures(t)
     lifter = load_lifter(lifter_path(), device="cpu")
     whole = lifter.lift(_padded(mix, COMPONENTS), t.fps, valid=valid, hypotheses=3, steps=2, batch_size=8)
-    batched = lift_mixtures(lifter, mix, t.fps, valid, hypotheses=3, steps=2, batch_size=8)
+    batched = lifter.lift(mix, t.fps, valid=valid, hypotheses=3, steps=2, batch_size=8,
+                          components=COMPONENTS)
     assert np.isfinite(whole.joints[valid]).all()
     assert np.array_equal(batched.joints, whole.joints, equal_nan=True)
     assert np.array_equal(batched.std, whole.std, equal_nan=True)
@@ -518,10 +518,12 @@ def test_batched_lift_gives_exactly_the_lifters_numbers(runner_2d):
 def test_chunked_placement_equals_whole_clip(runner_2d, monkeypatch):
     import diffpose_cli.pipeline as pipeline
     from diffpose_cli.lifter import load_lifter
+    from diffpose_cli.pose2d import COMPONENTS
     t = runner_2d
     mix, kp, scores, valid = _h36m_mixtures(t)
     lifter = load_lifter(lifter_path(), device="cpu")
-    joints = pipeline.lift_mixtures(lifter, mix, t.fps, valid, hypotheses=2, steps=1).joints
+    joints = lifter.lift(mix, t.fps, valid=valid, hypotheses=2, steps=1, batch_size=256,
+                          components=COMPONENTS).joints
 
     def place():
         rel = pipeline.constant_bones(joints, valid)
