@@ -24,19 +24,19 @@ def input_mixtures(frames: int):
         track = load_tracks(find_h36m(), ["S9"], ["54138969"])[0]
         reps = int(np.ceil(frames / len(track.keypoints)))
         points = np.concatenate([track.keypoints] * reps)[:frames]
-        source = track.key
+        source, camera = track.key, track.intrinsics
     except Exception:
         rng = np.random.default_rng(0)
         points = 500 + 100 * rng.normal(size=(1, 17, 2)).repeat(frames, 0)
-        source = "a still synthetic pose"
-    return mixtures_from_points(points, 8.0), source
+        source, camera = "a still synthetic pose", (1150.0, 500.0, 500.0)
+    return mixtures_from_points(points, 8.0), source, camera
 
 
-def fps(lifter, mixtures, hypotheses, steps, repeats=2):
+def fps(lifter, mixtures, camera, hypotheses, steps, repeats=2):
     best = np.inf
     for _ in range(repeats):
         t = time.perf_counter()
-        lifter.lift(mixtures, fps=50.0, hypotheses=hypotheses, steps=steps)
+        lifter.lift(mixtures, fps=50.0, hypotheses=hypotheses, steps=steps, camera=camera)
         best = min(best, time.perf_counter() - t)
     return len(mixtures) / best
 
@@ -50,12 +50,12 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     lifter = load_lifter(args.weights, "cpu")
-    mixtures, source = input_mixtures(args.frames)
+    mixtures, source, camera = input_mixtures(args.frames)
     print(f"lifter {lifter.name}, {args.frames} frames around {source}, "
           f"{torch.get_num_threads()} torch threads")
-    lifter.lift(mixtures.take(slice(0, 256)), fps=50.0)  # warm-up
+    lifter.lift(mixtures.take(slice(0, 256)), fps=50.0, camera=camera)  # warm-up
 
-    default = fps(lifter, mixtures, HYPOTHESES, STEPS)
+    default = fps(lifter, mixtures, camera, HYPOTHESES, STEPS)
     print(f"defaults (N={HYPOTHESES} hypotheses, {STEPS} steps): {default:.0f} frames/s "
           f"({1000 / default:.2f} ms/frame)")
     # cost model: time per frame = base + per_eval * N * steps (each hypothesis-step is one
@@ -63,7 +63,7 @@ def main():
     settings = [(1, 1), (5, 1), (1, 5), (HYPOTHESES, STEPS), (5, 5), (10, 5), (5, 10)]
     rows = []
     for n, s in settings:
-        f = default if (n, s) == (HYPOTHESES, STEPS) else fps(lifter, mixtures, n, s)
+        f = default if (n, s) == (HYPOTHESES, STEPS) else fps(lifter, mixtures, camera, n, s)
         rows.append((n, s, 1000 / f))
         print(f"  N={n:>2} steps={s:>2}: {f:7.0f} frames/s  {1000 / f:6.3f} ms/frame")
     ms = {(n, s): t for n, s, t in rows}

@@ -87,7 +87,8 @@ def speed(path: str, device: str, detector: str):
     mix, _, _ = coco_to_h36m(t2d.mixtures, t2d.scores)
     valid = res.present & mix.present[:, 0]
     t, c = time.perf_counter(), cpu_s()
-    models.lifter.lift(mix, t2d.fps, valid=valid)
+    models.lifter.lift(mix, t2d.fps, valid=valid,
+                       camera=(res.camera["focal"], res.camera["cx"], res.camera["cy"]))
     lift_s = time.perf_counter() - t
     cpu_lift = cpu_s() - c
 

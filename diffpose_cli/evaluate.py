@@ -80,7 +80,7 @@ def evaluate(lifter, data_dir, input_2d="gt", every=1, hypotheses=HYPOTHESES, st
             mixtures = mixtures_from_points(points, SH_STD_PX, present)
         frames = np.arange(0, len(truth), every)
         out = lifter.lift(mixtures, fps=50.0, hypotheses=hypotheses, steps=steps, frames=frames,
-                          progress=bar.update)
+                          progress=bar.update, camera=t.intrinsics)
         pred, std, gt = out.joints[frames], out.std[frames], truth[frames]
         p1 = np.linalg.norm(pred - gt, axis=-1)
         p2 = np.linalg.norm(procrustes_align(pred, gt) - gt, axis=-1)

@@ -31,6 +31,7 @@ class Track:
     joints_camera: np.ndarray  # (F, 17, 3) metres, camera frame (x right, y down, z forward)
     keypoints: np.ndarray      # (F, 17, 2) pixels, projected through the real lens (distorted)
     image_size: tuple          # (width, height)
+    intrinsics: tuple          # pinhole intrinsics (focal, cx, cy), pixels; focal = mean of fx, fy
 
     @property
     def key(self) -> str:
@@ -93,7 +94,8 @@ def load_tracks(h36m_dir, subjects, cameras=CAMERAS) -> list[Track]:
             joints_camera = world_to_camera(world, cam)
             tracks.append(Track(subject, action, cam_id, joints_camera,
                                 project_to_image(joints_camera, cam),
-                                (int(cam["width"]), int(cam["height"]))))
+                                (int(cam["width"]), int(cam["height"])),
+                                (float(cam["f"].mean()), float(cam["c"][0]), float(cam["c"][1]))))
     return tracks
 
 

@@ -1,6 +1,12 @@
 """The DiffPose lifter: per-joint 2D mixtures over a temporal window -> 3D pose with uncertainty.
 
 Pieces (DiffPose, CVPR 2023, as ../shared/docs/method.md describes the paper):
+- the view: each window is first turned, by a rotation of the camera about its centre, so that
+  the centre frame's pelvis lies on the optical axis (`pelvis_view_rotation`, `to_pelvis_view`);
+  the networks work in that turned camera and the pose is turned back at the end. A person seen
+  off-centre is seen obliquely: without this, the 2D (centred and scaled below) would not say from
+  which direction, and a person 7 degrees off-axis (Human3.6M's average) would come out rotated by
+  that much, 40 mm of error on its own,
 - the 2D input is made independent of image size: every frame is centred on its pelvis and the
   whole window is divided by one person scale (the median RMS joint distance from the pelvis),
 - the context encoder (networks.ContextEncoder) reads the window and gives f_ST, a 3D estimate and
@@ -45,7 +51,47 @@ HYPOTHESES = 5
 STEPS = 2
 
 DEFAULT_CONFIG = dict(window=27, fps=25.0, width=384, context=32, hidden=96, blocks=4,
-                      diffusion_steps=50)
+                      diffusion_steps=50, view="pelvis_ray")
+# checkpoints written before the view existed read their 2D in the camera as it is
+LEGACY_VIEW = "camera"
+
+
+def pelvis_view_rotation(pelvis_px: np.ndarray, camera) -> np.ndarray:
+    """(B, 2) pelvis pixels -> (B, 3, 3) rotations R that take the pelvis's viewing ray to +z.
+
+    camera = (focal, cx, cy) in pixels (pinhole; lens distortion is ignored, it is small near the
+    person). R is the smallest rotation doing so, so the image's up stays as close to up as it can.
+    For a camera-frame point X, R @ X is the same point in the turned camera.
+    """
+    focal, cx, cy = (np.asarray(v, np.float64) for v in camera)
+    ray = np.stack([(pelvis_px[:, 0] - cx) / focal, (pelvis_px[:, 1] - cy) / focal,
+                    np.ones(len(pelvis_px))], -1).astype(np.float64)
+    ray /= np.linalg.norm(ray, axis=-1, keepdims=True)
+    # Rodrigues for a -> b (b = z): R = I + [v]x + [v]x^2 / (1 + a.b), v = a x b; stable near a = b
+    v = np.stack([ray[:, 1], -ray[:, 0], np.zeros(len(ray))], -1)  # ray x (0, 0, 1)
+    c = ray[:, 2]
+    vx = np.zeros((len(ray), 3, 3))
+    vx[:, 0, 1], vx[:, 0, 2] = -v[:, 2], v[:, 1]
+    vx[:, 1, 0], vx[:, 1, 2] = v[:, 2], -v[:, 0]
+    vx[:, 2, 0], vx[:, 2, 1] = -v[:, 1], v[:, 0]
+    return np.eye(3) + vx + (vx @ vx) / (1 + c)[:, None, None]
+
+
+def to_pelvis_view(points_px: np.ndarray, rotation: np.ndarray, camera) -> np.ndarray:
+    """Pixels (B, ..., 2) of the real camera -> pixels of the turned camera (same focal, pelvis at 0).
+
+    Widths in pixels carry over unchanged: near the axis the map is a rotation of the image.
+    """
+    # one camera for all, or one per window: (B,) arrays
+    focal, cx, cy = (np.asarray(v, np.float64).reshape(-1, 1) for v in camera)
+    shape = points_px.shape
+    flat = points_px.reshape(shape[0], -1, 2).astype(np.float64)
+    rays = np.stack([(flat[..., 0] - cx) / focal, (flat[..., 1] - cy) / focal,
+                     np.ones(flat.shape[:2])], -1)
+    turned = np.einsum("bij,bnj->bni", rotation, rays)
+    # a point behind the turned camera (only garbage can be) is kept finite and far away
+    z = np.maximum(turned[..., 2:], 1e-3)
+    return (focal[..., None] * turned[..., :2] / z).astype(np.float32).reshape(shape)
 
 
 def summarise_mixtures(means, stds, weights):
@@ -217,11 +263,16 @@ class Lifter:
         self.device = torch.device(device)
         self.fps = float(model.config["fps"])
         self.window = int(model.config["window"])
+        self.view = model.config["view"]
 
     @torch.no_grad()
     def lift(self, mixtures: Mixtures, fps: float, valid=None, hypotheses=HYPOTHESES, steps=STEPS,
-             batch_size=1024, seed=0, frames=None, progress=None, components=None) -> LiftOutput:
+             batch_size=1024, seed=0, frames=None, progress=None, components=None,
+             camera=None) -> LiftOutput:
         """3D for every frame with `valid` True (default: frames whose pelvis is present).
+
+        `camera` = (focal, cx, cy) in pixels, the intrinsics the 2D came through; the pose comes back
+        in that camera's frame. Without it the pelvis is taken to be on the optical axis.
 
         `frames` (indices) restricts the output to those frames (the others come back NaN); the
         windows around them still read every frame. `progress(n)` is called after each batch.
@@ -253,12 +304,21 @@ class Lifter:
             means[..., :stored, :] = mixtures.means[idx]
             stds[..., :stored, :] = mixtures.stds[idx]
             weights[..., :stored] = mixtures.weights[idx]
+            rotation = None
+            if self.view == "pelvis_ray" and camera is not None:
+                w = weights[:, self.window // 2, 0]
+                pelvis = (w[..., None] * means[:, self.window // 2, 0]).sum(-2) / w.sum(-1, keepdims=True)
+                rotation = pelvis_view_rotation(pelvis, camera)
+                means = to_pelvis_view(means, rotation, camera)
             hyps = self.model.hypotheses(torch.from_numpy(means).to(self.device),
                                          torch.from_numpy(stds).to(self.device),
                                          torch.from_numpy(weights).to(self.device),
                                          hypotheses, steps, generator)
             mean, s = self.model.summarise(hyps)
-            joints[batch] = mean.cpu().numpy()
+            mean = mean.cpu().numpy()
+            if rotation is not None:  # back from the turned camera: X = R^T X'
+                mean = np.einsum("bji,bkj->bki", rotation, mean).astype(np.float32)
+            joints[batch] = mean
             std[batch] = s.cpu().numpy()
             if progress is not None:
                 progress(len(batch))
@@ -291,6 +351,28 @@ def read_checkpoint(path) -> dict:
     return safe_torch_load(path, "lifter weights")
 
 
+def convolution_encoder_to_linear(state: dict) -> dict:
+    """Checkpoints whose encoder was written with Conv1d layers (before networks.FrameLinear), as
+    the same function in FrameLinear's terms: a kernel-3 stride-3 weight (out, in, 3) is the linear
+    weight over three frames side by side, (out, 3 * in) with frame-major order."""
+    if "encoder.expand.0.weight" not in state:
+        return state
+    renames = {"encoder.expand.0.": "encoder.expand.linear.", "encoder.expand.1.": "encoder.expand.norm."}
+    for i in range(8):
+        for old, new in (("0", "0.linear"), ("1", "0.norm"), ("4", "1.linear"), ("5", "1.norm")):
+            renames[f"encoder.levels.{i}.{old}."] = f"encoder.levels.{i}.{new}."
+    out = {}
+    for key, value in state.items():
+        for old, new in renames.items():
+            if key.startswith(old):
+                key = new + key[len(old):]
+                if key.endswith("linear.weight"):
+                    value = value.permute(0, 2, 1).reshape(value.shape[0], -1)
+                break
+        out[key] = value
+    return out
+
+
 def load_lifter(path=None, device="cpu") -> Lifter:
     """The shipped lifter (checksum-verified), or the one saved at `path`."""
     if path is None:
@@ -314,8 +396,9 @@ def load_lifter(path=None, device="cpu") -> Lifter:
         ckpt = {"config": ckpt["config"], "state_dict": ckpt["model"]}
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "config" not in ckpt:
         raise DiffposeError(f"{path} is not a diffpose-cli lifter checkpoint (no config/state_dict)")
-    model = DiffPoseModel(ckpt["config"])
-    missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)
+    model = DiffPoseModel(dict({"view": LEGACY_VIEW}, **ckpt["config"]))
+    missing, unexpected = model.load_state_dict(convolution_encoder_to_linear(ckpt["state_dict"]),
+                                                strict=False)
     if missing or unexpected:
         raise DiffposeError(f"{path} does not fit this lifter: missing {missing[:3]}, "
                             f"unexpected {unexpected[:3]}")

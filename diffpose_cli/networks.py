@@ -16,6 +16,25 @@ JOINT_FEATURES = 4
 FRAME_FEATURES = NUM_JOINTS * JOINT_FEATURES + 2
 
 
+class FrameLinear(nn.Module):
+    """Linear + batch norm over frames: (B, T, C_in) -> (B, T // group, C_out).
+
+    With group=3 it reads three neighbouring frames side by side: a kernel-3, stride-3 temporal
+    convolution written as one matrix product, which runs faster on a CPU than Conv1d does.
+    """
+
+    def __init__(self, c_in, c_out, group=1):
+        super().__init__()
+        self.group = group
+        self.linear = nn.Linear(group * c_in, c_out, bias=False)
+        self.norm = nn.BatchNorm1d(c_out)
+
+    def forward(self, x):
+        B, T, C = x.shape
+        y = self.linear(x.reshape(B, T // self.group, self.group * C))
+        return self.norm(y.reshape(-1, y.shape[-1])).view(y.shape)
+
+
 class ContextEncoder(nn.Module):
     """phi_ST: a temporal convolution over a window of 2D poses (27 frames by default).
 
@@ -30,25 +49,23 @@ class ContextEncoder(nn.Module):
         levels = round(math.log(window, 3))
         assert 3**levels == window, "window must be a power of 3"
         self.window, self.context = window, context
-        self.expand = nn.Sequential(nn.Conv1d(FRAME_FEATURES, width, 3, stride=3, bias=False),
-                                    nn.BatchNorm1d(width), nn.ReLU(), nn.Dropout(dropout))
-        self.levels = nn.ModuleList()
-        for _ in range(levels - 1):
-            self.levels.append(nn.Sequential(
-                nn.Conv1d(width, width, 3, stride=3, bias=False), nn.BatchNorm1d(width), nn.ReLU(),
-                nn.Dropout(dropout),
-                nn.Conv1d(width, width, 1, bias=False), nn.BatchNorm1d(width), nn.ReLU(),
-                nn.Dropout(dropout)))
+        self.expand = FrameLinear(FRAME_FEATURES, width, group=3)
+        self.levels = nn.ModuleList(
+            nn.ModuleList([FrameLinear(width, width, group=3), FrameLinear(width, width)])
+            for _ in range(levels - 1))
+        self.dropout = nn.Dropout(dropout)
         self.pose_head = nn.Linear(width, NUM_JOINTS * 3)
         self.log_std_head = nn.Linear(width, NUM_JOINTS)
         self.context_head = nn.Linear(width, NUM_JOINTS * context)
 
     def forward(self, frames):
         """frames (B, T, FRAME_FEATURES) -> pose (B, J, 3), log_std (B, J), f_ST (B, J, C)."""
-        x = self.expand(frames.transpose(1, 2))
-        for level in self.levels:
-            x = x[..., 1::3] + level(x)  # residual through the centre frame of each triplet
-        x = x.squeeze(-1)
+        x = self.dropout(torch.relu(self.expand(frames)))
+        for triplet, mix in self.levels:
+            y = self.dropout(torch.relu(triplet(x)))
+            y = self.dropout(torch.relu(mix(y)))
+            x = x[:, 1::3] + y  # residual through the centre frame of each triplet
+        x = x.squeeze(1)
         B = x.shape[0]
         # bounded: the pelvis is the origin and would otherwise drive its spread to zero and the
         # likelihood to infinity; 1 mm to 2.7 m is every width a joint can sensibly have

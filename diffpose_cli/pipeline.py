@@ -459,14 +459,15 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     if not np.isfinite(f) or f <= 0:
         raise DiffposeError(f"--focal must be a positive number of pixels, got {focal}")
     present = (detected | interpolated) & mix.present[:, 0]
+    cx, cy = width / 2.0, height / 2.0
     with tqdm(total=int(present.sum()), unit="frame", desc="3D lift", disable=quiet,
               dynamic_ncols=True, leave=False) as bar:
         out = lifter.lift(mix, fps, valid=present, hypotheses=hypotheses, steps=steps,
-                          batch_size=LIFT_BATCH, components=COMPONENTS, progress=bar.update)
+                          batch_size=LIFT_BATCH, components=COMPONENTS, progress=bar.update,
+                          camera=(f, cx, cy))
     joints_rel = constant_bones(np.asarray(out.joints, np.float32), present)
     std = np.asarray(out.std, np.float32)
     del out
-    cx, cy = width / 2.0, height / 2.0
     root = solve_root(joints_rel, kp, scores, f, cx, cy)
     placed = np.isfinite(root).all(-1)
     root = smooth_runs(root, placed, max(1, int(round(ROOT_SMOOTH_S * fps))) | 1)

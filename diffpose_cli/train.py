@@ -28,7 +28,8 @@ import torch
 
 from .detector_noise import synthesize_detections
 from .h36m import load_tracks
-from .lifter import DEFAULT_CONFIG, HYPOTHESES, STEPS, DiffPoseModel, person_scale, save_model
+from .lifter import (DEFAULT_CONFIG, HYPOTHESES, STEPS, DiffPoseModel, pelvis_view_rotation,
+                     person_scale, save_model, to_pelvis_view)
 from .skeleton import MIRROR
 
 TRAIN = ["S1", "S5", "S6", "S7"]
@@ -41,10 +42,15 @@ def mpjpe(pred, target):
 
 
 class WindowSampler:
-    """All frames of a set of tracks, laid end to end, and windows of them around any frame."""
+    """All frames of a set of tracks, laid end to end, and windows of them around any frame.
+
+    Windows come as the lifter sees them: in the camera turned onto the centre frame's pelvis
+    (lifter.to_pelvis_view), 2D and 3D alike.
+    """
 
     def __init__(self, tracks, window):
         self.keypoints = np.concatenate([t.keypoints for t in tracks])
+        self.camera = np.concatenate([np.tile(t.intrinsics, (len(t.keypoints), 1)) for t in tracks])
         joints = np.concatenate([t.joints_camera for t in tracks])
         self.targets = joints - joints[:, :1]  # pelvis-relative
         lengths = [len(t.keypoints) for t in tracks]
@@ -59,12 +65,14 @@ class WindowSampler:
     def windows(self, centres, flip=None):
         """2D windows (B, T, J, 2) and 3D targets (B, J, 3) for the given centre frames."""
         idx = np.clip(centres[:, None] + self.offsets, self.start[centres, None], self.end[centres, None])
-        kp = self.keypoints[idx].copy()
-        target = self.targets[centres].copy()
+        camera = self.camera[centres].T  # focal, cx, cy: one per window
+        rotation = pelvis_view_rotation(self.keypoints[centres, 0], camera)
+        kp = to_pelvis_view(self.keypoints[idx], rotation, camera)
+        target = np.einsum("bij,bkj->bki", rotation, self.targets[centres]).astype(np.float32)
         if flip is not None and flip.any():
-            # mirror the person: negate x (about the pelvis column) and swap left and right joints
+            # mirror the scene through the turned camera's axis: negate x, swap left and right
             mirrored = kp[flip]
-            mirrored[..., 0] = 2 * mirrored[:, :, :1, 0] - mirrored[..., 0]
+            mirrored[..., 0] *= -1
             kp[flip] = mirrored[:, :, MIRROR]
             t = target[flip][:, MIRROR]
             t[..., 0] *= -1
@@ -226,7 +234,8 @@ def train(data_dir, out_dir, iters=15000, batch_size=256, lr=1e-3, seed=0, budge
             eta = (iters - step) / rate / 60
             log(f"step {step}/{iters}  encoder {1000 * r[0]:.1f} mm  denoiser {1000 * r[1]:.1f} mm  "
                 f"nll {r[2]:.2f}  lr {lr_at(step):.2e}  {rate:.2f} it/s  eta {eta:.0f} min")
-            history.append({"step": step, "encoder_mm": 1000 * r[0], "denoiser_mm": 1000 * r[1]})
+            history.append({"step": step, "encoder_mm": float(1000 * r[0]),
+                            "denoiser_mm": float(1000 * r[1])})
             running[:] = 0
             t_run = time.time()
         if step % val_every == 0 or step == iters:

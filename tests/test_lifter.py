@@ -7,7 +7,7 @@ import torch
 
 from diffpose_cli.evaluate import SH_STD_PX, evaluate, procrustes_align
 from diffpose_cli.h36m import load_sh_detections, load_tracks
-from diffpose_cli.lifter import load_lifter
+from diffpose_cli.lifter import load_lifter, pelvis_view_rotation, to_pelvis_view
 from diffpose_cli.mixtures import mixtures_from_points
 from diffpose_cli.train import WindowSampler, detections_for, losses, train
 from diffpose_cli.lifter import DiffPoseModel
@@ -64,6 +64,26 @@ def test_training_step_lowers_the_loss(h36m_dir):
     assert after < 0.6 * before, (before, after)
 
 
+def test_pelvis_view_turns_the_camera_onto_the_pelvis(h36m_dir):
+    """The lifter's turned camera sees the same person: its 2D is the pinhole projection of the
+    turned 3D, the pelvis on the axis, and the turn is a proper rotation that undoes exactly."""
+    track = load_tracks(h36m_dir, ["S9"], ["55011271"])[0]
+    frames = np.arange(0, len(track.keypoints), 25)
+    rotation = pelvis_view_rotation(track.keypoints[frames, 0], track.intrinsics)
+    assert np.allclose(rotation @ rotation.transpose(0, 2, 1), np.eye(3), atol=1e-9)
+    assert np.allclose(np.linalg.det(rotation), 1.0)
+    turned_2d = to_pelvis_view(track.keypoints[frames], rotation, track.intrinsics)
+    turned_3d = np.einsum("bij,bkj->bki", rotation, track.joints_camera[frames])
+    projected = track.intrinsics[0] * turned_3d[..., :2] / turned_3d[..., 2:]
+    assert np.abs(turned_2d[:, 0]).max() < 1e-3
+    # the view ignores the lens distortion, a few pixels at most this close to the image centre
+    assert np.linalg.norm(turned_2d - projected, axis=-1).max() < 8.0
+    back = np.einsum("bji,bkj->bki", rotation, turned_3d)
+    assert np.abs(back - track.joints_camera[frames]).max() < 1e-5
+    # and the person was really off-axis in some frames, by several degrees
+    assert np.degrees(np.arccos(rotation[:, 2, 2])).max() > 5.0
+
+
 def test_train_checkpoints_and_resumes(h36m_dir, tmp_path):
     """`diffpose train` stops, keeps its state, and a second start continues from that step."""
     logs = []
@@ -98,8 +118,10 @@ def test_sixteen_joint_detections_leave_the_neck_unknown(lifter, h36m_dir):
     assert np.isnan(points[:, 9]).all() and not present[9]
     n = min(len(points), len(track.keypoints))
     frames = np.arange(0, n, 10)
-    sh = lifter.lift(mixtures_from_points(points[:n], SH_STD_PX, present), 50.0, frames=frames)
-    gt = lifter.lift(mixtures_from_points(track.keypoints[:n], 1.0), 50.0, frames=frames)
+    sh = lifter.lift(mixtures_from_points(points[:n], SH_STD_PX, present), 50.0, frames=frames,
+                     camera=track.intrinsics)
+    gt = lifter.lift(mixtures_from_points(track.keypoints[:n], 1.0), 50.0, frames=frames,
+                     camera=track.intrinsics)
     truth = (track.joints_camera - track.joints_camera[:, :1])[frames]
     pred = sh.joints[frames]
     assert np.isfinite(pred).all()

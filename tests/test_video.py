@@ -507,9 +507,11 @@ def test_lift_pads_kernels_as_it_reads_with_the_same_numbers(runner_2d):
     t = runner_2d
     mix, _, _, valid = _h36m_mixtures(t)
     lifter = load_lifter(lifter_path(), device="cpu")
-    whole = lifter.lift(_padded(mix, COMPONENTS), t.fps, valid=valid, hypotheses=3, steps=2, batch_size=8)
+    camera = (1.2 * max(t.width, t.height), t.width / 2, t.height / 2)
+    whole = lifter.lift(_padded(mix, COMPONENTS), t.fps, valid=valid, hypotheses=3, steps=2, batch_size=8,
+                        camera=camera)
     batched = lifter.lift(mix, t.fps, valid=valid, hypotheses=3, steps=2, batch_size=8,
-                          components=COMPONENTS)
+                          components=COMPONENTS, camera=camera)
     assert np.isfinite(whole.joints[valid]).all()
     assert np.array_equal(batched.joints, whole.joints, equal_nan=True)
     assert np.array_equal(batched.std, whole.std, equal_nan=True)
