@@ -185,6 +185,8 @@ class DiffPoseModel(nn.Module):
         self.diffusion = MixtureDiffusion(c["diffusion_steps"])
         # per joint (a, b): uncertainty std = a * hypotheses' spread + b (metres), fitted after training
         self.register_buffer("calibration", torch.tensor([[1.0, 0.0]] * NUM_JOINTS))
+        # one factor on the size of every pose, fitted on the held-out subject (train.fit_output_scale)
+        self.register_buffer("output_scale", torch.tensor(1.0))
 
     def encode(self, means, stds, weights):
         """Windows of mixtures (B, T, J, M, 2) -> (inputs, encoder pose, log std, f_ST, H_K)."""
@@ -210,7 +212,7 @@ class DiffPoseModel(nn.Module):
             return self.denoiser(h, k, evidence, pose_n, f_st_n)
 
         h0 = self.diffusion.sample(denoise, prior.repeat(n), steps, generator)
-        h0 = h0 - h0[:, :1]  # pelvis-relative by definition
+        h0 = (h0 - h0[:, :1]) * self.output_scale  # pelvis-relative by definition
         return h0.view(n, B, NUM_JOINTS, 3)
 
     def summarise(self, hyps):
@@ -397,8 +399,9 @@ def load_lifter(path=None, device="cpu") -> Lifter:
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "config" not in ckpt:
         raise DiffposeError(f"{path} is not a diffpose-cli lifter checkpoint (no config/state_dict)")
     model = DiffPoseModel(dict({"view": LEGACY_VIEW}, **ckpt["config"]))
-    missing, unexpected = model.load_state_dict(convolution_encoder_to_linear(ckpt["state_dict"]),
-                                                strict=False)
+    state = dict(convolution_encoder_to_linear(ckpt["state_dict"]))
+    state.setdefault("output_scale", torch.tensor(1.0))  # files from before the size was fitted
+    missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise DiffposeError(f"{path} does not fit this lifter: missing {missing[:3]}, "
                             f"unexpected {unexpected[:3]}")
