@@ -5,8 +5,8 @@ Pieces (DiffPose, CVPR 2023, as ../shared/docs/method.md describes the paper):
   the centre frame's pelvis lies on the optical axis (`pelvis_view_rotation`, `to_pelvis_view`);
   the networks work in that turned camera and the pose is turned back at the end. A person seen
   off-centre is seen obliquely: without this, the 2D (centred and scaled below) would not say from
-  which direction, and a person 7 degrees off-axis (Human3.6M's average) would come out rotated by
-  that much, 40 mm of error on its own,
+  which direction, and the lifter could only guess the camera-frame orientation from habits of its
+  training cameras,
 - the 2D input is made independent of image size: every frame is centred on its pelvis and the
   whole window is divided by one person scale (the median RMS joint distance from the pelvis),
 - the context encoder (networks.ContextEncoder) reads the window and gives f_ST, a 3D estimate and
