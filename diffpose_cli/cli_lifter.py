@@ -13,7 +13,7 @@ def train(
     data: Optional[Path] = typer.Option(None, help="Human3.6M folder (poses_3d.npz, cameras.json); "
                                         "default $DIFFPOSE_H36M or ../shared/data/h36m"),
     out: Path = typer.Option(Path("runs/h36m-27f"), help="run folder: checkpoints, log, model.pt"),
-    iters: int = typer.Option(15000, help="optimiser steps"),
+    iters: int = typer.Option(22000, help="optimiser steps"),
     batch_size: int = typer.Option(256),
     lr: float = typer.Option(1e-3),
     seed: int = typer.Option(0),

@@ -40,7 +40,7 @@ KAPPA_RANGE = (0.05, 3.0)  # metres per normalised 2D unit; a person's RMS joint
 # The shipped models: file under weights/ and its SHA-256, checked on every load.
 MODELS = {
     "h36m-27f": {"file": "diffpose_h36m_27f.pt",
-                 "sha256": "72f47d7f676c878bd525950bd2ceb565b44a63a94d4daf3d179ac84841aa918e"},
+                 "sha256": "255908afd7fe056e524790dee038cf06798a0a28e00fb9fec23cb38e8cdbf9c3"},
 }
 DEFAULT_MODEL = "h36m-27f"
 
@@ -51,9 +51,7 @@ HYPOTHESES = 5
 STEPS = 2
 
 DEFAULT_CONFIG = dict(window=27, fps=25.0, width=384, context=32, hidden=96, blocks=4,
-                      diffusion_steps=50, view="pelvis_ray")
-# checkpoints written before the view existed read their 2D in the camera as it is
-LEGACY_VIEW = "camera"
+                      diffusion_steps=50)
 
 
 def pelvis_view_rotation(pelvis_px: np.ndarray, camera) -> np.ndarray:
@@ -265,7 +263,6 @@ class Lifter:
         self.device = torch.device(device)
         self.fps = float(model.config["fps"])
         self.window = int(model.config["window"])
-        self.view = model.config["view"]
 
     @torch.no_grad()
     def lift(self, mixtures: Mixtures, fps: float, valid=None, hypotheses=HYPOTHESES, steps=STEPS,
@@ -307,7 +304,7 @@ class Lifter:
             stds[..., :stored, :] = mixtures.stds[idx]
             weights[..., :stored] = mixtures.weights[idx]
             rotation = None
-            if self.view == "pelvis_ray" and camera is not None:
+            if camera is not None:
                 w = weights[:, self.window // 2, 0]
                 pelvis = (w[..., None] * means[:, self.window // 2, 0]).sum(-2) / w.sum(-1, keepdims=True)
                 rotation = pelvis_view_rotation(pelvis, camera)
@@ -353,28 +350,6 @@ def read_checkpoint(path) -> dict:
     return safe_torch_load(path, "lifter weights")
 
 
-def convolution_encoder_to_linear(state: dict) -> dict:
-    """Checkpoints whose encoder was written with Conv1d layers (before networks.FrameLinear), as
-    the same function in FrameLinear's terms: a kernel-3 stride-3 weight (out, in, 3) is the linear
-    weight over three frames side by side, (out, 3 * in) with frame-major order."""
-    if "encoder.expand.0.weight" not in state:
-        return state
-    renames = {"encoder.expand.0.": "encoder.expand.linear.", "encoder.expand.1.": "encoder.expand.norm."}
-    for i in range(8):
-        for old, new in (("0", "0.linear"), ("1", "0.norm"), ("4", "1.linear"), ("5", "1.norm")):
-            renames[f"encoder.levels.{i}.{old}."] = f"encoder.levels.{i}.{new}."
-    out = {}
-    for key, value in state.items():
-        for old, new in renames.items():
-            if key.startswith(old):
-                key = new + key[len(old):]
-                if key.endswith("linear.weight"):
-                    value = value.permute(0, 2, 1).reshape(value.shape[0], -1)
-                break
-        out[key] = value
-    return out
-
-
 def load_lifter(path=None, device="cpu") -> Lifter:
     """The shipped lifter (checksum-verified), or the one saved at `path`."""
     if path is None:
@@ -398,10 +373,8 @@ def load_lifter(path=None, device="cpu") -> Lifter:
         ckpt = {"config": ckpt["config"], "state_dict": ckpt["model"]}
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "config" not in ckpt:
         raise DiffposeError(f"{path} is not a diffpose-cli lifter checkpoint (no config/state_dict)")
-    model = DiffPoseModel(dict({"view": LEGACY_VIEW}, **ckpt["config"]))
-    state = dict(convolution_encoder_to_linear(ckpt["state_dict"]))
-    state.setdefault("output_scale", torch.tensor(1.0))  # files from before the size was fitted
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    model = DiffPoseModel(ckpt["config"])
+    missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)
     if missing or unexpected:
         raise DiffposeError(f"{path} does not fit this lifter: missing {missing[:3]}, "
                             f"unexpected {unexpected[:3]}")

@@ -176,7 +176,7 @@ def fit_calibration(errors, spreads):
     return calib
 
 
-def train(data_dir, out_dir, iters=15000, batch_size=256, lr=1e-3, seed=0, budget_minutes=None,
+def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budget_minutes=None,
           checkpoint_minutes=5.0, log_every=100, val_every=2000, config=None, subjects=TRAIN,
           held_out=HELD_OUT, val_frame_every=50, calibration_every=10, log=print):
     t_start = time.time()
