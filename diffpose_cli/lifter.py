@@ -297,18 +297,21 @@ class Lifter:
         for lo in range(0, len(frames), batch_size):
             batch = frames[lo:lo + batch_size]
             idx = window_frame_indices(batch, start, end, fps, self.window, self.fps)
+            stored_means, stored_weights = mixtures.means[idx], mixtures.weights[idx]
+            rotation = None
+            if camera is not None:
+                # turned before padding: the padded kernels have weight 0 and need no view
+                w = stored_weights[:, self.window // 2, 0]
+                pelvis = ((w[..., None] * stored_means[:, self.window // 2, 0]).sum(-2)
+                          / w.sum(-1, keepdims=True))
+                rotation = pelvis_view_rotation(pelvis, camera)
+                stored_means = to_pelvis_view(stored_means, rotation, camera)
             means = np.zeros(idx.shape + (NUM_JOINTS, M, 2), np.float32)
             stds = np.ones(idx.shape + (NUM_JOINTS, M, 2), np.float32)
             weights = np.zeros(idx.shape + (NUM_JOINTS, M), np.float32)
-            means[..., :stored, :] = mixtures.means[idx]
+            means[..., :stored, :] = stored_means
             stds[..., :stored, :] = mixtures.stds[idx]
-            weights[..., :stored] = mixtures.weights[idx]
-            rotation = None
-            if camera is not None:
-                w = weights[:, self.window // 2, 0]
-                pelvis = (w[..., None] * means[:, self.window // 2, 0]).sum(-2) / w.sum(-1, keepdims=True)
-                rotation = pelvis_view_rotation(pelvis, camera)
-                means = to_pelvis_view(means, rotation, camera)
+            weights[..., :stored] = stored_weights
             hyps = self.model.hypotheses(torch.from_numpy(means).to(self.device),
                                          torch.from_numpy(stds).to(self.device),
                                          torch.from_numpy(weights).to(self.device),
