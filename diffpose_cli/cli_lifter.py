@@ -51,6 +51,8 @@ def evaluate_command(
     hypotheses: int = typer.Option(5, help="N: hypotheses averaged per frame (default: the lifter's)"),
     steps: int = typer.Option(2, help="denoising steps, DDIM-style skipping of the K=50 "
                               "(default: the lifter's)"),
+    mirror: bool = typer.Option(True, help="also lift each window's mirror image and average "
+                                "(the lifter's default)"),
     device: str = typer.Option("auto", help="auto | cpu | cuda"),
     save_predictions: Optional[Path] = typer.Option(None, help="write predictions to this .npz"),
     report: Optional[Path] = typer.Option(None, help="write the figures to this .json"),
@@ -70,7 +72,7 @@ def evaluate_command(
         raise DiffposeError("--every must be at least 1")
     lifter = load_lifter(weights, device)
     result = evaluate(lifter, find_h36m(data), input_2d, every, hypotheses, steps,
-                      save_predictions=save_predictions, progress=not quiet)
+                      save_predictions=save_predictions, progress=not quiet, mirror=mirror)
     print(format_table(result))
     if report:
         report.write_text(json.dumps(result, indent=2))

@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .h36m import TEST_SUBJECTS, load_sh_detections, load_tracks
-from .lifter import HYPOTHESES, STEPS
+from .lifter import HYPOTHESES, MIRROR_AVERAGE, STEPS
 from .mixtures import mixtures_from_points
 
 # How sure the 2D input is, in pixels, per Human3.6M joint. Ground truth: a pixel (rounding).
@@ -55,8 +55,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def evaluate(lifter, data_dir, input_2d="gt", every=1, hypotheses=HYPOTHESES, steps=STEPS,
-             subjects=TEST_SUBJECTS,
-             cameras=None, max_tracks=None, save_predictions=None, progress=True) -> dict:
+             subjects=TEST_SUBJECTS, cameras=None, max_tracks=None, save_predictions=None,
+             progress=True, mirror=MIRROR_AVERAGE) -> dict:
     """Run the lifter over the test tracks; returns the tables and the uncertainty figures."""
     from .h36m import CAMERAS
     tracks = load_tracks(data_dir, subjects, cameras or CAMERAS)
@@ -80,7 +80,7 @@ def evaluate(lifter, data_dir, input_2d="gt", every=1, hypotheses=HYPOTHESES, st
             mixtures = mixtures_from_points(points, SH_STD_PX, present)
         frames = np.arange(0, len(truth), every)
         out = lifter.lift(mixtures, fps=50.0, hypotheses=hypotheses, steps=steps, frames=frames,
-                          progress=bar.update, camera=t.intrinsics)
+                          progress=bar.update, camera=t.intrinsics, mirror=mirror)
         pred, std, gt = out.joints[frames], out.std[frames], truth[frames]
         p1 = np.linalg.norm(pred - gt, axis=-1)
         p2 = np.linalg.norm(procrustes_align(pred, gt) - gt, axis=-1)
@@ -97,7 +97,7 @@ def evaluate(lifter, data_dir, input_2d="gt", every=1, hypotheses=HYPOTHESES, st
              for a, v in sorted(per_action.items())}
     errors, stds = np.concatenate(errors).ravel(), np.concatenate(stds).ravel()
     result = {
-        "input": input_2d, "every": every, "hypotheses": hypotheses, "steps": steps,
+        "input": input_2d, "every": every, "hypotheses": hypotheses, "steps": steps, "mirror": mirror,
         "frames": int(total), "tracks": len(tracks),
         "per_action": {a: {"p1_mm": round(float(p1), 2), "p2_mm": round(float(p2), 2)}
                        for a, (p1, p2) in table.items()},
@@ -118,7 +118,9 @@ def evaluate(lifter, data_dir, input_2d="gt", every=1, hypotheses=HYPOTHESES, st
 def format_table(result: dict) -> str:
     lines = [f"Human3.6M S9+S11, input {result['input']}, every {result['every']} frame(s), "
              f"{result['frames']} frames from {result['tracks']} tracks, "
-             f"N={result['hypotheses']} hypotheses, {result['steps']} steps",
+             f"N={result['hypotheses']} hypotheses"
+             f"{' (and N from the mirror image)' if result.get('mirror') else ''}, "
+             f"{result['steps']} steps",
              f"{'action':<14}{'P1 mm':>8}{'P2 mm':>8}"]
     for a, v in result["per_action"].items():
         lines.append(f"{a:<14}{v['p1_mm']:>8.1f}{v['p2_mm']:>8.1f}")

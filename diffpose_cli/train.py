@@ -28,8 +28,8 @@ import torch
 
 from .detector_noise import synthesize_detections
 from .h36m import load_tracks
-from .lifter import (DEFAULT_CONFIG, HYPOTHESES, STEPS, DiffPoseModel, pelvis_view_rotation,
-                     person_scale, save_model, to_pelvis_view)
+from .lifter import (DEFAULT_CONFIG, HYPOTHESES, MIRROR_AVERAGE, STEPS, DiffPoseModel,
+                     pelvis_view_rotation, person_scale, save_model, to_pelvis_view)
 from .skeleton import MIRROR
 
 TRAIN = ["S1", "S5", "S6", "S7"]
@@ -105,32 +105,37 @@ def losses(model, means, stds, weights, target):
 
 
 @torch.no_grad()
-def evaluate_sampler(model, sampler, rng, every=20, clean_fraction=0.0, hypotheses=HYPOTHESES,
-                     steps=STEPS, batch=1024):
-    """MPJPE in mm of the encoder alone and of the hypotheses' mean, plus per-joint errors/spreads."""
+def held_out_predictions(model, sampler, rng, every=20, clean_fraction=0.0, hypotheses=HYPOTHESES,
+                         steps=STEPS, mirror=MIRROR_AVERAGE, batch=1024):
+    """Every `every`-th frame of a sampler, with synthetic detections: the encoder's pose, the
+    hypotheses' mean and per-joint spread, and the truth (tensors, metres)."""
     model.eval()
     centres = np.arange(0, len(sampler), every)
-    enc_err, diff_err, spreads, errors = [], [], [], []
+    out = [], [], [], []
     for lo in range(0, len(centres), batch):
-        c = centres[lo:lo + batch]
-        kp, target = sampler.windows(c)
+        kp, target = sampler.windows(centres[lo:lo + batch])
         means, stds, weights = detections_for(kp, rng, clean_fraction)
-        target = torch.from_numpy(target)
         _, pose, _, _, _ = model.encode(means, stds, weights)
-        hyps = model.hypotheses(means, stds, weights, hypotheses, steps)
+        hyps = model.hypotheses(means, stds, weights, hypotheses, steps, mirror=mirror)
         mean = hyps.mean(0)
-        enc_err.append((pose - target).norm(dim=-1))
-        e = (mean - target).norm(dim=-1)
-        diff_err.append(e)
-        errors.append(e)
-        spreads.append((((hyps - mean) ** 2).sum(-1).mean(0) / 3).sqrt())
+        spread = (((hyps - mean) ** 2).sum(-1).mean(0) / 3).sqrt()
+        for kept, value in zip(out, (pose, mean, spread, torch.from_numpy(target))):
+            kept.append(value)
     model.train()
-    return (1000 * torch.cat(enc_err).mean().item(), 1000 * torch.cat(diff_err).mean().item(),
-            torch.cat(errors).numpy(), torch.cat(spreads).numpy())
+    return [torch.cat(v) for v in out]
 
 
-@torch.no_grad()
-def fit_output_scale(model, sampler, rng, every=20, batch=1024) -> float:
+def evaluate_sampler(model, sampler, rng, every=20, clean_fraction=0.0, hypotheses=HYPOTHESES,
+                     steps=STEPS, mirror=MIRROR_AVERAGE, batch=1024):
+    """MPJPE in mm of the encoder alone and of the hypotheses' mean, plus per-joint errors/spreads."""
+    pose, mean, spread, target = held_out_predictions(model, sampler, rng, every, clean_fraction,
+                                                      hypotheses, steps, mirror, batch)
+    errors = (mean - target).norm(dim=-1)
+    return (1000 * (pose - target).norm(dim=-1).mean().item(), 1000 * errors.mean().item(),
+            errors.numpy(), spread.numpy())
+
+
+def fit_output_scale(mean, target) -> float:
     """The one factor s that best scales the model's poses onto the truth (least squares).
 
     Person-size normalisation takes the person's real size out of the 2D, so the lifter can only
@@ -138,21 +143,7 @@ def fit_output_scale(model, sampler, rng, every=20, batch=1024) -> float:
     subjects are few, and a mean of hypotheses shrinks towards the average pose) its poses come out
     a few per cent small. Fitted on the held-out subject, like the uncertainty calibration.
     """
-    model.eval()
-    saved = model.output_scale.clone()
-    model.output_scale.fill_(1.0)
-    dot, norm = 0.0, 0.0
-    centres = np.arange(0, len(sampler), every)
-    for lo in range(0, len(centres), batch):
-        kp, target = sampler.windows(centres[lo:lo + batch])
-        means, stds, weights = detections_for(kp, rng, 0.0)
-        pose = model.hypotheses(means, stds, weights).mean(0)
-        target = torch.from_numpy(target)
-        dot += float((pose * target).sum())
-        norm += float((pose * pose).sum())
-    model.output_scale.copy_(saved)
-    model.train()
-    return dot / max(norm, 1e-12)
+    return float((mean * target).sum() / (mean * mean).sum().clamp_min(1e-12))
 
 
 def fit_calibration(errors, spreads):
@@ -265,8 +256,10 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
             running[:] = 0
             t_run = time.time()
         if step % val_every == 0 or step == iters:
+            # without the test-time mirror, at half the cost; it draws on torch's global random
+            # numbers, which the training steps share, so any change to it changes the whole run
             enc_mm, diff_mm, _, _ = evaluate_sampler(model, held_out_set, np.random.default_rng(1),
-                                                     every=val_frame_every)
+                                                     every=val_frame_every, mirror=False)
             log(f"validation {held_out} (detection-like 2D): encoder {enc_mm:.1f} mm, "
                 f"diffusion mean {diff_mm:.1f} mm")
             history.append({"step": step, "val_encoder_mm": enc_mm, "val_diffusion_mm": diff_mm})
@@ -275,13 +268,18 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
             last_save = time.time()
     save_checkpoint()
 
-    # ---- calibrate the size and the uncertainty on the held-out subject, then write the file
-    scale = fit_output_scale(model, held_out_set, np.random.default_rng(3), every=calibration_every)
+    # ---- calibrate the size and the uncertainty on the held-out subject, then write the file:
+    # one pass of the lifter as it runs (mirror included) over S8 at output scale 1; the scale is
+    # fitted first, and the uncertainty is then fitted to the scaled poses and spreads
+    log(f"fitting the output scale and the uncertainty calibration on {held_out}")
+    model.output_scale.fill_(1.0)
+    _, mean, spread, target = held_out_predictions(model, held_out_set, np.random.default_rng(2),
+                                                   every=calibration_every)
+    scale = fit_output_scale(mean, target)
     model.output_scale.fill_(scale)
     log(f"output scale fitted on {held_out}: {scale:.4f}")
-    log(f"fitting the uncertainty calibration on {held_out}")
-    _, diff_mm, errors, spreads = evaluate_sampler(model, held_out_set, np.random.default_rng(2),
-                                                   every=calibration_every)
+    errors, spreads = (scale * mean - target).norm(dim=-1).numpy(), (scale * spread).numpy()
+    diff_mm = 1000 * float(errors.mean())
     calib = fit_calibration(errors, spreads)
     model.calibration.copy_(torch.from_numpy(calib))
     std = spreads * calib[:, 0] + calib[:, 1]
