@@ -308,8 +308,9 @@ class Lifter:
         costs its per-frame arrays and one batch of work. `components` pads every joint to that
         many kernels (weight 0) as a batch is read: the sampler draws one random number per kernel,
         so a source lifted with a fixed M gives the same numbers however many kernels it stores.
-        `batch_size` windows per pass: 256 ran at 321 frames/s on the 2-core CPU, 1024 at 164
-        (with the mirror each pass is twice as wide, and large passes spill the caches).
+        `batch_size` windows per pass: `benchmarks/bench_lifter.py` gave 306 frames/s at the
+        defaults with 256 on the 2-core CPU, 163 with 1024 (with the mirror each pass is twice as
+        wide, and large passes spill the caches).
         """
         F = len(mixtures)
         if valid is None:
