@@ -26,11 +26,23 @@ class JointMixture:
         self.stds = stds        # (B, J, M, 3)
         self.weights = weights  # (B, J, M), sums to 1 over M
 
-    def pick_kernels(self, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw one kernel per joint by its weight; returns its (mean, std), each (B, J, 3)."""
+    def pick_kernels(self, generator=None, uniform=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw one kernel per joint by its weight; returns its (mean, std), each (B, J, 3).
+
+        `uniform` (B, J) in [0, 1), if given, picks by inverse CDF instead of drawing from
+        `generator`: the kernel whose stretch of the cumulative weights holds uniform * total.
+        """
         B, J, M = self.weights.shape
-        flat = self.weights.reshape(B * J, M).clamp_min(0)
-        choice = torch.multinomial(flat, 1, generator=generator).reshape(B, J, 1, 1).expand(B, J, 1, 3)
+        if uniform is None:
+            flat = self.weights.reshape(B * J, M).clamp_min(0)
+            choice = torch.multinomial(flat, 1, generator=generator).reshape(B, J)
+        else:
+            cdf = self.weights.clamp_min(0).cumsum(-1)
+            # `<=` skips kernels of weight 0 (their cdf equals the one before), and x < total
+            # never runs past the last kernel that has weight
+            x = (uniform * cdf[..., -1]).unsqueeze(-1)
+            choice = (cdf <= x).sum(-1).clamp_max(M - 1)
+        choice = choice.reshape(B, J, 1, 1).expand(B, J, 1, 3)
         return self.means.gather(2, choice).squeeze(2), self.stds.gather(2, choice).squeeze(2)
 
     def repeat(self, n: int) -> "JointMixture":
@@ -57,10 +69,12 @@ class MixtureDiffusion:
         eps = torch.randn(h0.shape, generator=generator, device=h0.device) * kernel_std
         return kernel_mean + ab.sqrt() * (h0 - kernel_mean) + (1 - ab).sqrt() * eps
 
-    def sample_prior(self, kernel_mean, kernel_std, generator=None):
-        """A draw from H_K given the picked kernels (the forward process at k = K)."""
-        return kernel_mean + torch.randn(kernel_mean.shape, generator=generator,
-                                         device=kernel_mean.device) * kernel_std
+    def sample_prior(self, kernel_mean, kernel_std, generator=None, normal=None):
+        """A draw from H_K given the picked kernels (the forward process at k = K); `normal`
+        (B, J, 3) standard normal numbers, if given, are used instead of drawing them."""
+        if normal is None:
+            normal = torch.randn(kernel_mean.shape, generator=generator, device=kernel_mean.device)
+        return kernel_mean + normal * kernel_std
 
     def timesteps(self, n: int) -> list[int]:
         """n evenly spaced steps from K down (DDIM skipping), e.g. K=50, n=5 -> [50, 40, 30, 20, 10]."""
@@ -68,14 +82,17 @@ class MixtureDiffusion:
         return [round(self.steps * (n - i) / n) for i in range(n)]
 
     @torch.no_grad()
-    def sample(self, denoise, mixture: JointMixture, n_steps: int = 5, generator=None):
+    def sample(self, denoise, mixture: JointMixture, n_steps: int = 5, generator=None, draws=None):
         """Reverse process from H_K with DDIM-style deterministic updates; returns h_0 (B, J, 3).
 
         Each joint keeps the kernel it started from, as in the forward process, so the update
-        is the DDIM step written around that kernel's mean instead of around zero.
+        is the DDIM step written around that kernel's mean instead of around zero. The start is
+        the only random part: `draws` = (uniform (B, J), normal (B, J, 3)) fixes it, else it
+        is drawn from `generator`.
         """
-        mean, std = mixture.pick_kernels(generator)
-        h = self.sample_prior(mean, std, generator)
+        uniform, normal = draws if draws is not None else (None, None)
+        mean, std = mixture.pick_kernels(generator, uniform)
+        h = self.sample_prior(mean, std, generator, normal)
         ab = self.alpha_bar.to(h.device)
         steps = self.timesteps(n_steps)
         for i, k in enumerate(steps):

@@ -31,10 +31,6 @@ GT_STD_PX = 1.0
 # from Human3.6M's (a median 45 px and 21 px away), so those two get correspondingly wide kernels.
 SH_STD_PX = np.array([8, 8, 8, 9, 8, 8, 9, 38, 8, 8, 20, 8, 8, 9, 8, 8, 9], dtype=np.float32)
 
-# windows per lifter pass: how the frames are split into passes decides which of the sampler's
-# seeded random numbers each frame gets, so the published tables (made with 1024) need the same
-EVAL_BATCH = 1024
-
 RADIUS_90 = 2.50  # 90% of an isotropic 3D Gaussian lies within 2.50 std of its centre
 
 
@@ -84,8 +80,7 @@ def evaluate(lifter, data_dir, input_2d="gt", every=1, hypotheses=HYPOTHESES, st
             mixtures = mixtures_from_points(points, SH_STD_PX, present)
         frames = np.arange(0, len(truth), every)
         out = lifter.lift(mixtures, fps=50.0, hypotheses=hypotheses, steps=steps, frames=frames,
-                          progress=bar.update, camera=t.intrinsics, mirror=mirror,
-                          batch_size=EVAL_BATCH)
+                          progress=bar.update, camera=t.intrinsics, mirror=mirror)
         pred, std, gt = out.joints[frames], out.std[frames], truth[frames]
         p1 = np.linalg.norm(pred - gt, axis=-1)
         p2 = np.linalg.norm(procrustes_align(pred, gt) - gt, axis=-1)

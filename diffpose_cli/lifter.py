@@ -204,12 +204,15 @@ class DiffPoseModel(nn.Module):
 
     @torch.no_grad()
     def hypotheses(self, means, stds, weights, n=HYPOTHESES, steps=STEPS, generator=None,
-                   mirror=MIRROR_AVERAGE):
+                   mirror=MIRROR_AVERAGE, draws=None):
         """Denoised samples per window, pelvis-relative metres in the (turned) camera frame.
 
         n of them, (n, B, J, 3); with `mirror`, n more from each window's left-right mirror image
         (x negated, left and right swapped), mirrored back: (2n, B, J, 3). The networks see the
         2D only relative to the pelvis, so negating x about any vertical line is a true mirror.
+        `draws` = (uniform (B, n', J), normal (B, n', J, 3)), n' = 2n with the mirror, are the
+        random numbers each window's samples start from (`start_draws`); without them they come
+        from `generator`.
         """
         B = means.shape[0]
         if mirror:
@@ -218,14 +221,16 @@ class DiffPoseModel(nn.Module):
             means = torch.cat([means, flipped])
             stds = torch.cat([stds, stds[:, :, MIRROR]])
             weights = torch.cat([weights, weights[:, :, MIRROR]])
-        h0 = self._sample(means, stds, weights, n, steps, generator)
+            if draws is not None:  # the mirror images take each window's second n
+                draws = tuple(torch.cat([d[:, :n], d[:, n:]]) for d in draws)
+        h0 = self._sample(means, stds, weights, n, steps, generator, draws)
         if not mirror:
             return h0
         back = h0[:, B:, MIRROR].clone()
         back[..., 0] *= -1
         return torch.cat([h0[:, :B], back])
 
-    def _sample(self, means, stds, weights, n, steps, generator):
+    def _sample(self, means, stds, weights, n, steps, generator, draws=None):
         """(n, B, J, 3) samples for the windows as given."""
         inputs, pose, _, f_st, prior = self.encode(means, stds, weights)
         B = pose.shape[0]
@@ -238,7 +243,9 @@ class DiffPoseModel(nn.Module):
         def denoise(h, k):
             return self.denoiser(h, k, evidence, pose_n, f_st_n)
 
-        h0 = self.diffusion.sample(denoise, prior.repeat(n), steps, generator)
+        if draws is not None:  # (B, n, ...) -> (n * B, ...), hypothesis-major like `rep`
+            draws = tuple(d.transpose(0, 1).reshape(n * B, *d.shape[2:]) for d in draws)
+        h0 = self.diffusion.sample(denoise, prior.repeat(n), steps, generator, draws)
         h0 = (h0 - h0[:, :1]) * self.output_scale  # pelvis-relative by definition
         return h0.view(n, B, NUM_JOINTS, 3)
 
@@ -254,6 +261,19 @@ class DiffPoseModel(nn.Module):
 class LiftOutput:
     joints: np.ndarray  # (F, J, 3) pelvis-relative, camera frame, metres; NaN where not valid
     std: np.ndarray     # (F, J) per-axis std of an isotropic Gaussian per joint, metres
+
+
+def start_draws(frames: np.ndarray, count: int, seed: int = 0):
+    """The random numbers the samples of each frame start from: (uniform (F, count, J),
+    normal (F, count, J, 3)), from a generator seeded by (seed, frame index). Every frame gets its
+    own, so a frame's 3D does not depend on which other frames share its batch."""
+    uniform = np.empty((len(frames), count, NUM_JOINTS), np.float32)
+    normal = np.empty((len(frames), count, NUM_JOINTS, 3), np.float32)
+    for i, f in enumerate(frames):
+        rng = np.random.default_rng((seed, int(f)))
+        uniform[i] = rng.random((count, NUM_JOINTS), np.float32)
+        normal[i] = rng.standard_normal((count, NUM_JOINTS, 3), np.float32)
+    return uniform, normal
 
 
 def segment_bounds(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -310,7 +330,8 @@ class Lifter:
         so a source lifted with a fixed M gives the same numbers however many kernels it stores.
         `batch_size` windows per pass: `benchmarks/bench_lifter.py` gave 306 frames/s at the
         defaults with 256 on the 2-core CPU, 163 with 1024 (with the mirror each pass is twice as
-        wide, and large passes spill the caches).
+        wide, and large passes spill the caches). It does not change the result: each frame's
+        samples start from random numbers seeded by `seed` and its own index (`start_draws`).
         """
         F = len(mixtures)
         if valid is None:
@@ -325,7 +346,6 @@ class Lifter:
         start, end = segment_bounds(valid)
         stored = mixtures.means.shape[2]
         M = max(stored, components or 0)
-        generator = torch.Generator(device=self.device).manual_seed(seed)
         for lo in range(0, len(frames), batch_size):
             batch = frames[lo:lo + batch_size]
             idx = window_frame_indices(batch, start, end, fps, self.window, self.fps)
@@ -344,10 +364,13 @@ class Lifter:
             means[..., :stored, :] = stored_means
             stds[..., :stored, :] = mixtures.stds[idx]
             weights[..., :stored] = stored_weights
-            hyps = self.model.hypotheses(torch.from_numpy(means).to(self.device),
-                                         torch.from_numpy(stds).to(self.device),
-                                         torch.from_numpy(weights).to(self.device),
-                                         hypotheses, steps, generator, mirror)
+            draws = start_draws(batch, hypotheses * (2 if mirror else 1), seed)
+
+            def tensor(a):
+                return torch.from_numpy(a).to(self.device)
+
+            hyps = self.model.hypotheses(tensor(means), tensor(stds), tensor(weights), hypotheses,
+                                         steps, mirror=mirror, draws=tuple(map(tensor, draws)))
             mean, s = self.model.summarise(hyps)
             mean = mean.cpu().numpy()
             if rotation is not None:  # back from the turned camera: X = R^T X'

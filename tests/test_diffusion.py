@@ -82,3 +82,27 @@ def test_pick_kernels_follows_weights():
     share = (m[:, 0, 0] == means[1, 0]).float().mean().item()
     assert abs(share - 0.3) < 0.01
     assert np.isfinite(m.numpy()).all()
+
+
+def test_given_start_draws_pick_kernels_by_weight_and_skip_empty_ones():
+    """The lifter passes each frame's own random numbers (lifter.start_draws): an inverse-CDF
+    pick must still follow the weights, and never land on a padded kernel of weight 0."""
+    n = 50000
+    g = torch.Generator().manual_seed(4)
+    mix, means, _, _ = two_peaked(n)
+    # pad with empty kernels before, between and after, as Lifter.lift pads to a fixed M
+    pad = lambda t, v: torch.cat([torch.full_like(t[:, :, :1], v), t[:, :, :1],
+                                  torch.full_like(t[:, :, :1], v), t[:, :, 1:],
+                                  torch.full_like(t[:, :, :1], v)], 2)
+    padded = JointMixture(pad(mix.means, 9.0), pad(mix.stds, 1.0), pad(mix.weights, 0.0))
+    uniform = torch.rand(n, 1, generator=g)
+    uniform[:4] = torch.tensor([[0.0], [0.7], [1 - 1e-7], [0.6999999]])  # the edges
+    m, _ = padded.pick_kernels(uniform=uniform)
+    assert (m[:, 0, 0] != 9.0).all()
+    share = (m[:, 0, 0] == means[1, 0]).float().mean().item()
+    assert abs(share - 0.3) < 0.01
+    normal = torch.randn(n, 1, 3, generator=g)
+    out = MixtureDiffusion(50).sample(lambda h, k: h, mix, 1, draws=(uniform, normal))
+    d = ks_distance(out[:, 0, 0], lambda x: mixture_cdf(x, means[:, 0], two_peaked(1)[2][:, 0],
+                                                        two_peaked(1)[3]))
+    assert d < 0.0098, d
