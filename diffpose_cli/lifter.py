@@ -32,7 +32,7 @@ from .diffusion import JointMixture, MixtureDiffusion
 from .errors import DiffposeError
 from .mixtures import Mixtures
 from .networks import ContextEncoder, GraphDenoiser
-from .skeleton import MIRROR, NUM_JOINTS
+from .skeleton import MIRROR, NUM_JOINTS, mirror_left_right
 
 MISSING_STD = 0.25  # metres: the prior width for a joint the detector did not see at all
 KAPPA_RANGE = (0.05, 3.0)  # metres per normalised 2D unit; a person's RMS joint radius is ~0.45 m
@@ -216,9 +216,7 @@ class DiffPoseModel(nn.Module):
         """
         B = means.shape[0]
         if mirror:
-            flipped = means[:, :, MIRROR].clone()
-            flipped[..., 0] *= -1
-            means = torch.cat([means, flipped])
+            means = torch.cat([means, mirror_left_right(means, joint_axis=2)])
             stds = torch.cat([stds, stds[:, :, MIRROR]])
             weights = torch.cat([weights, weights[:, :, MIRROR]])
             if draws is not None:  # the mirror images take each window's second n
@@ -226,9 +224,7 @@ class DiffPoseModel(nn.Module):
         h0 = self._sample(means, stds, weights, n, steps, generator, draws)
         if not mirror:
             return h0
-        back = h0[:, B:, MIRROR].clone()
-        back[..., 0] *= -1
-        return torch.cat([h0[:, :B], back])
+        return torch.cat([h0[:, :B], mirror_left_right(h0[:, B:])])
 
     def _sample(self, means, stds, weights, n, steps, generator, draws=None):
         """(n, B, J, 3) samples for the windows as given."""

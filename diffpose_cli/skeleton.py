@@ -24,6 +24,18 @@ BONES = [(p, c) for c, p in enumerate(PARENTS) if p >= 0]
 # index of each joint's mirror image (left <-> right); used for flip augmentation
 MIRROR = [0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13]
 
+
+
+def mirror_left_right(points, joint_axis=-2):
+    """The left-right mirror image of points (numpy or torch, x on the last axis): x negated and
+    every joint swapped with its mirror joint along `joint_axis`. Returns a new array."""
+    index = [slice(None)] * points.ndim
+    index[joint_axis] = MIRROR
+    out = points[tuple(index)]  # advanced indexing copies, in numpy and torch alike
+    out[..., 0] = -out[..., 0]
+    return out
+
+
 COCO_NAMES = [
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",

@@ -30,7 +30,7 @@ from .detector_noise import synthesize_detections
 from .h36m import load_tracks
 from .lifter import (DEFAULT_CONFIG, HYPOTHESES, MIRROR_AVERAGE, STEPS, DiffPoseModel,
                      pelvis_view_rotation, person_scale, save_model, to_pelvis_view)
-from .skeleton import MIRROR
+from .skeleton import mirror_left_right
 
 TRAIN = ["S1", "S5", "S6", "S7"]
 HELD_OUT = ["S8"]
@@ -71,12 +71,8 @@ class WindowSampler:
         target = np.einsum("bij,bkj->bki", rotation, self.targets[centres]).astype(np.float32)
         if flip is not None and flip.any():
             # mirror the scene through the turned camera's axis: negate x, swap left and right
-            mirrored = kp[flip]
-            mirrored[..., 0] *= -1
-            kp[flip] = mirrored[:, :, MIRROR]
-            t = target[flip][:, MIRROR]
-            t[..., 0] *= -1
-            target[flip] = t
+            kp[flip] = mirror_left_right(kp[flip])
+            target[flip] = mirror_left_right(target[flip])
         return kp, target
 
 
