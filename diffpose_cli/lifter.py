@@ -52,7 +52,7 @@ STEPS = 2
 # Test-time mirroring, as VideoPose3D evaluates: n more hypotheses from the window's left-right mirror
 # image, mirrored back. `diffpose eval --every 4` against `--no-mirror`, shipped weights: P1 40.4
 # against 41.3 mm with ground-truth 2D, 77.8 against 79.2 mm with Stacked-Hourglass; ten
-# hypotheses without it (`--every 16 --no-mirror --hypotheses 10`) gave 41.0 and 78.6, so the
+# hypotheses without it (`--every 16 --no-mirror --hypotheses 10`) gave 40.9 and 78.5, so the
 # mirror adds more than the extra samples do. It doubles the lifter's work. The uncertainty
 # calibration is fitted with it on.
 MIRROR_AVERAGE = True
@@ -324,10 +324,11 @@ class Lifter:
         costs its per-frame arrays and one batch of work. `components` pads every joint to that
         many kernels (weight 0) as a batch is read: the sampler draws one random number per kernel,
         so a source lifted with a fixed M gives the same numbers however many kernels it stores.
-        `batch_size` windows per pass: `benchmarks/bench_lifter.py` gave 306 frames/s at the
-        defaults with 256 on the 2-core CPU, 163 with 1024 (with the mirror each pass is twice as
-        wide, and large passes spill the caches). It does not change the result: each frame's
-        samples start from random numbers seeded by `seed` and its own index (`start_draws`).
+        `batch_size` windows per pass: `benchmarks/bench_lifter.py` gives 330 frames/s at the
+        defaults with 256 on the 2-core CPU (with the mirror each pass is twice as wide, and much
+        larger passes spill the caches). It does not change the result beyond float rounding: each
+        frame's samples start from random numbers seeded by `seed` and its own index
+        (`start_draws`).
         """
         F = len(mixtures)
         if valid is None:

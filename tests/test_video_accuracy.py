@@ -11,8 +11,8 @@ from diffpose_cli.pipeline import load_models
 from diffpose_cli.video_accuracy import H36M_CLIPS, h36m_clip_accuracy, sample_accuracy
 
 # (P1, P2) upper bounds in mm
-# (measured 2026-12-02 with test-time mirroring: sample 89.7 / 85.0, S9 walking 67.5 / 41.6,
-# S11 directions 88.8 / 50.7)
+# (measured 2026-12-02 with test-time mirroring and per-frame start draws: sample 89.7 / 85.1,
+# S9 walking 68.0 / 41.2, S11 directions 88.6 / 50.7)
 BOUNDS = {
     "samples/studio_walk.mp4": (92.5, 87.5),
     "S9/Walking 1/54138969": (70.5, 44.5),
