@@ -311,8 +311,8 @@ class Lifter:
 
     @torch.no_grad()
     def lift(self, mixtures: Mixtures, fps: float, valid=None, hypotheses=HYPOTHESES, steps=STEPS,
-             batch_size=256, seed=0, frames=None, progress=None, components=None,
-             camera=None, mirror=MIRROR_AVERAGE) -> LiftOutput:
+             batch_size=256, seed=0, frames=None, progress=None, camera=None,
+             mirror=MIRROR_AVERAGE) -> LiftOutput:
         """3D for every frame with `valid` True (default: frames whose pelvis is present).
 
         `camera` = (focal, cx, cy) in pixels, the intrinsics the 2D came through; the pose comes back
@@ -321,9 +321,8 @@ class Lifter:
         `frames` (indices) restricts the output to those frames (the others come back NaN); the
         windows around them still read every frame. `progress(n)` is called after each batch.
         Each batch's windows are gathered from the mixtures as they are stored, so a long video
-        costs its per-frame arrays and one batch of work. `components` pads every joint to that
-        many kernels (weight 0) as a batch is read: the sampler draws one random number per kernel,
-        so a source lifted with a fixed M gives the same numbers however many kernels it stores.
+        costs its per-frame arrays and one batch of work. However many kernels the mixtures store,
+        kernels of weight 0 change nothing (tests/test_video.py checks it to the bit).
         `batch_size` windows per pass: `benchmarks/bench_lifter.py` gives 330 frames/s at the
         defaults with 256 on the 2-core CPU (with the mirror each pass is twice as wide, and much
         larger passes spill the caches). It does not change the result beyond float rounding: each
@@ -341,33 +340,25 @@ class Lifter:
         if len(frames) == 0:
             return LiftOutput(joints, std)
         start, end = segment_bounds(valid)
-        stored = mixtures.means.shape[2]
-        M = max(stored, components or 0)
+
+        def tensor(a):
+            return torch.from_numpy(np.ascontiguousarray(a, np.float32)).to(self.device)
+
         for lo in range(0, len(frames), batch_size):
             batch = frames[lo:lo + batch_size]
             idx = window_frame_indices(batch, start, end, fps, self.window, self.fps)
-            stored_means, stored_weights = mixtures.means[idx], mixtures.weights[idx]
+            means, weights = mixtures.means[idx], mixtures.weights[idx]
             rotation = None
             if camera is not None:
-                # turned before padding: the padded kernels have weight 0 and need no view
-                w = stored_weights[:, self.window // 2, 0]
-                pelvis = ((w[..., None] * stored_means[:, self.window // 2, 0]).sum(-2)
+                w = weights[:, self.window // 2, 0]
+                pelvis = ((w[..., None] * means[:, self.window // 2, 0]).sum(-2)
                           / w.sum(-1, keepdims=True))
                 rotation = pelvis_view_rotation(pelvis, camera)
-                stored_means = to_pelvis_view(stored_means, rotation, camera)
-            means = np.zeros(idx.shape + (NUM_JOINTS, M, 2), np.float32)
-            stds = np.ones(idx.shape + (NUM_JOINTS, M, 2), np.float32)
-            weights = np.zeros(idx.shape + (NUM_JOINTS, M), np.float32)
-            means[..., :stored, :] = stored_means
-            stds[..., :stored, :] = mixtures.stds[idx]
-            weights[..., :stored] = stored_weights
+                means = to_pelvis_view(means, rotation, camera)
             draws = start_draws(batch, hypotheses * (2 if mirror else 1), seed)
-
-            def tensor(a):
-                return torch.from_numpy(a).to(self.device)
-
-            hyps = self.model.hypotheses(tensor(means), tensor(stds), tensor(weights), hypotheses,
-                                         steps, mirror=mirror, draws=tuple(map(tensor, draws)))
+            hyps = self.model.hypotheses(tensor(means), tensor(mixtures.stds[idx]), tensor(weights),
+                                         hypotheses, steps, mirror=mirror,
+                                         draws=tuple(map(tensor, draws)))
             mean, s = self.model.summarise(hyps)
             mean = mean.cpu().numpy()
             if rotation is not None:  # back from the turned camera: X = R^T X'

@@ -202,7 +202,7 @@ def detect_2d(path, detector, quiet: bool = True, max_frames: int | None = None)
     """Stream the video through `detector` (a pose2d detector), keeping per-frame arrays only.
 
     The mixtures keep as many kernels as the detector gives (`detector.components`: 1 for
-    BlazePose, COMPONENTS for HRNet's heatmap mixtures); the lift pads them as it reads them."""
+    BlazePose, COMPONENTS for HRNet's heatmap mixtures); the lift reads any number of them."""
     from tqdm import tqdm
 
     from .pose2d import COMPONENTS
@@ -450,7 +450,6 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     from tqdm import tqdm
 
     from . import lifter as lifter_module
-    from .pose2d import COMPONENTS
     hypotheses = lifter_module.HYPOTHESES if hypotheses is None else int(hypotheses)
     steps = lifter_module.STEPS if steps is None else int(steps)
     if hypotheses < 1 or steps < 1:
@@ -463,7 +462,7 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     with tqdm(total=int(present.sum()), unit="frame", desc="3D lift", disable=quiet,
               dynamic_ncols=True, leave=False) as bar:
         out = lifter.lift(mix, fps, valid=present, hypotheses=hypotheses, steps=steps,
-                          batch_size=LIFT_BATCH, components=COMPONENTS, progress=bar.update,
+                          batch_size=LIFT_BATCH, progress=bar.update,
                           camera=(f, cx, cy))
     joints_rel = constant_bones(np.asarray(out.joints, np.float32), present)
     std = np.asarray(out.std, np.float32)
@@ -619,7 +618,7 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
         if box is not None:
             std[f] = blazepose_std(sc[f], float(max(box[2] - box[0], box[3] - box[1])))
     present_j = (sc > 0) & (std > 0)
-    # one kernel per joint (the lift pads to COMPONENTS as it reads each batch)
+    # one kernel per joint (the lift reads any number of kernels)
     mix_in = mixtures_from_points(np.where(present_j[..., None], kp_in, np.nan), np.maximum(std, 1e-3),
                                   present=present_j, components=1)
     if layout == "coco17":

@@ -31,7 +31,7 @@ import torch
 from .errors import DiffposeError
 from .mixtures import Mixtures, heatmaps_to_mixtures, mixture_moments
 
-COMPONENTS = 5   # mixture components per joint (the paper's M); the lift always reads this many
+COMPONENTS = 5   # mixture components per joint (the paper's M) fitted to each heatmap
 
 # ---------------------------------------------------------------------------------------------
 # MMPose preprocessing / decoding

@@ -25,7 +25,6 @@ BONES = [(p, c) for c, p in enumerate(PARENTS) if p >= 0]
 MIRROR = [0, 4, 5, 6, 1, 2, 3, 7, 8, 9, 10, 14, 15, 16, 11, 12, 13]
 
 
-
 def mirror_left_right(points, joint_axis=-2):
     """The left-right mirror image of points (numpy or torch, x on the last axis): x negated and
     every joint swapped with its mirror joint along `joint_axis`. Returns a new array."""
