@@ -54,30 +54,46 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def evaluate(lifter, data_dir, input_2d="gt", every=1, hypotheses=HYPOTHESES, steps=STEPS,
-             subjects=TEST_SUBJECTS, cameras=None, max_tracks=None, save_predictions=None,
-             progress=True, mirror=MIRROR_AVERAGE) -> dict:
-    """Run the lifter over the test tracks; returns the tables and the uncertainty figures."""
+def load_test_inputs(data_dir, input_2d="gt", subjects=TEST_SUBJECTS, cameras=None,
+                     max_tracks=None) -> list:
+    """The test tracks and their 2D input: [(track, points (F, J, 2) pixels, present (J,))], the
+    points cut to the frames the 3D has. With `sh`, only the tracks that have detections."""
     from .h36m import CAMERAS
     tracks = load_tracks(data_dir, subjects, cameras or CAMERAS)
     if input_2d == "sh":
         detections = load_sh_detections(data_dir, tracks)
         tracks = [t for t in tracks if t.key in detections]
-    if max_tracks:
-        tracks = tracks[:max_tracks]
-    total = sum(len(range(0, len(t.keypoints), every)) for t in tracks)
-    bar = tqdm(total=total, unit="frame", disable=not progress, desc=f"eval {input_2d}")
+    inputs = []
+    for t in tracks[:max_tracks] if max_tracks else tracks:
+        points, present = ((t.keypoints, np.ones(t.keypoints.shape[1], bool)) if input_2d == "gt"
+                           else detections[t.key])
+        inputs.append((t, points[:len(t.joints_camera)], present))
+    return inputs
+
+
+def evaluate(lifter, data_dir, input_2d="gt", every=1, hypotheses=HYPOTHESES, steps=STEPS,
+             subjects=TEST_SUBJECTS, cameras=None, max_tracks=None, save_predictions=None,
+             progress=True, mirror=MIRROR_AVERAGE) -> dict:
+    """Run the lifter over the test tracks; returns the tables and the uncertainty figures."""
+    inputs = load_test_inputs(data_dir, input_2d, subjects, cameras, max_tracks)
+    std_px = GT_STD_PX if input_2d == "gt" else SH_STD_PX
+    # built one track at a time: a whole test set of mixtures would not fit in memory
+    cases = ((t, mixtures_from_points(points, std_px, present)) for t, points, present in inputs)
+    total = sum(len(range(0, len(points), every)) for _, points, _ in inputs)
+    return score_lifter(lifter, cases, input_2d, total, every, hypotheses, steps,
+                        save_predictions, progress, mirror)
+
+
+def score_lifter(lifter, cases, label, total, every=1, hypotheses=HYPOTHESES, steps=STEPS,
+                 save_predictions=None, progress=True, mirror=MIRROR_AVERAGE) -> dict:
+    """P1, P2 per action and the uncertainty figures over `cases`, (track, 2D mixtures) pairs;
+    each track's first len(mixtures) frames are scored, every `every`-th of them. `label` names
+    the input, `total` is the number of frames scored (for the progress bar)."""
+    bar = tqdm(total=total, unit="frame", disable=not progress, desc=f"eval {label}")
     per_action = defaultdict(lambda: [[], []])
-    errors, stds, saved = [], [], {}
-    for t in tracks:
-        truth = t.joints_camera - t.joints_camera[:, :1]
-        if input_2d == "gt":
-            mixtures = mixtures_from_points(t.keypoints, GT_STD_PX)
-        else:
-            points, present = detections[t.key]
-            n = min(len(points), len(truth))
-            points, truth = points[:n], truth[:n]
-            mixtures = mixtures_from_points(points, SH_STD_PX, present)
+    errors, stds, saved, tracks = [], [], {}, 0
+    for t, mixtures in cases:
+        truth = t.joints_camera[:len(mixtures)] - t.joints_camera[:len(mixtures), :1]
         frames = np.arange(0, len(truth), every)
         out = lifter.lift(mixtures, fps=50.0, hypotheses=hypotheses, steps=steps, frames=frames,
                           progress=bar.update, camera=t.intrinsics, mirror=mirror)
@@ -88,6 +104,7 @@ def evaluate(lifter, data_dir, input_2d="gt", every=1, hypotheses=HYPOTHESES, st
         per_action[t.action_group][1].append(p2.mean(1))
         errors.append(p1[:, 1:])
         stds.append(std[:, 1:])
+        tracks += 1
         if save_predictions:
             saved[t.key] = pred.astype(np.float32)
             saved[t.key + "/frames"] = frames
@@ -97,8 +114,8 @@ def evaluate(lifter, data_dir, input_2d="gt", every=1, hypotheses=HYPOTHESES, st
              for a, v in sorted(per_action.items())}
     errors, stds = np.concatenate(errors).ravel(), np.concatenate(stds).ravel()
     result = {
-        "input": input_2d, "every": every, "hypotheses": hypotheses, "steps": steps, "mirror": mirror,
-        "frames": int(total), "tracks": len(tracks),
+        "input": label, "every": every, "hypotheses": hypotheses, "steps": steps, "mirror": mirror,
+        "frames": int(total), "tracks": tracks,
         "per_action": {a: {"p1_mm": round(float(p1), 2), "p2_mm": round(float(p2), 2)}
                        for a, (p1, p2) in table.items()},
         "p1_mm": round(float(np.mean([v[0] for v in table.values()])), 2),

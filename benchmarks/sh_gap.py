@@ -1,0 +1,95 @@
+"""Where the lifter's Stacked-Hourglass error comes from: the same test frames lifted from 2D inputs
+that sit between the projected ground truth and the real detections.
+
+    python benchmarks/sh_gap.py [--every 16] [--weights PATH] [--data DIR]
+
+Rows, all on the frames that have Stacked-Hourglass detections (S9 + S11, all cameras), with the
+neck/nose missing wherever SH lacks it:
+- gt: the projected ground truth, declared 1 px wide (as `diffpose eval --input gt`, less the neck),
+- gt, declared as SH: the same exact points, declared as wide as SH's (evaluate.SH_STD_PX): what
+  the lifter's caution costs when it is told the 2D is only that good,
+- gt + white noise: independent Gaussian errors of exactly the declared SH widths, every joint and
+  frame: a detector as good as SH on average, with the errors the widths promise,
+- sh: the real detections (what `diffpose eval --input sh` does),
+- sh, per-track bias removed (uses the truth): each track's median error per joint subtracted, so
+  what remains is SH's error that changes over time,
+- sh, gross errors cut (uses the truth): every error longer than 3 declared widths shortened to 3
+  widths, so the tail counts no more than a bad-but-plausible detection.
+The last two are diagnostics, not results: they read the test truth. The 2D columns give the
+median and the mean 2D error over all present joints but the pelvis, in pixels.
+"""
+
+import argparse
+import warnings
+import zlib
+
+import numpy as np
+import torch
+
+from diffpose_cli.evaluate import GT_STD_PX, SH_STD_PX, load_test_inputs, score_lifter
+from diffpose_cli.h36m import find_h36m
+from diffpose_cli.lifter import load_lifter
+from diffpose_cli.mixtures import mixtures_from_points
+
+
+def white_noise(truth_px, std_px, key):
+    rng = np.random.default_rng(zlib.crc32(key.encode()))  # the same noise on every run
+    return truth_px + rng.standard_normal(truth_px.shape) * std_px[None, :, None]
+
+
+def without_track_bias(points, truth_px):
+    with warnings.catch_warnings():  # the missing neck is NaN in every frame, and stays so
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return points - np.nanmedian(points - truth_px, axis=0, keepdims=True)
+
+
+def gross_errors_cut(points, truth_px, std_px, limit=3.0):
+    error = points - truth_px
+    length = np.linalg.norm(error, axis=-1, keepdims=True)
+    cap = limit * std_px[None, :, None]
+    return truth_px + error * np.minimum(1.0, cap / np.maximum(length, 1e-9))
+
+
+VARIANTS = {
+    "gt": lambda t, pts, truth: (truth, GT_STD_PX),
+    "gt, declared as SH": lambda t, pts, truth: (truth, SH_STD_PX),
+    "gt + white noise": lambda t, pts, truth: (white_noise(truth, SH_STD_PX, t.key), SH_STD_PX),
+    "sh": lambda t, pts, truth: (pts, SH_STD_PX),
+    "sh, per-track bias removed": lambda t, pts, truth: (without_track_bias(pts, truth), SH_STD_PX),
+    "sh, gross errors cut": lambda t, pts, truth: (gross_errors_cut(pts, truth, SH_STD_PX),
+                                                   SH_STD_PX),
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--every", type=int, default=16)
+    parser.add_argument("--weights", default=None)
+    parser.add_argument("--data", default=None)
+    args = parser.parse_args()
+    lifter = load_lifter(args.weights)
+    inputs = load_test_inputs(find_h36m(args.data), "sh")
+    total = sum(len(range(0, len(points), args.every)) for _, points, _ in inputs)
+    print(f"lifter {lifter.name}, {len(inputs)} tracks, every {args.every}th frame ({total} frames), "
+          f"{torch.get_num_threads()} torch threads")
+    print(f"{'2D input':<30}{'P1 mm':>8}{'P2 mm':>8}{'2D median px':>14}{'2D mean px':>12}")
+    for name, make in VARIANTS.items():
+        made = []
+
+        def cases():
+            for t, points, present in inputs:
+                truth_px = t.keypoints[:len(points)].astype(np.float64)
+                pts, std_px = make(t, points.astype(np.float64), truth_px)
+                frames = np.arange(0, len(points), args.every)
+                error = np.linalg.norm(pts[frames] - truth_px[frames], axis=-1)[:, present]
+                made.append(error[:, 1:].ravel())  # the pelvis (present, joint 0) left out
+                yield t, mixtures_from_points(pts, std_px, present)
+
+        result = score_lifter(lifter, cases(), name, total, args.every, progress=False)
+        error = np.concatenate(made)
+        print(f"{name:<30}{result['p1_mm']:>8.1f}{result['p2_mm']:>8.1f}"
+              f"{np.nanmedian(error):>14.1f}{np.nanmean(error):>12.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
