@@ -1,7 +1,7 @@
 """Where the lifter's Stacked-Hourglass error comes from: the same test frames lifted from 2D inputs
 that sit between the projected ground truth and the real detections.
 
-    python benchmarks/sh_gap.py [--every 16] [--weights PATH] [--data DIR]
+    python benchmarks/sh_gap.py [--every 16] [--weights PATH] [--data DIR] [--only ROW]
 
 Rows, all on the frames that have Stacked-Hourglass detections (S9 + S11, all cameras), with the
 neck/nose missing wherever SH lacks it:
@@ -14,11 +14,11 @@ neck/nose missing wherever SH lacks it:
 - sh, per-track bias removed (uses the truth): each track's median error per joint subtracted, so
   what remains is SH's error that changes over time,
 - sh, gross errors cut (uses the truth): every error longer than 3 declared widths shortened to 3
-  widths, so the tail counts no more than a bad-but-plausible detection.
+  widths, so the tail counts no more than a bad-but-plausible detection,
 - sh, jumps declared wide (reads no truth): a detection far (3 declared widths) from the median of
   its +-4 neighbouring frames is declared as wide as that distance, so the lifter leans less on it.
-The two "uses the truth" rows are diagnostics, not results: they read the test truth. The 2D columns give the
-median and the mean 2D error over all present joints but the pelvis, in pixels.
+The two "uses the truth" rows are diagnostics, not results: they read the test truth. The 2D
+columns give the median and the mean 2D error over all present joints but the pelvis, in pixels.
 """
 
 import argparse
