@@ -50,7 +50,9 @@ class WindowSampler:
 
     def __init__(self, tracks, window):
         self.keypoints = np.concatenate([t.keypoints for t in tracks])
-        self.camera = np.concatenate([np.tile(t.intrinsics, (len(t.keypoints), 1)) for t in tracks])
+        # focal, cx, cy once per track, and each frame's track
+        self.intrinsics = np.stack([np.asarray(t.intrinsics) for t in tracks])
+        self.track = np.repeat(np.arange(len(tracks)), [len(t.keypoints) for t in tracks])
         joints = np.concatenate([t.joints_camera for t in tracks])
         self.targets = joints - joints[:, :1]  # pelvis-relative
         lengths = [len(t.keypoints) for t in tracks]
@@ -65,7 +67,7 @@ class WindowSampler:
     def windows(self, centres, flip=None):
         """2D windows (B, T, J, 2) and 3D targets (B, J, 3) for the given centre frames."""
         idx = np.clip(centres[:, None] + self.offsets, self.start[centres, None], self.end[centres, None])
-        camera = self.camera[centres].T  # focal, cx, cy: one per window
+        camera = self.intrinsics[self.track[centres]].T  # focal, cx, cy: one per window
         rotation = pelvis_view_rotation(self.keypoints[centres, 0], camera)
         kp = to_pelvis_view(self.keypoints[idx], rotation, camera)
         target = np.einsum("bij,bkj->bki", rotation, self.targets[centres]).astype(np.float32)
