@@ -49,13 +49,13 @@ class WindowSampler:
     """
 
     def __init__(self, tracks, window):
+        lengths = [len(t.keypoints) for t in tracks]
         self.keypoints = np.concatenate([t.keypoints for t in tracks])
         # focal, cx, cy once per track, and each frame's track
         self.intrinsics = np.stack([np.asarray(t.intrinsics) for t in tracks])
-        self.track = np.repeat(np.arange(len(tracks)), [len(t.keypoints) for t in tracks])
+        self.track = np.repeat(np.arange(len(tracks)), lengths)
         joints = np.concatenate([t.joints_camera for t in tracks])
         self.targets = joints - joints[:, :1]  # pelvis-relative
-        lengths = [len(t.keypoints) for t in tracks]
         starts = np.cumsum([0] + lengths[:-1])
         self.start = np.repeat(starts, lengths)
         self.end = np.repeat(starts + np.array(lengths) - 1, lengths)
