@@ -247,10 +247,16 @@ class DiffPoseModel(nn.Module):
 
     def summarise(self, hyps):
         """(n, B, J, 3) hypotheses -> mean pose (B, J, 3), calibrated per-joint std (B, J)."""
-        mean = hyps.mean(0)
-        spread = (((hyps - mean) ** 2).sum(-1).mean(0) / 3).sqrt()
+        mean, spread = mean_and_spread(hyps)
         a, b = self.calibration[:, 0], self.calibration[:, 1]
         return mean, a * spread + b
+
+
+def mean_and_spread(hyps):
+    """(n, B, J, 3) hypotheses -> their mean (B, J, 3) and per-joint spread (B, J), the RMS
+    per-axis distance from that mean (uncalibrated: the calibration maps it to a std)."""
+    mean = hyps.mean(0)
+    return mean, (((hyps - mean) ** 2).sum(-1).mean(0) / 3).sqrt()
 
 
 @dataclass

@@ -29,7 +29,8 @@ import torch
 from .detector_noise import synthesize_detections
 from .h36m import load_tracks
 from .lifter import (DEFAULT_CONFIG, HYPOTHESES, MIRROR_AVERAGE, STEPS, DiffPoseModel,
-                     pelvis_view_rotation, person_scale, save_model, to_pelvis_view)
+                     mean_and_spread, pelvis_view_rotation, person_scale, save_model,
+                     to_pelvis_view)
 from .skeleton import mirror_left_right
 
 TRAIN = ["S1", "S5", "S6", "S7"]
@@ -115,8 +116,7 @@ def held_out_predictions(model, sampler, rng, every=20, clean_fraction=0.0, hypo
         means, stds, weights = detections_for(kp, rng, clean_fraction)
         _, pose, _, _, _ = model.encode(means, stds, weights)
         hyps = model.hypotheses(means, stds, weights, hypotheses, steps, mirror=mirror)
-        mean = hyps.mean(0)
-        spread = (((hyps - mean) ** 2).sum(-1).mean(0) / 3).sqrt()
+        mean, spread = mean_and_spread(hyps)
         for kept, value in zip(out, (pose, mean, spread, torch.from_numpy(target))):
             kept.append(value)
     model.train()
