@@ -26,48 +26,41 @@ import time
 import numpy as np
 import torch
 
-from diffpose_cli.evaluate import GT_STD_PX, SH_STD_PX, load_test_inputs, score_lifter
+from diffpose_cli.evaluate import SH_STD_PX, evaluate
 from diffpose_cli.h36m import find_h36m, load_sh_detections, load_tracks
 from diffpose_cli.lifter import Lifter, load_lifter
 from diffpose_cli.mixtures import mixtures_from_points
-from diffpose_cli.train import TRAIN, WindowSampler, detections_for, losses
+from diffpose_cli.train import NLL_WEIGHT, TRAIN, WindowSampler, detections_for, losses
 
 LR = 1e-4
 BATCH = 256
 
 
 def sh_tracks(data_dir, subject):
-    """The subject's tracks with SH's 2D as their keypoints (the missing neck filled with the
-    thorax point so that the geometry stays finite; it goes in with weight 0) and the 3D cut to
-    the same length."""
+    """The subject's tracks with SH's 2D as their keypoints (the missing neck NaN, as
+    load_sh_detections gives it) and the 3D cut to the same length."""
     tracks = load_tracks(data_dir, [subject])
     detections = load_sh_detections(data_dir, tracks)
     out = []
     for t in tracks:
-        if t.key not in detections:
-            continue
-        points, present = detections[t.key]
-        n = min(len(points), len(t.joints_camera))
-        points = points[:n].copy()
-        points[:, ~present] = points[:, 8:9]
-        out.append(dataclasses.replace(t, keypoints=points, joints_camera=t.joints_camera[:n]))
-    return out, present
+        if t.key in detections:
+            points, _ = detections[t.key]
+            n = min(len(points), len(t.joints_camera))
+            out.append(dataclasses.replace(t, keypoints=points[:n],
+                                           joints_camera=t.joints_camera[:n]))
+    return out
 
 
-def sh_mixtures(kp, present):
-    """SH windows (B, T, J, 2), as WindowSampler gives them -> two-kernel mixtures like
-    detector_noise's, the second kernel empty."""
+def sh_mixtures(kp):
+    """SH windows (B, T, J, 2), as WindowSampler gives them -> mixtures with two kernels like
+    detector_noise's (the second empty); the NaN neck comes out missing."""
     B, T, J, _ = kp.shape
-    means = np.zeros((B, T, J, 2, 2), np.float32)
-    means[..., 0, :] = kp
-    stds = np.ones((B, T, J, 2, 2), np.float32)
-    stds[..., 0, :] = SH_STD_PX[None, None, :, None]
-    weights = np.zeros((B, T, J, 2), np.float32)
-    weights[..., 0] = present  # the mirror image swaps left and right: SH's mask is symmetric
-    return torch.from_numpy(means), torch.from_numpy(stds), torch.from_numpy(weights)
+    mixtures = mixtures_from_points(kp.reshape(B * T, J, 2), SH_STD_PX, components=2)
+    return tuple(torch.from_numpy(a.reshape(B, T, *a.shape[1:]))
+                 for a in (mixtures.means, mixtures.stds, mixtures.weights))
 
 
-def fine_tune(train_set, sh_set, present, steps, seed, log):
+def fine_tune(train_set, sh_set, steps, seed, log):
     """The shipped network, `steps` more training steps; half of each batch from `sh_set` if
     given. Returns a Lifter around it."""
     torch.manual_seed(seed)
@@ -85,10 +78,10 @@ def fine_tune(train_set, sh_set, present, steps, seed, log):
         if sh_set is not None:
             centres = rng.integers(0, len(sh_set), BATCH - synthetic)
             kp, target = sh_set.windows(centres, flip=rng.random(len(centres)) < 0.5)
-            batch.append((*sh_mixtures(kp, present), torch.from_numpy(target)))
+            batch.append((*sh_mixtures(kp), torch.from_numpy(target)))
         means, stds, weights, target = (torch.cat(parts) for parts in zip(*batch))
         encoder, nll, denoiser = losses(model, means, stds, weights, target)
-        loss = encoder + denoiser + 0.001 * nll
+        loss = encoder + denoiser + NLL_WEIGHT * nll
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -97,14 +90,6 @@ def fine_tune(train_set, sh_set, present, steps, seed, log):
             log(f"  step {step + 1}/{steps}: encoder {1000 * encoder.item():.1f} mm, denoiser "
                 f"{1000 * denoiser.item():.1f} mm, {(step + 1) / (time.time() - started):.2f} it/s")
     return Lifter(model.eval(), "fine-tuned")
-
-
-def score(lifter, data_dir, subject, input_2d, every):
-    inputs = load_test_inputs(data_dir, input_2d, subjects=[subject])
-    std_px = GT_STD_PX if input_2d == "gt" else SH_STD_PX
-    cases = ((t, mixtures_from_points(p, std_px, pr)) for t, p, pr in inputs)
-    total = sum(len(range(0, len(p), every)) for _, p, _ in inputs)
-    return score_lifter(lifter, cases, f"{subject} {input_2d}", total, every, progress=False)
 
 
 def main():
@@ -126,18 +111,17 @@ def main():
     train_set = WindowSampler(load_tracks(data_dir, TRAIN), window)
     for scored in args.folds.split(","):
         fitted = "S11" if scored == "S9" else "S9"
-        tracks, present = sh_tracks(data_dir, fitted)
-        sh_set = WindowSampler(tracks, window)
+        sh_set = WindowSampler(sh_tracks(data_dir, fitted), window)
         log(f"fold: fit on {fitted}'s SH ({len(sh_set)} frames), score on {scored}")
         rows = {"shipped": load_lifter()}
         log(" fine-tuning, control (synthetic detections only)")
-        rows["control"] = fine_tune(train_set, None, present, args.steps, args.seed, log)
+        rows["control"] = fine_tune(train_set, None, args.steps, args.seed, log)
         log(f" fine-tuning, half of each batch from {fitted}'s SH")
-        rows["with SH"] = fine_tune(train_set, sh_set, present, args.steps, args.seed, log)
+        rows["with SH"] = fine_tune(train_set, sh_set, args.steps, args.seed, log)
         log(f"{'':<10}{scored + ' SH P1':>12}{'SH P2':>8}{'gt P1':>8}")
         for name, lifter in rows.items():
-            sh = score(lifter, data_dir, scored, "sh", args.every)
-            gt = score(lifter, data_dir, scored, "gt", args.every)
+            sh, gt = (evaluate(lifter, data_dir, input_2d, args.every, subjects=[scored],
+                               progress=False) for input_2d in ("sh", "gt"))
             log(f"{name:<10}{sh['p1_mm']:>12.1f}{sh['p2_mm']:>8.1f}{gt['p1_mm']:>8.1f}")
 
 

@@ -36,6 +36,7 @@ from .skeleton import mirror_left_right
 TRAIN = ["S1", "S5", "S6", "S7"]
 HELD_OUT = ["S8"]
 STRIDE = 2  # Human3.6M is 50 fps; the model works at 25 fps, so windows take every 2nd frame
+NLL_WEIGHT = 0.001  # the encoder's depth-spread likelihood, beside the two MPJPE losses
 
 
 def mpjpe(pred, target):
@@ -231,7 +232,7 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
         kp, target = train_set.windows(centres, flip=rng.random(batch_size) < 0.5)
         means, stds, weights = detections_for(kp, rng)
         enc, nll, den = losses(model, means, stds, weights, torch.from_numpy(target))
-        loss = enc + den + 0.001 * nll
+        loss = enc + den + NLL_WEIGHT * nll
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -9,7 +9,7 @@ from diffpose_cli.evaluate import SH_STD_PX, evaluate, procrustes_align
 from diffpose_cli.h36m import load_sh_detections, load_tracks
 from diffpose_cli.lifter import load_lifter, pelvis_view_rotation, to_pelvis_view
 from diffpose_cli.mixtures import mixtures_from_points
-from diffpose_cli.train import WindowSampler, detections_for, losses, train
+from diffpose_cli.train import NLL_WEIGHT, WindowSampler, detections_for, losses, train
 from diffpose_cli.lifter import DiffPoseModel
 
 TINY = dict(width=64, context=8, hidden=32, blocks=2)
@@ -59,7 +59,7 @@ def test_training_step_lowers_the_loss(h36m_dir):
         m, s, w = detections_for(kp, rng)
         enc, nll, den = losses(model, m, s, w, torch.from_numpy(target))
         optimiser.zero_grad()
-        (enc + den + 0.001 * nll).backward()
+        (enc + den + NLL_WEIGHT * nll).backward()
         optimiser.step()
     after = held_loss()
     assert after < 0.6 * before, (before, after)
