@@ -34,13 +34,13 @@ def main():
     print(f"{'N':>3}{'steps':>6}{'MPJPE det':>11}{'MPJPE clean':>13}{'spearman':>10}"
           f"{'cover90':>9}{'ms/frame':>10}")
     for n, steps in [(5, 1), (5, 2), (5, 3), (5, 5), (10, 2), (10, 5)]:
-        _, _, e_fit, s_fit = evaluate_sampler(model, fit_half, np.random.default_rng(1), args.every,
+        _, _, e_fit, s_fit = evaluate_sampler(model, fit_half, np.random.default_rng(1), "camera", args.every,
                                               0.0, n, steps)
         t = time.perf_counter()
-        _, det_mm, e, s = evaluate_sampler(model, test_half, np.random.default_rng(2), args.every,
+        _, det_mm, e, s = evaluate_sampler(model, test_half, np.random.default_rng(2), "camera", args.every,
                                            0.0, n, steps)
         ms = 1000 * (time.perf_counter() - t) / len(e)
-        _, clean_mm, _, _ = evaluate_sampler(model, test_half, np.random.default_rng(3), args.every,
+        _, clean_mm, _, _ = evaluate_sampler(model, test_half, np.random.default_rng(3), "camera", args.every,
                                              1.0, n, steps)
         calib = fit_calibration(e_fit, s_fit)
         std = s * calib[:, 0] + calib[:, 1]

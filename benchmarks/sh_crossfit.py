@@ -20,44 +20,19 @@ diagnostic of the missing training data, never a result to publish as the lifter
 """
 
 import argparse
-import dataclasses
 import time
 
 import numpy as np
 import torch
 
 from diffpose_cli.evaluate import SH_STD_PX, evaluate
-from diffpose_cli.h36m import find_h36m, load_sh_detections, load_tracks
+from diffpose_cli.h36m import find_h36m, load_tracks, sh_tracks
 from diffpose_cli.lifter import Lifter, load_lifter
 from diffpose_cli.mixtures import mixtures_from_points
-from diffpose_cli.train import NLL_WEIGHT, TRAIN, WindowSampler, detections_for, losses
+from diffpose_cli.train import NLL_WEIGHT, TRAIN, WindowSampler, detections_for, losses, sh_mixtures
 
 LR = 1e-4
 BATCH = 256
-
-
-def sh_tracks(data_dir, subject):
-    """The subject's tracks with SH's 2D as their keypoints (the missing neck NaN, as
-    load_sh_detections gives it) and the 3D cut to the same length."""
-    tracks = load_tracks(data_dir, [subject])
-    detections = load_sh_detections(data_dir, tracks)
-    out = []
-    for t in tracks:
-        if t.key in detections:
-            points, _ = detections[t.key]
-            n = min(len(points), len(t.joints_camera))
-            out.append(dataclasses.replace(t, keypoints=points[:n],
-                                           joints_camera=t.joints_camera[:n]))
-    return out
-
-
-def sh_mixtures(kp):
-    """SH windows (B, T, J, 2), as WindowSampler gives them -> mixtures with two kernels like
-    detector_noise's (the second empty); the NaN neck comes out missing."""
-    B, T, J, _ = kp.shape
-    mixtures = mixtures_from_points(kp.reshape(B * T, J, 2), SH_STD_PX, components=2)
-    return tuple(torch.from_numpy(a.reshape(B, T, *a.shape[1:]))
-                 for a in (mixtures.means, mixtures.stds, mixtures.weights))
 
 
 def fine_tune(train_set, sh_set, steps, seed, log):
@@ -111,7 +86,7 @@ def main():
     train_set = WindowSampler(load_tracks(data_dir, TRAIN), window)
     for scored in args.folds.split(","):
         fitted = "S11" if scored == "S9" else "S9"
-        sh_set = WindowSampler(sh_tracks(data_dir, fitted), window)
+        sh_set = WindowSampler(sh_tracks(data_dir, [fitted]), window)
         log(f"fold: fit on {fitted}'s SH ({len(sh_set)} frames), score on {scored}")
         rows = {"shipped": load_lifter()}
         log(" fine-tuning, control (synthetic detections only)")

@@ -20,6 +20,8 @@ def train(
     budget_minutes: Optional[float] = typer.Option(None, help="stop (with a checkpoint) after this "
                                                    "many minutes; rerun the same command to resume"),
     threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: all cores)"),
+    init: Optional[Path] = typer.Option(None, help="start from these lifter weights (fine-tuning) "
+                                        "instead of random ones"),
 ):
     """Train the lifter; resumes from OUT/last.pt; writes OUT/model.pt when done."""
     import torch
@@ -37,7 +39,8 @@ def train(
         print(msg, file=log_file, flush=True)
 
     run_training(find_h36m(data), out, iters=iters, batch_size=batch_size, lr=lr, seed=seed,
-                 budget_minutes=budget_minutes, log=log)
+                 budget_minutes=budget_minutes, init=init, log=log)
+    log_file.close()
 
 
 @app.command("eval")

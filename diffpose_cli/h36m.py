@@ -32,6 +32,7 @@ class Track:
     keypoints: np.ndarray      # (F, 17, 2) pixels, projected through the real lens (distorted)
     image_size: tuple          # (width, height)
     intrinsics: tuple          # pinhole intrinsics (focal, cx, cy), pixels; focal = mean of fx, fy
+    up: tuple = (0.0, -1.0, 0.0)  # the world's up direction in this camera's frame
 
     @property
     def key(self) -> str:
@@ -95,20 +96,45 @@ def load_tracks(h36m_dir, subjects, cameras=CAMERAS) -> list[Track]:
             tracks.append(Track(subject, action, cam_id, joints_camera,
                                 project_to_image(joints_camera, cam),
                                 (int(cam["width"]), int(cam["height"])),
-                                (float(cam["f"].mean()), float(cam["c"][0]), float(cam["c"][1]))))
+                                (float(cam["f"].mean()), float(cam["c"][0]), float(cam["c"][1])),
+                                tuple(float(v) for v in cam["R"][:, 2])))
     return tracks
+
+
+SH_FILES = {"test": "detections_sh_test.npz", "train": "detections_sh_train.npz"}
 
 
 def load_sh_detections(h36m_dir, tracks: list[Track]) -> dict:
     """Stacked-Hourglass detections for the given tracks: key -> ((F, 17, 2) pixels, (17,) present).
 
-    The detections can be a frame or two longer or shorter than the 3D sequence; they are cut to
-    the common length (the 3D is cut likewise by the caller through the returned length).
+    The test subjects' come from detections_sh_test.npz, the training subjects' from
+    detections_sh_train.npz (the same detector release). The detections can be a frame or two
+    longer or shorter than the 3D sequence; the caller cuts both to the common length.
     """
-    det = np.load(Path(h36m_dir) / "detections_sh_test.npz")
+    part = "test" if all(t.subject in TEST_SUBJECTS for t in tracks) else "train"
+    path = Path(h36m_dir) / SH_FILES[part]
+    if not path.is_file():
+        raise DiffposeError(f"Stacked-Hourglass detections missing: {path}")
+    det = np.load(path)
     out = {}
     for t in tracks:
         if t.key in det.files:
             points, present = sh16_to_h36m(det[t.key])
             out[t.key] = (points, present)
+    return out
+
+
+def sh_tracks(h36m_dir, subjects) -> list[Track]:
+    """The subjects' tracks with Stacked-Hourglass 2D as their keypoints (the missing neck NaN)
+    and the 3D cut to the same length; tracks without detections are left out."""
+    import dataclasses
+
+    tracks = load_tracks(h36m_dir, subjects)
+    detections = load_sh_detections(h36m_dir, tracks)
+    out = []
+    for t in tracks:
+        if t.key in detections:
+            points, _ = detections[t.key]
+            n = min(len(points), len(t.joints_camera))
+            out.append(dataclasses.replace(t, keypoints=points[:n], joints_camera=t.joints_camera[:n]))
     return out

@@ -26,12 +26,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .detector_noise import synthesize_detections
-from .h36m import load_tracks
+from .detector_noise import COMPONENTS, synthesize_detections
+from .evaluate import RADIUS_90, SH_STD_PX
+from .h36m import load_tracks, sh_tracks
 from .lifter import (DEFAULT_CONFIG, HYPOTHESES, MIRROR_AVERAGE, STEPS, DiffPoseModel,
                      mean_and_spread, pelvis_view_rotation, person_scale, save_model,
-                     to_pelvis_view)
+                     read_checkpoint, to_pelvis_view)
+from .mixtures import mixtures_from_points
 from .skeleton import mirror_left_right
+from .virtual_camera import film, random_cameras, vary_proportions
 
 TRAIN = ["S1", "S5", "S6", "S7"]
 HELD_OUT = ["S8"]
@@ -47,17 +50,19 @@ class WindowSampler:
     """All frames of a set of tracks, laid end to end, and windows of them around any frame.
 
     Windows come as the lifter sees them: in the camera turned onto the centre frame's pelvis
-    (lifter.to_pelvis_view), 2D and 3D alike.
+    (lifter.to_pelvis_view), 2D and 3D alike. With `views` (a random generator) each window is
+    instead re-filmed by a random virtual camera with the skeleton's proportions varied
+    (virtual_camera), from the 3D alone.
     """
 
     def __init__(self, tracks, window):
         lengths = [len(t.keypoints) for t in tracks]
         self.keypoints = np.concatenate([t.keypoints for t in tracks])
-        # focal, cx, cy once per track, and each frame's track
+        # focal, cx, cy and the world's up once per track, and each frame's track
         self.intrinsics = np.stack([np.asarray(t.intrinsics) for t in tracks])
+        self.up = np.stack([np.asarray(t.up, np.float64) for t in tracks])
         self.track = np.repeat(np.arange(len(tracks)), lengths)
-        joints = np.concatenate([t.joints_camera for t in tracks])
-        self.targets = joints - joints[:, :1]  # pelvis-relative
+        self.joints = np.concatenate([t.joints_camera for t in tracks])
         starts = np.cumsum([0] + lengths[:-1])
         self.start = np.repeat(starts, lengths)
         self.end = np.repeat(starts + np.array(lengths) - 1, lengths)
@@ -66,13 +71,22 @@ class WindowSampler:
     def __len__(self):
         return len(self.keypoints)
 
-    def windows(self, centres, flip=None):
+    def windows(self, centres, flip=None, views=None):
         """2D windows (B, T, J, 2) and 3D targets (B, J, 3) for the given centre frames."""
         idx = np.clip(centres[:, None] + self.offsets, self.start[centres, None], self.end[centres, None])
-        camera = self.intrinsics[self.track[centres]].T  # focal, cx, cy: one per window
-        rotation = pelvis_view_rotation(self.keypoints[centres, 0], camera)
-        kp = to_pelvis_view(self.keypoints[idx], rotation, camera)
-        target = np.einsum("bij,bkj->bki", rotation, self.targets[centres]).astype(np.float32)
+        c = len(self.offsets) // 2
+        if views is None:
+            camera = self.intrinsics[self.track[centres]].T  # focal, cx, cy: one per window
+            pixels, joints = self.keypoints[idx], self.joints[centres]
+        else:
+            motion = vary_proportions(self.joints[idx], views)
+            rotation, centre, camera = random_cameras(motion[:, c, 0].astype(np.float64),
+                                                      self.up[self.track[centres]], views)
+            motion, pixels = film(motion, rotation, centre, camera)
+            joints = motion[:, c]
+        rotation = pelvis_view_rotation(pixels[:, c, 0], camera)
+        kp = to_pelvis_view(pixels, rotation, camera)
+        target = np.einsum("bij,bkj->bki", rotation, joints - joints[:, :1]).astype(np.float32)
         if flip is not None and flip.any():
             # mirror the scene through the turned camera's axis: negate x, swap left and right
             kp[flip] = mirror_left_right(kp[flip])
@@ -85,6 +99,33 @@ def detections_for(keypoints, rng, clean_fraction=0.25):
     scale = scale.median(dim=1).values.numpy()
     means, stds, weights = synthesize_detections(keypoints, scale, rng, clean_fraction)
     return torch.from_numpy(means), torch.from_numpy(stds), torch.from_numpy(weights)
+
+
+def sh_mixtures(kp):
+    """Stacked-Hourglass windows (B, T, J, 2) -> mixtures shaped like detector_noise's (the second
+    kernel empty), each joint as wide as SH's typical error; the NaN neck comes out missing."""
+    B, T, J, _ = kp.shape
+    mixtures = mixtures_from_points(kp.reshape(B * T, J, 2), SH_STD_PX, components=COMPONENTS)
+    return tuple(torch.from_numpy(a.reshape(B, T, *a.shape[1:]))
+                 for a in (mixtures.means, mixtures.stds, mixtures.weights))
+
+
+# What a training batch is made of. "camera": ground truth through Human3.6M's own cameras with
+# synthetic detector errors; "virtual": the same motion re-filmed by random virtual cameras with
+# varied proportions, synthetic errors; "sh": the Stacked-Hourglass detector's real output for the
+# training subjects with its truth (a real detector's bias and gross errors, which synthetic noise
+# does not imitate).
+BATCH_MIX = {"camera": 0.3, "virtual": 0.4, "sh": 0.3}
+
+
+def batch_of(kind, sampler, centres, rng, flip=None, clean_fraction=0.25):
+    """(means, stds, weights, target) tensors for windows of one kind around `centres`."""
+    kp, target = sampler.windows(centres, flip, views=rng if kind == "virtual" else None)
+    if kind == "sh":
+        means, stds, weights = sh_mixtures(kp)
+    else:
+        means, stds, weights = detections_for(kp, rng, clean_fraction)
+    return means, stds, weights, torch.from_numpy(target)
 
 
 def losses(model, means, stds, weights, target):
@@ -105,30 +146,30 @@ def losses(model, means, stds, weights, target):
 
 
 @torch.no_grad()
-def held_out_predictions(model, sampler, rng, every=20, clean_fraction=0.0, hypotheses=HYPOTHESES,
-                         steps=STEPS, mirror=MIRROR_AVERAGE, batch=1024):
-    """Every `every`-th frame of a sampler, with synthetic detections: the encoder's pose, the
+def held_out_predictions(model, sampler, rng, kind="camera", every=20, clean_fraction=0.0,
+                         hypotheses=HYPOTHESES, steps=STEPS, mirror=MIRROR_AVERAGE, batch=1024):
+    """Every `every`-th frame of a sampler, as batch_of's `kind` makes it: the encoder's pose, the
     hypotheses' mean and per-joint spread, and the truth (tensors, metres)."""
     model.eval()
     centres = np.arange(0, len(sampler), every)
     out = [], [], [], []
     for lo in range(0, len(centres), batch):
-        kp, target = sampler.windows(centres[lo:lo + batch])
-        means, stds, weights = detections_for(kp, rng, clean_fraction)
+        means, stds, weights, target = batch_of(kind, sampler, centres[lo:lo + batch], rng,
+                                                clean_fraction=clean_fraction)
         _, pose, _, _, _ = model.encode(means, stds, weights)
         hyps = model.hypotheses(means, stds, weights, hypotheses, steps, mirror=mirror)
         mean, spread = mean_and_spread(hyps)
-        for kept, value in zip(out, (pose, mean, spread, torch.from_numpy(target))):
+        for kept, value in zip(out, (pose, mean, spread, target)):
             kept.append(value)
     model.train()
     return [torch.cat(v) for v in out]
 
 
-def evaluate_sampler(model, sampler, rng, every=20, clean_fraction=0.0, hypotheses=HYPOTHESES,
-                     steps=STEPS, mirror=MIRROR_AVERAGE, batch=1024):
+def evaluate_sampler(model, sampler, rng, kind="camera", every=20, clean_fraction=0.0,
+                     hypotheses=HYPOTHESES, steps=STEPS, mirror=MIRROR_AVERAGE, batch=1024):
     """MPJPE in mm of the encoder alone and of the hypotheses' mean, plus per-joint errors/spreads."""
-    pose, mean, spread, target = held_out_predictions(model, sampler, rng, every, clean_fraction,
-                                                      hypotheses, steps, mirror, batch)
+    pose, mean, spread, target = held_out_predictions(model, sampler, rng, kind, every,
+                                                      clean_fraction, hypotheses, steps, mirror, batch)
     errors = (mean - target).norm(dim=-1)
     return (1000 * (pose - target).norm(dim=-1).mean().item(), 1000 * errors.mean().item(),
             errors.numpy(), spread.numpy())
@@ -161,29 +202,37 @@ def fit_calibration(errors, spreads):
         b = max(float(np.mean(e - a * spreads[:, j])), 1e-3)
         calib[j] = a, b
     std = spreads * calib[:, 0] + calib[:, 1]
-    ratio = errors[:, 1:] / (2.5 * std[:, 1:])
+    ratio = errors[:, 1:] / (RADIUS_90 * std[:, 1:])
     calib[1:] *= np.quantile(ratio, 0.90)
     return calib
 
 
 def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budget_minutes=None,
           checkpoint_minutes=5.0, log_every=100, val_every=2000, config=None, subjects=TRAIN,
-          held_out=HELD_OUT, val_frame_every=50, calibration_every=10, log=print):
+          held_out=HELD_OUT, val_frame_every=50, calibration_every=10, init=None, log=print):
     t_start = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    config = dict(DEFAULT_CONFIG, **(config or {}))
+    start_from = read_checkpoint(init) if init else None
+    config = dict(DEFAULT_CONFIG, **(start_from["config"] if start_from else config or {}))
 
-    # ---- data: every (sequence, camera) of the training subjects, and the held-out subject
+    # ---- data: every (sequence, camera) of the training subjects, their Stacked-Hourglass
+    # detections, and the held-out subject's (S9, S11 are never read here)
     log(f"loading Human3.6M from {data_dir}")
-    train_set = WindowSampler(load_tracks(data_dir, subjects), config["window"])
+    samplers = {"camera": WindowSampler(load_tracks(data_dir, subjects), config["window"])}
+    samplers["virtual"] = samplers["camera"]
+    samplers["sh"] = WindowSampler(sh_tracks(data_dir, subjects), config["window"])
     held_out_set = WindowSampler(load_tracks(data_dir, held_out), config["window"])
-    log(f"train frames (x4 cameras) of {subjects}: {len(train_set)}, "
-        f"held out {held_out}: {len(held_out_set)}")
+    held_out_sh = WindowSampler(sh_tracks(data_dir, held_out), config["window"])
+    log(f"train frames (x4 cameras) of {subjects}: {len(samplers['camera'])} (SH detections "
+        f"{len(samplers['sh'])}), held out {held_out}: {len(held_out_set)}; batch mix {BATCH_MIX}")
 
     # ---- model and optimiser; learning rate: linear warm-up, then cosine decay to 1%
     model = DiffPoseModel(config)
+    if start_from:  # fine-tuning an earlier model: its weights are the starting point
+        model.load_state_dict(start_from["state_dict"])
+        log(f"starting from the weights of {init}")
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
 
     def lr_at(step):
@@ -215,6 +264,9 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
             {"numpy_rng": rng.bit_generator.state, "history": history, "step": step}))
         tmp.replace(ckpt_path)
 
+    counts = {kind: int(round(share * batch_size)) for kind, share in BATCH_MIX.items()}
+    counts["camera"] += batch_size - sum(counts.values())
+
     # ---- the loop
     model.train()
     last_save, t_run = time.time(), time.time()
@@ -228,10 +280,12 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
             return None
         for group in optimiser.param_groups:
             group["lr"] = lr_at(step)
-        centres = rng.integers(0, len(train_set), batch_size)
-        kp, target = train_set.windows(centres, flip=rng.random(batch_size) < 0.5)
-        means, stds, weights = detections_for(kp, rng)
-        enc, nll, den = losses(model, means, stds, weights, torch.from_numpy(target))
+        parts = []
+        for kind, n in counts.items():
+            centres = rng.integers(0, len(samplers[kind]), n)
+            parts.append(batch_of(kind, samplers[kind], centres, rng, flip=rng.random(n) < 0.5))
+        means, stds, weights, target = (torch.cat(p) for p in zip(*parts))
+        enc, nll, den = losses(model, means, stds, weights, target)
         loss = enc + den + NLL_WEIGHT * nll
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -257,23 +311,30 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
         if step % val_every == 0 or step == iters:
             # without the test-time mirror, at half the cost; it draws on torch's global random
             # numbers, which the training steps share, so any change to it changes the whole run
-            enc_mm, diff_mm, _, _ = evaluate_sampler(model, held_out_set, np.random.default_rng(1),
-                                                     every=val_frame_every, mirror=False)
-            log(f"validation {held_out} (detection-like 2D): encoder {enc_mm:.1f} mm, "
-                f"diffusion mean {diff_mm:.1f} mm")
-            history.append({"step": step, "val_encoder_mm": enc_mm, "val_diffusion_mm": diff_mm})
+            figures = {}
+            for kind, sampler in (("camera", held_out_set), ("virtual", held_out_set),
+                                  ("sh", held_out_sh)):
+                figures[kind] = evaluate_sampler(model, sampler, np.random.default_rng(1), kind,
+                                                 every=val_frame_every, mirror=False)[1]
+            log(f"validation {held_out}, diffusion mean: " +
+                ", ".join(f"{kind} {mm:.1f} mm" for kind, mm in figures.items()))
+            history.append({"step": step, **{f"val_{k}_mm": v for k, v in figures.items()}})
         if time.time() - last_save > 60 * checkpoint_minutes:
             save_checkpoint()
             last_save = time.time()
     save_checkpoint()
 
     # ---- calibrate the size and the uncertainty on the held-out subject, then write the file:
-    # one pass of the lifter as it runs (mirror included) over S8 at output scale 1; the scale is
-    # fitted first, and the uncertainty is then fitted to the scaled poses and spreads
+    # one pass of the lifter as it runs (mirror included) over S8 at output scale 1, through a real
+    # detector (its Stacked-Hourglass output) and through virtual cameras with synthetic errors,
+    # since the product meets both; the scale is fitted first, then the uncertainty to the scaled
+    # poses and spreads
     log(f"fitting the output scale and the uncertainty calibration on {held_out}")
     model.output_scale.fill_(1.0)
-    _, mean, spread, target = held_out_predictions(model, held_out_set, np.random.default_rng(2),
-                                                   every=calibration_every)
+    passes = [held_out_predictions(model, sampler, np.random.default_rng(2), kind,
+                                   every=calibration_every, clean_fraction=0.25)
+              for kind, sampler in (("sh", held_out_sh), ("virtual", held_out_set))]
+    _, mean, spread, target = (torch.cat(v) for v in zip(*passes))
     scale = fit_output_scale(mean, target)
     model.output_scale.fill_(scale)
     log(f"output scale fitted on {held_out}: {scale:.4f}")
@@ -282,13 +343,16 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
     calib = fit_calibration(errors, spreads)
     model.calibration.copy_(torch.from_numpy(calib))
     std = spreads * calib[:, 0] + calib[:, 1]
-    coverage = float((errors[:, 1:] <= 2.5 * std[:, 1:]).mean())
+    inside = errors[:, 1:] <= RADIUS_90 * std[:, 1:]
+    coverage = float(inside.mean())
+    n_sh = len(passes[0][1])
     log(f"{held_out} after calibration: MPJPE {diff_mm:.1f} mm, 90% radius covers "
-        f"{100 * coverage:.1f}%")
-    info = {"steps": step, "batch_size": batch_size, "lr": lr, "seed": seed,
-            "train_subjects": list(subjects), "calibration_subjects": list(held_out),
-            "held_out_mpjpe_mm": diff_mm, "output_scale": scale, "held_out_coverage_90": coverage,
-            "history": history[-5:]}
+        f"{100 * coverage:.1f}% (SH {100 * inside[:n_sh].mean():.1f}%, virtual cameras "
+        f"{100 * inside[n_sh:].mean():.1f}%)")
+    info = {"steps": step, "batch_size": batch_size, "lr": lr, "seed": seed, "init": str(init or ""),
+            "batch_mix": BATCH_MIX, "train_subjects": list(subjects),
+            "calibration_subjects": list(held_out), "held_out_mpjpe_mm": diff_mm,
+            "output_scale": scale, "held_out_coverage_90": coverage, "history": history[-5:]}
     save_model(model, out_dir / "model.pt", info)
     log(f"wrote {out_dir / 'model.pt'}")
     return out_dir / "model.pt"
