@@ -25,10 +25,9 @@ import time
 import numpy as np
 import torch
 
-from diffpose_cli.evaluate import SH_STD_PX, evaluate
+from diffpose_cli.evaluate import evaluate
 from diffpose_cli.h36m import find_h36m, load_tracks, sh_tracks
 from diffpose_cli.lifter import Lifter, load_lifter
-from diffpose_cli.mixtures import mixtures_from_points
 from diffpose_cli.train import NLL_WEIGHT, TRAIN, WindowSampler, detections_for, losses, sh_mixtures
 
 LR = 1e-4
