@@ -47,6 +47,7 @@ class BlazePose:
                                 "install mediapipe==0.10.21")
         from .video import _quiet_stderr
         self._calls = 0
+        self.world_landmarks = None
         try:
             with _quiet_stderr():   # MediaPipe/TFLite log their set-up on stderr
                 self._pose = solutions.pose.Pose(static_image_mode=not video_mode,
@@ -68,6 +69,11 @@ class BlazePose:
         else:
             res = self._pose.process(rgb)
         self._calls += 1
+        # MediaPipe's own 3D of the frame (33 x 3 metres, hip-centred, camera-aligned axes), kept
+        # for the benchmarks that compare against it
+        world = res.pose_world_landmarks
+        self.world_landmarks = (None if world is None else
+                                np.array([[p.x, p.y, p.z] for p in world.landmark], np.float64))
         if res.pose_landmarks is None:
             return None
         lm = res.pose_landmarks.landmark

@@ -265,12 +265,24 @@ class LiftOutput:
     std: np.ndarray     # (F, J) per-axis std of an isotropic Gaussian per joint, metres
 
 
-def start_draws(frames: np.ndarray, count: int, seed: int = 0):
+def start_draws(frames: np.ndarray, count: int, seed: int = 0, per_frame: bool = False):
     """The random numbers the samples of each frame start from: (uniform (F, count, J),
-    normal (F, count, J, 3)), from a generator seeded by (seed, frame index). Every frame gets its
-    own, so a frame's 3D does not depend on which other frames share its batch."""
+    normal (F, count, J, 3)).
+
+    By default every frame starts from the same numbers (a generator seeded by `seed`): the lifter
+    is then one fixed, smooth function of each window, so neighbouring frames, whose windows
+    nearly agree, get nearly the same 3D instead of differing by independent sampling noise
+    (which shows as jitter). With `per_frame`, each frame draws its own from (seed, frame index),
+    as in the diffusion paper's evaluation; either way a frame's 3D does not depend on which other
+    frames share its batch.
+    """
     uniform = np.empty((len(frames), count, NUM_JOINTS), np.float32)
     normal = np.empty((len(frames), count, NUM_JOINTS, 3), np.float32)
+    if not per_frame:
+        rng = np.random.default_rng(seed)
+        uniform[:] = rng.random((count, NUM_JOINTS), np.float32)
+        normal[:] = rng.standard_normal((count, NUM_JOINTS, 3), np.float32)
+        return uniform, normal
     for i, f in enumerate(frames):
         rng = np.random.default_rng((seed, int(f)))
         uniform[i] = rng.random((count, NUM_JOINTS), np.float32)
@@ -318,7 +330,7 @@ class Lifter:
     @torch.no_grad()
     def lift(self, mixtures: Mixtures, fps: float, valid=None, hypotheses=HYPOTHESES, steps=STEPS,
              batch_size=256, seed=0, frames=None, progress=None, camera=None,
-             mirror=MIRROR_AVERAGE) -> LiftOutput:
+             mirror=MIRROR_AVERAGE, per_frame_draws=False) -> LiftOutput:
         """3D for every frame with `valid` True (default: frames whose pelvis is present).
 
         `camera` = (focal, cx, cy) in pixels, the intrinsics the 2D came through; the pose comes back
@@ -331,9 +343,9 @@ class Lifter:
         kernels of weight 0 change nothing (tests/test_video.py checks it to the bit).
         `batch_size` windows per pass: `benchmarks/bench_lifter.py` gives 330 frames/s at the
         defaults with 256 on the 2-core CPU (with the mirror each pass is twice as wide, and much
-        larger passes spill the caches). It does not change the result beyond float rounding: each
-        frame's samples start from random numbers seeded by `seed` and its own index
-        (`start_draws`).
+        larger passes spill the caches). It does not change the result beyond float rounding: the
+        samples start from random numbers that depend on `seed` only, or with `per_frame_draws`
+        on `seed` and the frame's index (`start_draws`).
         """
         F = len(mixtures)
         if valid is None:
@@ -361,7 +373,7 @@ class Lifter:
                           / w.sum(-1, keepdims=True))
                 rotation = pelvis_view_rotation(pelvis, camera)
                 means = to_pelvis_view(means, rotation, camera)
-            draws = start_draws(batch, hypotheses * (2 if mirror else 1), seed)
+            draws = start_draws(batch, hypotheses * (2 if mirror else 1), seed, per_frame_draws)
             hyps = self.model.hypotheses(tensor(means), tensor(mixtures.stds[idx]), tensor(weights),
                                          hypotheses, steps, mirror=mirror,
                                          draws=tuple(map(tensor, draws)))

@@ -445,7 +445,7 @@ def _apply(T: np.ndarray, p: np.ndarray) -> np.ndarray:
 def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndarray,
             interpolated: np.ndarray, times: np.ndarray, fps: float, width: int, height: int,
             video: dict, detector_name: str, lifter, hypotheses: int, steps: int, focal,
-            device: str, quiet: bool) -> Result:
+            device: str, quiet: bool, smooth=None) -> Result:
     """The lift and the placement. `kp` and `scores` become the Result's own (changed in place)."""
     from tqdm import tqdm
 
@@ -457,6 +457,9 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     f = float(focal) if focal else default_focal(width, height)
     if not np.isfinite(f) or f <= 0:
         raise DiffposeError(f"--focal must be a positive number of pixels, got {focal}")
+    from .smooth import DEFAULT_STRENGTH, process_noise, smooth_motion
+    smooth = DEFAULT_STRENGTH if smooth is None else smooth
+    process_noise(smooth)  # a bad strength fails here, before any work
     present = (detected | interpolated) & mix.present[:, 0]
     cx, cy = width / 2.0, height / 2.0
     with tqdm(total=int(present.sum()), unit="frame", desc="3D lift", disable=quiet,
@@ -464,9 +467,11 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
         out = lifter.lift(mix, fps, valid=present, hypotheses=hypotheses, steps=steps,
                           batch_size=LIFT_BATCH, progress=bar.update,
                           camera=(f, cx, cy))
-    joints_rel = constant_bones(np.asarray(out.joints, np.float32), present)
-    std = np.asarray(out.std, np.float32)
+    lifted_rel, std = smooth_motion(out.joints, out.std, fps, np.isfinite(out.joints).all((-1, -2)),
+                                    smooth)
     del out
+    joints_rel = constant_bones(lifted_rel, present)
+    del lifted_rel
     root = solve_root(joints_rel, kp, scores, f, cx, cy)
     placed = np.isfinite(root).all(-1)
     root = smooth_runs(root, placed, max(1, int(round(ROOT_SMOOTH_S * fps))) | 1)
@@ -490,7 +495,8 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     root[none] = np.nan
     models = {"detector": detector_name, "lifter": getattr(lifter, "name", "?"),
               "hypotheses": int(hypotheses), "steps": int(steps), "device": device,
-              "lifter_fps": float(getattr(lifter, "fps", fps))}
+              "lifter_fps": float(getattr(lifter, "fps", fps)), "smoothing": str(smooth),
+              "smoothing_process_noise": process_noise(smooth)}
     camera = {"focal": f, "cx": cx, "cy": cy, "focal_assumed": not focal,
               "world_from_camera": T.tolist(), **how}
     return Result(video=video, models=models, times=times.astype(np.float64, copy=False), detected=detected,
@@ -503,10 +509,12 @@ def estimate(path, models: Models | None = None, detector: str = "auto", pose2d_
              detector_weights=None, lifter_weights=None, device: str = "auto",
              hypotheses: int | None = None, steps: int | None = None, focal: float | None = None,
              flip_test: bool | None = None, quiet: bool = True, max_gap_s: float | None = None,
-             max_frames: int | None = None) -> Result:
+             max_frames: int | None = None, smooth=None) -> Result:
     """One person's 3D motion from a video file: see the module docstring and docs/json_schema.md."""
     from .track import MAX_GAP_S, fillable_gaps, track_main_person
     path = os.fspath(path)
+    from .smooth import process_noise
+    process_noise(smooth)  # options are checked before any work
     bound_heap()
     from .video import VideoReader
     VideoReader(path).close()   # fail fast on a bad file, before loading any model
@@ -545,7 +553,7 @@ def estimate(path, models: Models | None = None, detector: str = "auto", pose2d_
     _drop_unkept(mix, kp, scores, keep)
     mix, kp, scores, interp = _fill_gaps(mix, kp, scores, keep, gaps)
     return _finish(mix, kp, scores, keep, interp, times, fps, width, height, video,
-                   name, models.lifter, hypotheses, steps, focal, models.device, quiet)
+                   name, models.lifter, hypotheses, steps, focal, models.device, quiet, smooth)
 
 
 def _coco_to_h36m(mix: Mixtures, scores: np.ndarray):
@@ -576,13 +584,16 @@ def _drop_unkept(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, keep: np.nda
 def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
          models: Models | None = None, lifter_weights=None, device: str = "auto",
          hypotheses: int | None = None, steps: int | None = None, focal: float | None = None,
-         quiet: bool = True, max_gap_s: float | None = None, source: str | None = None) -> Result:
+         quiet: bool = True, max_gap_s: float | None = None, source: str | None = None,
+         smooth=None) -> Result:
     """3D from 2D keypoints someone already has: keypoints (F, 17, 2) pixels in `layout`
     ("coco17" or "h36m17"), NaN for missing joints/frames; image_size (width, height); optional
     scores (F, 17) in [0, 1]. Returns the same Result as `estimate`."""
     from .blazepose import blazepose_std
     from .pose2d import coco_to_h36m, keypoint_box
     from .track import MAX_GAP_S, fillable_gaps
+    from .smooth import process_noise
+    process_noise(smooth)  # options are checked before any work
     bound_heap()
     kp_in = np.asarray(keypoints, dtype=np.float32)
     if kp_in.ndim != 3 or kp_in.shape[1:] != (17, 2) or kp_in.shape[0] == 0:
@@ -638,7 +649,7 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
              "width": width, "height": height, "frame_count": F, "duration_s": F / fps}
     return _finish(mix, kp, out_scores, keep, interp, times, fps, width, height, video,
                    f"external 2D ({layout})", models.lifter, hypotheses, steps, focal, models.device,
-                   quiet)
+                   quiet, smooth)
 
 
 # ---------------------------------------------------------------------------------------------

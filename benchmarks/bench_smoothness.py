@@ -1,0 +1,202 @@
+"""Jitter and smoothness: velocity and acceleration errors against truth, and jitter on real video
+side by side with MediaPipe's own 3D.
+
+    python benchmarks/bench_smoothness.py                 # Human3.6M S9+S11 subset + shared videos
+    python benchmarks/bench_smoothness.py --tune          # choose the smoother's strength on S8
+    python benchmarks/bench_smoothness.py --skip-videos   # Human3.6M only
+
+Human3.6M: the first `--frames` frames (50 fps) of one take of each of ACTIONS, all four cameras,
+every frame lifted; ground-truth 2D and Stacked-Hourglass detections. Rows: each frame's samples
+from its own random numbers (`per-frame draws`, the old behaviour), every frame from the same ones
+(`shared draws`, the default), and the shared draws smoothed at each strength (smooth.STRENGTHS).
+Columns: P1 (MPJPE, mm), MPJVE (mean per-joint velocity error, mm per frame at 50 fps, as
+VideoPose3D reports it), acceleration error (mm/frame^2), share of errors inside the 90% radius.
+`--tune` prints the same for the held-out training subject S8 (its SH detections and ground truth)
+over a grid of process noises: the strengths in smooth.py are chosen there, never on S9/S11.
+
+Videos (../shared/videos walk_side.mp4 and runner.mp4): `diffpose video` at the defaults with the
+smoother off and on; MediaPipe's `pose_world_landmarks` from the same BlazePose run. Jitter is the
+median over frames and the 12 limb joints (shoulders, elbows, wrists, hips, knees, ankles),
+relative to the mid-hip, of the speed (mm/frame) and of the acceleration (mm/frame^2); "peak" is
+the 99th percentile of limb speed, which smoothing must not flatten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+ACTIONS = ["Walking", "Eating", "Photo", "SittingDown"]
+LIMBS_H36M = [11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3]        # shoulders .. ankles, left first
+LIMBS_MEDIAPIPE = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]  # the same joints
+GRID = [0.1, 0.3, 1.0, 3.0]
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("DIFFPOSE_SHARED", REPO.parent / "shared")).resolve()
+
+
+def subset(data_dir, subjects, input_2d, frames):
+    """[(track, points, present)] for the first take of each of ACTIONS, first `frames` frames."""
+    from diffpose_cli.evaluate import load_test_inputs
+    from diffpose_cli.h36m import sh_tracks
+    if subjects == ["S8"]:  # the held-out training subject: SH from the training file
+        tracks = sh_tracks(data_dir, subjects)
+        inputs = [(t, t.keypoints if input_2d == "sh" else None, None) for t in tracks]
+        if input_2d == "gt":
+            from diffpose_cli.h36m import load_tracks
+            by_key = {t.key: t for t in load_tracks(data_dir, subjects)}
+            inputs = [(by_key[t.key], by_key[t.key].keypoints, None) for t in tracks]
+    else:
+        inputs = load_test_inputs(data_dir, input_2d, subjects)
+    chosen, seen = [], set()
+    for t, points, present in sorted(inputs, key=lambda x: x[0].key):
+        group = (t.subject, t.action_group, t.camera)
+        if t.action_group in ACTIONS and group not in seen:
+            seen.add(group)
+            n = min(frames, len(t.joints_camera))
+            chosen.append((t, points[:n], present))
+    return chosen
+
+
+def lift_all(lifter, cases, input_2d, per_frame_draws):
+    from diffpose_cli.evaluate import GT_STD_PX, SH_STD_PX
+    from diffpose_cli.mixtures import mixtures_from_points
+    std_px = GT_STD_PX if input_2d == "gt" else SH_STD_PX
+    out = []
+    for t, points, present in cases:
+        mixtures = mixtures_from_points(points, std_px, present)
+        lifted = lifter.lift(mixtures, fps=50.0, camera=t.intrinsics, per_frame_draws=per_frame_draws)
+        truth = t.joints_camera[:len(points)] - t.joints_camera[:len(points), :1]
+        out.append((lifted.joints, lifted.std, truth))
+    return out
+
+
+def figures(tracks) -> dict:
+    """P1, MPJVE, acceleration error (mm) and 90% coverage over (pred, std, truth) tracks."""
+    from diffpose_cli.evaluate import RADIUS_90
+    p1, vel, acc, inside = [], [], [], []
+    for pred, std, truth in tracks:
+        err = np.linalg.norm(pred - truth, axis=-1)
+        p1.append(err.mean(1))
+        vel.append(np.linalg.norm(np.diff(pred, axis=0) - np.diff(truth, axis=0), axis=-1).mean(1))
+        acc.append(np.linalg.norm(np.diff(pred, 2, axis=0) - np.diff(truth, 2, axis=0), axis=-1).mean(1))
+        inside.append((err[:, 1:] <= RADIUS_90 * std[:, 1:]).ravel())
+    return {"p1": 1000 * np.concatenate(p1).mean(), "mpjve": 1000 * np.concatenate(vel).mean(),
+            "acc": 1000 * np.concatenate(acc).mean(), "cover": 100 * np.concatenate(inside).mean()}
+
+
+def smoothed(tracks, strength):
+    from diffpose_cli.smooth import smooth_motion
+    return [(*smooth_motion(pred, std, 50.0, strength=strength), truth) for pred, std, truth in tracks]
+
+
+def print_row(name, f):
+    print(f"  {name:<26}{f['p1']:>8.1f}{f['mpjve']:>8.2f}{f['acc']:>8.2f}{f['cover']:>8.1f}", flush=True)
+
+
+def human36m(lifter, data_dir, subjects, frames, tune):
+    from diffpose_cli.smooth import STRENGTHS
+    for input_2d in ("gt", "sh"):
+        cases = subset(data_dir, subjects, input_2d, frames)
+        print(f"{'+'.join(subjects)}, {input_2d} 2D, {len(cases)} tracks x {frames} frames")
+        print(f"  {'':<26}{'P1':>8}{'MPJVE':>8}{'accel':>8}{'cover%':>8}")
+        if not tune:
+            print_row("per-frame draws", figures(lift_all(lifter, cases, input_2d, True)))
+        shared = lift_all(lifter, cases, input_2d, False)
+        print_row("shared draws", figures(shared))
+        if tune:
+            for q in GRID:
+                print_row(f"smoothed q={q:g}", figures(smoothed(shared, q)))
+        else:
+            for name, q in STRENGTHS.items():
+                if q is not None:
+                    print_row(f"smoothed {name} (q={q:g})", figures(smoothed(shared, name)))
+
+
+class WorldLandmarkRecorder:
+    """Wraps the pipeline's BlazePose detector and keeps MediaPipe's own 3D of every frame."""
+
+    def __init__(self, detector):
+        self.detector, self.world = detector, []
+
+    def __call__(self, image):
+        pose = self.detector(image)
+        w = self.detector._bp.world_landmarks if pose is not None else None
+        self.world.append(np.full((33, 3), np.nan) if w is None else w)
+        return pose
+
+    def close(self):
+        self.detector.close()
+
+
+def limb_jitter(joints, limbs, pelvis):
+    """Median speed, median acceleration and 99th-percentile speed (mm per frame) of limb joints
+    relative to the pelvis; joints (F, J, 3) metres, NaN where there is no pose."""
+    rel = joints[:, limbs] - pelvis[:, None]
+    speed = np.linalg.norm(np.diff(rel, axis=0), axis=-1)
+    accel = np.linalg.norm(np.diff(rel, 2, axis=0), axis=-1)
+    speed, accel = speed[np.isfinite(speed)], accel[np.isfinite(accel)]
+    return 1000 * np.median(speed), 1000 * np.median(accel), 1000 * np.percentile(speed, 99)
+
+
+def videos(names):
+    from diffpose_cli.pipeline import estimate, load_models
+    models = load_models()
+    make = models.new_detector
+    print(f"videos: jitter of the 12 limb joints relative to the mid-hip (mm/frame)")
+    print(f"  {'clip':<16}{'output':<26}{'speed':>8}{'accel':>8}{'peak':>8}")
+    for name in names:
+        path = shared_dir() / "videos" / name
+        recorder = None
+
+        def recording():
+            nonlocal recorder
+            recorder = WorldLandmarkRecorder(make())
+            return recorder
+
+        models.new_detector = recording
+        off = estimate(path, models=models, smooth="off")
+        models.new_detector = make
+        on = estimate(path, models=models)
+        world = np.asarray(recorder.world, np.float64)
+        rows = {"MediaPipe world landmarks": limb_jitter(world, LIMBS_MEDIAPIPE,
+                                                         world[:, [23, 24]].mean(1)),
+                "ours, smoother off": limb_jitter(off.joints_camera, LIMBS_H36M, off.joints_camera[:, 0]),
+                "ours (default)": limb_jitter(on.joints_camera, LIMBS_H36M, on.joints_camera[:, 0])}
+        for label, (speed, accel, peak) in rows.items():
+            print(f"  {name:<16}{label:<26}{speed:>8.2f}{accel:>8.2f}{peak:>8.1f}", flush=True)
+        mp_acc, on_acc = rows["MediaPipe world landmarks"][1], rows["ours (default)"][1]
+        print(f"  {name:<16}acceleration ours / MediaPipe {on_acc / mp_acc:.2f}; peak speed smoothed "
+              f"/ unsmoothed {rows['ours (default)'][2] / rows['ours, smoother off'][2]:.2f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--weights", default=None, help="lifter weights (default: the shipped ones)")
+    parser.add_argument("--frames", type=int, default=600)
+    parser.add_argument("--tune", action="store_true")
+    parser.add_argument("--skip-videos", action="store_true")
+    parser.add_argument("--skip-h36m", action="store_true")
+    args = parser.parse_args()
+    from diffpose_cli.h36m import find_h36m
+    from diffpose_cli.lifter import load_lifter
+    lifter = load_lifter(args.weights)
+    print(f"lifter {lifter.name}")
+    if not args.skip_h36m:
+        data_dir = find_h36m(args.data)
+        human36m(lifter, data_dir, ["S8"] if args.tune else ["S9", "S11"], args.frames, args.tune)
+    if not (args.skip_videos or args.tune):
+        videos(["walk_side.mp4", "runner.mp4"])
+
+
+if __name__ == "__main__":
+    main()
