@@ -25,7 +25,6 @@ from .errors import DiffposeError
 from .mixtures import Mixtures, mixture_moments, mixtures_from_points
 from .result import Result
 
-FOCAL_FACTOR = 1.2         # default focal length = FOCAL_FACTOR * max(width, height) pixels
 MIN_CONFIDENT_JOINTS = 8   # a detection counts when >= this many COCO joints have score >= 0.3
 CONFIDENT = 0.3
 ANKLE_HEIGHT = 0.08        # metres: ankle joint centre above the floor when the foot is down
@@ -266,10 +265,6 @@ def _fill_gaps(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, keep: np.ndarr
 # ---------------------------------------------------------------------------------------------
 # 3D placement
 # ---------------------------------------------------------------------------------------------
-def default_focal(width: int, height: int) -> float:
-    return FOCAL_FACTOR * float(max(width, height))
-
-
 def solve_root(joints_rel: np.ndarray, kp: np.ndarray, scores: np.ndarray, focal: float,
                cx: float, cy: float) -> np.ndarray:
     """(F, 3) pelvis position in the camera frame (metres) so that pelvis-relative 3D joints project
@@ -445,7 +440,7 @@ def _apply(T: np.ndarray, p: np.ndarray) -> np.ndarray:
 def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndarray,
             interpolated: np.ndarray, times: np.ndarray, fps: float, width: int, height: int,
             video: dict, detector_name: str, lifter, hypotheses: int, steps: int, focal,
-            device: str, quiet: bool, smooth=None) -> Result:
+            device: str, quiet: bool, smooth=None, camera=None) -> Result:
     """The lift and the placement. `kp` and `scores` become the Result's own (changed in place)."""
     from tqdm import tqdm
 
@@ -454,14 +449,14 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     steps = lifter_module.STEPS if steps is None else int(steps)
     if hypotheses < 1 or steps < 1:
         raise DiffposeError("--hypotheses and --steps must be at least 1")
-    f = float(focal) if focal else default_focal(width, height)
-    if not np.isfinite(f) or f <= 0:
-        raise DiffposeError(f"--focal must be a positive number of pixels, got {focal}")
-    from .smooth import DEFAULT_STRENGTH, process_noise, smooth_motion
-    smooth = DEFAULT_STRENGTH if smooth is None else smooth
-    process_noise(smooth)  # a bad strength fails here, before any work
+    from .camera import Intrinsics, intrinsics_for
+    cam = camera if isinstance(camera, Intrinsics) else intrinsics_for(width, height, focal=focal)
+    f, cx, cy = cam.focal, cam.cx, cam.cy
     present = (detected | interpolated) & mix.present[:, 0]
-    cx, cy = width / 2.0, height / 2.0
+    # the lifter and the root see the 2D as an undistorted square-pixel camera would have filmed it
+    if cam.distortion or cam.fx != cam.fy:
+        mix = Mixtures(cam.to_pinhole(mix.means), mix.stds, mix.weights)
+    kp_pinhole = cam.to_pinhole(kp)
     with tqdm(total=int(present.sum()), unit="frame", desc="3D lift", disable=quiet,
               dynamic_ncols=True, leave=False) as bar:
         out = lifter.lift(mix, fps, valid=present, hypotheses=hypotheses, steps=steps,
@@ -472,7 +467,8 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     del out
     joints_rel = constant_bones(lifted_rel, present)
     del lifted_rel
-    root = solve_root(joints_rel, kp, scores, f, cx, cy)
+    root = solve_root(joints_rel, kp_pinhole, scores, f, cx, cy)
+    del kp_pinhole
     placed = np.isfinite(root).all(-1)
     root = smooth_runs(root, placed, max(1, int(round(ROOT_SMOOTH_S * fps))) | 1)
     lifted = np.isfinite(joints_rel).all((-1, -2))
@@ -497,19 +493,18 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
               "hypotheses": int(hypotheses), "steps": int(steps), "device": device,
               "lifter_fps": float(getattr(lifter, "fps", fps)), "smoothing": str(smooth),
               "smoothing_process_noise": process_noise(smooth)}
-    camera = {"focal": f, "cx": cx, "cy": cy, "focal_assumed": not focal,
-              "world_from_camera": T.tolist(), **how}
+    camera_info = {**cam.describe(), "world_from_camera": T.tolist(), **how}
     return Result(video=video, models=models, times=times.astype(np.float64, copy=False), detected=detected,
                   interpolated=interpolated, keypoints_2d=kp, scores_2d=scores,
                   joints_camera=joints_cam, joints_world=joints_world,
-                  uncertainty=std, root_camera=root, camera=camera)
+                  uncertainty=std, root_camera=root, camera=camera_info)
 
 
 def estimate(path, models: Models | None = None, detector: str = "auto", pose2d_weights=None,
              detector_weights=None, lifter_weights=None, device: str = "auto",
              hypotheses: int | None = None, steps: int | None = None, focal: float | None = None,
              flip_test: bool | None = None, quiet: bool = True, max_gap_s: float | None = None,
-             max_frames: int | None = None, smooth=None) -> Result:
+             max_frames: int | None = None, smooth=None, camera=None) -> Result:
     """One person's 3D motion from a video file: see the module docstring and docs/json_schema.md."""
     from .track import MAX_GAP_S, fillable_gaps, track_main_person
     path = os.fspath(path)
@@ -553,7 +548,8 @@ def estimate(path, models: Models | None = None, detector: str = "auto", pose2d_
     _drop_unkept(mix, kp, scores, keep)
     mix, kp, scores, interp = _fill_gaps(mix, kp, scores, keep, gaps)
     return _finish(mix, kp, scores, keep, interp, times, fps, width, height, video,
-                   name, models.lifter, hypotheses, steps, focal, models.device, quiet, smooth)
+                   name, models.lifter, hypotheses, steps, focal, models.device, quiet, smooth,
+                   camera)
 
 
 def _coco_to_h36m(mix: Mixtures, scores: np.ndarray):
@@ -585,7 +581,7 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
          models: Models | None = None, lifter_weights=None, device: str = "auto",
          hypotheses: int | None = None, steps: int | None = None, focal: float | None = None,
          quiet: bool = True, max_gap_s: float | None = None, source: str | None = None,
-         smooth=None) -> Result:
+         smooth=None, camera=None) -> Result:
     """3D from 2D keypoints someone already has: keypoints (F, 17, 2) pixels in `layout`
     ("coco17" or "h36m17"), NaN for missing joints/frames; image_size (width, height); optional
     scores (F, 17) in [0, 1]. Returns the same Result as `estimate`."""
@@ -649,7 +645,7 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
              "width": width, "height": height, "frame_count": F, "duration_s": F / fps}
     return _finish(mix, kp, out_scores, keep, interp, times, fps, width, height, video,
                    f"external 2D ({layout})", models.lifter, hypotheses, steps, focal, models.device,
-                   quiet, smooth)
+                   quiet, smooth, camera)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+from diffpose_cli.camera import DEFAULT_FOCAL_FACTOR
+
 from diffpose_cli.errors import DiffposeError
 from diffpose_cli.json_format import read_json, write_json
 from diffpose_cli.skeleton import BONES
@@ -455,7 +457,7 @@ def test_focal_sets_the_depth_scale(runner_2d):
     assert np.ptp(xa) > 0.5
     assert np.allclose(xa, xb, atol=0.03)
     d = diffpose_cli.lift(kp, (t.width, t.height), t.fps, scores=sc, **lifter_kwargs())
-    assert d.camera["focal"] == pytest.approx(1.2 * 480) and d.camera["focal_assumed"]
+    assert d.camera["focal"] == pytest.approx(DEFAULT_FOCAL_FACTOR * 480) and d.camera["focal_assumed"]
 
 
 def test_cuda_without_a_gpu_is_a_clear_error(videos_dir, tmp_path):
