@@ -1,0 +1,149 @@
+"""Foot contact and foot locking.
+
+Contact: a foot is on the floor when its ankle is within CONTACT_HEIGHT of the lower ankle's
+height (someone standing or walking has a foot on the floor; one lifted for a step is higher than
+the other), on ankles smoothed over SMOOTH_S to take out frame-to-frame jitter, and when the
+lower ankle is itself no higher than AIRBORNE_HEIGHT above the floor (a jump has no contact). An
+ankle's horizontal speed is not used: in estimated motion a planted foot's jitter is as fast as a
+slow step.
+
+Locking (the animation exports): during each run of contact frames the ankle is held at one
+point, the mean of its positions over the run, never lower than a planted ankle's height above
+the floor; in the BLEND_S before and after a run the correction fades in and out. The leg reaches
+the held point by two-bone IK (hip fixed, the knee kept in the plane the estimate bends it in, bone
+lengths unchanged); where the point is out of the leg's reach the whole body moves towards it by
+the shortfall. No frame is frozen: the rest of the body moves as estimated.
+"""
+
+import numpy as np
+
+from .pipeline import ANKLE_HEIGHT
+from .skeleton import JOINT_NAMES
+
+FEET = ("left", "right")     # column order of the contact flags
+_ANKLE = [JOINT_NAMES.index("left_ankle"), JOINT_NAMES.index("right_ankle")]
+_KNEE = [JOINT_NAMES.index("left_knee"), JOINT_NAMES.index("right_knee")]
+_HIP = [JOINT_NAMES.index("left_hip"), JOINT_NAMES.index("right_hip")]
+
+CONTACT_HEIGHT = 0.03    # m: a foot this close to the lower foot's height is on the floor too
+AIRBORNE_HEIGHT = 0.30   # m above a planted ankle's height: the lower foot is off the floor
+SMOOTH_S = 0.05          # s: Gaussian smoothing (sigma) of the ankle heights before comparing
+BLEND_S = 0.15           # s: the locking correction fades in and out over this time
+REACH = 1.0      # fraction of thigh + shin the IK may stretch the leg to (straight)
+
+
+def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing of (F, ...) along frames, edges held (NaN-free input)."""
+    if sigma < 0.5 or x.shape[0] < 2:
+        return x
+    radius = int(np.ceil(3 * sigma))
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    kernel /= kernel.sum()
+    padded = np.concatenate([np.repeat(x[:1], radius, 0), x, np.repeat(x[-1:], radius, 0)])
+    return np.apply_along_axis(lambda v: np.convolve(v, kernel, mode="valid"), 0, padded)
+
+
+def foot_contacts(joints_world: np.ndarray, fps: float) -> np.ndarray:
+    """(F, 2) bool, columns left and right foot: on the floor in that frame. Frames without a
+    person have no contact."""
+    joints = np.asarray(joints_world, dtype=np.float64)
+    present = np.isfinite(joints[:, _ANKLE]).all(axis=(1, 2))
+    contacts = np.zeros((joints.shape[0], 2), dtype=bool)
+    idx = np.flatnonzero(present)
+    if idx.size == 0:
+        return contacts
+    # each run of frames with a person separately: smoothing must not reach across a gap
+    for run in np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1):
+        heights = _smooth(joints[run][:, _ANKLE, 1], SMOOTH_S * fps)
+        lower = heights.min(axis=1, keepdims=True)
+        contacts[run] = (heights - lower < CONTACT_HEIGHT) & (lower < ANKLE_HEIGHT + AIRBORNE_HEIGHT)
+    return contacts
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """[(first, last)] of every run of True in (F,) `flags`."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1, strict=True))
+
+
+def _ankle_targets(ankle: np.ndarray, contact: np.ndarray, blend: int) -> np.ndarray:
+    """(F, 3) where one ankle should be: held still through each contact run, the correction
+    faded in and out over `blend` frames around it, never below a planted ankle's height."""
+    F = ankle.shape[0]
+    offset = np.zeros((F, 3))
+    weight = np.zeros(F)          # how much of the nearest run's correction applies
+    for first, last in _runs(contact):
+        held = ankle[first:last + 1].mean(axis=0)
+        held[1] = max(held[1], ANKLE_HEIGHT)
+        offset[first:last + 1] = held - ankle[first:last + 1]
+        weight[first:last + 1] = 1.0
+        for edge, step in ((first, -1), (last, 1)):
+            for d in range(1, blend + 1):
+                t = edge + step * d
+                if t < 0 or t >= F or contact[t]:
+                    break
+                w = 1.0 - d / (blend + 1)
+                w = w * w * (3 - 2 * w)
+                if w > weight[t]:
+                    weight[t] = w
+                    offset[t] = w * (held - ankle[edge])
+    target = ankle + offset
+    target[:, 1] = np.maximum(target[:, 1], ANKLE_HEIGHT)
+    return target
+
+
+def _two_bone(hip: np.ndarray, knee: np.ndarray, target: np.ndarray, thigh: float,
+              shin: float) -> tuple[np.ndarray, np.ndarray]:
+    """New (knee, ankle) per frame: the ankle on `target` (pulled in to the leg's reach), the knee
+    in the plane of hip, old knee and target, bones of the given lengths."""
+    reach = target - hip
+    dist = np.linalg.norm(reach, axis=-1, keepdims=True)
+    dist_ok = np.clip(dist, abs(thigh - shin) + 1e-6, REACH * (thigh + shin))
+    axis = reach / np.maximum(dist, 1e-12)
+    ankle = hip + axis * dist_ok
+    along = (thigh ** 2 - shin ** 2 + dist_ok ** 2) / (2 * dist_ok)
+    across = np.sqrt(np.maximum(thigh ** 2 - along ** 2, 0.0))
+    bend = knee - hip
+    bend = bend - (bend * axis).sum(-1, keepdims=True) * axis
+    norm = np.linalg.norm(bend, axis=-1, keepdims=True)
+    # a straight leg shows no bend plane: bend it forward, as knees do (+Z is the rest facing)
+    fallback = np.cross(axis, np.cross([0.0, 0.0, 1.0], axis))
+    bend = np.where(norm > 1e-6, bend / np.maximum(norm, 1e-12), fallback)
+    return hip + along * axis + across * bend, ankle
+
+
+def lock_feet(joints: np.ndarray, contacts: np.ndarray, lengths: dict, fps: float = 30.0) -> np.ndarray:
+    """(F, 17, 3) float64 joints (complete, fixed bone `lengths`) with the feet locked while in
+    `contacts` (F, 2) and never below the floor: see the module docstring."""
+    out = np.array(joints, dtype=np.float64)
+    blend = max(1, int(round(BLEND_S * fps)))
+    targets = [_ankle_targets(out[:, a], contacts[:, k], blend) for k, a in enumerate(_ANKLE)]
+    legs = [(lengths[(h, k)], lengths[(k, a)]) for h, k, a in zip(_HIP, _KNEE, _ANKLE, strict=True)]
+    # move the body where a held foot is beyond the leg's reach (a few passes: two feet)
+    for _ in range(3):
+        shift = np.zeros((out.shape[0], 3))
+        for k, (thigh, shin) in enumerate(legs):
+            reach = targets[k] - out[:, _HIP[k]]
+            dist = np.linalg.norm(reach, axis=-1, keepdims=True)
+            short = np.maximum(dist - REACH * (thigh + shin), 0.0)
+            shift += short * reach / np.maximum(dist, 1e-12)
+        if not shift.any():
+            break
+        out += shift[:, None, :]
+    for k, (thigh, shin) in enumerate(legs):
+        out[:, _KNEE[k]], out[:, _ANKLE[k]] = _two_bone(out[:, _HIP[k]], out[:, _KNEE[k]], targets[k],
+                                                         thigh, shin)
+    return out
+
+
+def sliding_mm(joints: np.ndarray, contacts: np.ndarray) -> float:
+    """Mean horizontal movement of a foot's ankle per frame, in mm, over consecutive frames in
+    which that foot is in contact (NaN if there are none)."""
+    joints = np.asarray(joints, dtype=np.float64)
+    steps = []
+    for k, a in enumerate(_ANKLE):
+        both = contacts[1:, k] & contacts[:-1, k]
+        move = np.linalg.norm(np.diff(joints[:, a][:, [0, 2]], axis=0), axis=-1)
+        steps.append(move[both & np.isfinite(move)])
+    steps = np.concatenate(steps)
+    return float(1000 * steps.mean()) if steps.size else float("nan")
