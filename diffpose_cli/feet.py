@@ -7,12 +7,21 @@ lower ankle is itself no higher than AIRBORNE_HEIGHT above the floor (a jump has
 ankle's horizontal speed is not used: in estimated motion a planted foot's jitter is as fast as a
 slow step.
 
-Locking (the animation exports): during each run of contact frames the ankle is held at one
-point, the mean of its positions over the run, never lower than a planted ankle's height above
-the floor; in the BLEND_S before and after a run the correction fades in and out. The leg reaches
-the held point by two-bone IK (hip fixed, the knee kept in the plane the estimate bends it in, bone
-lengths unchanged); where the point is out of the leg's reach the whole body moves towards it by
-the shortfall. No frame is frozen: the rest of the body moves as estimated.
+Locking (the animation exports) changes the body's path first and the legs only as much as
+needed, because the estimate's pose relative to the pelvis is better than its path through the
+room (that comes from the person's size in the image):
+1. the body carries no movement of a planted foot: between two frames in which a foot is in
+   contact, the whole body moves back by that foot's horizontal movement (by the mean of both
+   feet's when both are planted); in a frame with a foot in contact the body stands on the
+   lowest planted foot (that ankle at a planted ankle's height above the floor), between such
+   frames its height is interpolated, and no ankle is ever below a planted ankle's height;
+2. what is left (two planted feet that disagree, jitter) is taken out by the legs: during each
+   run of contact frames the ankle is held at the mean of its positions over the run, the
+   correction fading in and out over BLEND_S before and after the run, and the leg reaches the
+   held point by two-bone IK (hip fixed, the knee kept in the plane the estimate bends it in,
+   bone lengths unchanged); where the point is out of the leg's reach the whole body moves
+   towards it by the shortfall.
+No frame is frozen: the body moves as estimated relative to its feet.
 """
 
 import numpy as np
@@ -25,9 +34,9 @@ _ANKLE = [JOINT_NAMES.index("left_ankle"), JOINT_NAMES.index("right_ankle")]
 _KNEE = [JOINT_NAMES.index("left_knee"), JOINT_NAMES.index("right_knee")]
 _HIP = [JOINT_NAMES.index("left_hip"), JOINT_NAMES.index("right_hip")]
 
-CONTACT_HEIGHT = 0.03    # m: a foot this close to the lower foot's height is on the floor too
+CONTACT_HEIGHT = 0.025   # m: a foot this close to the lower foot's height is on the floor too
 AIRBORNE_HEIGHT = 0.30   # m above a planted ankle's height: the lower foot is off the floor
-SMOOTH_S = 0.05          # s: Gaussian smoothing (sigma) of the ankle heights before comparing
+SMOOTH_S = 0.08          # s: Gaussian smoothing (sigma) of the ankle heights before comparing
 BLEND_S = 0.15           # s: the locking correction fades in and out over this time
 REACH = 1.0      # fraction of thigh + shin the IK may stretch the leg to (straight)
 
@@ -68,13 +77,12 @@ def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
 
 def _ankle_targets(ankle: np.ndarray, contact: np.ndarray, blend: int) -> np.ndarray:
     """(F, 3) where one ankle should be: held still through each contact run, the correction
-    faded in and out over `blend` frames around it, never below a planted ankle's height."""
+    faded in and out over `blend` frames around it (ankles no lower than a planted one's)."""
     F = ankle.shape[0]
     offset = np.zeros((F, 3))
     weight = np.zeros(F)          # how much of the nearest run's correction applies
     for first, last in _runs(contact):
         held = ankle[first:last + 1].mean(axis=0)
-        held[1] = max(held[1], ANKLE_HEIGHT)
         offset[first:last + 1] = held - ankle[first:last + 1]
         weight[first:last + 1] = 1.0
         for edge, step in ((first, -1), (last, 1)):
@@ -88,7 +96,7 @@ def _ankle_targets(ankle: np.ndarray, contact: np.ndarray, blend: int) -> np.nda
                     weight[t] = w
                     offset[t] = w * (held - ankle[edge])
     target = ankle + offset
-    target[:, 1] = np.maximum(target[:, 1], ANKLE_HEIGHT)
+    target[:, 1] = np.maximum(target[:, 1], ANKLE_HEIGHT)   # the body was raised: only rounding
     return target
 
 
@@ -112,10 +120,30 @@ def _two_bone(hip: np.ndarray, knee: np.ndarray, target: np.ndarray, thigh: floa
     return hip + along * axis + across * bend, ankle
 
 
+def _body_path_correction(ankles: np.ndarray, contacts: np.ndarray) -> np.ndarray:
+    """(F, 3) shift of the whole body per frame, step 1 of the locking (module docstring), from
+    the ankles (F, 2, 3) and contacts (F, 2)."""
+    F = ankles.shape[0]
+    shift = np.zeros((F, 3))
+    planted = contacts[1:] & contacts[:-1]                                     # (F-1, 2)
+    moves = np.diff(ankles[..., [0, 2]], axis=0)                               # (F-1, 2, 2)
+    count = planted.sum(axis=1, keepdims=True)
+    mean_move = (moves * planted[..., None]).sum(axis=1) / np.maximum(count, 1)
+    shift[1:, [0, 2]] = -np.cumsum(mean_move, axis=0)
+    lowest = np.where(contacts, ankles[..., 1], np.inf).min(axis=1)
+    standing = contacts.any(axis=1)
+    if standing.any():
+        frames = np.flatnonzero(standing)
+        shift[:, 1] = np.interp(np.arange(F), frames, ANKLE_HEIGHT - lowest[frames])
+    shift[:, 1] = np.maximum(shift[:, 1], ANKLE_HEIGHT - ankles[..., 1].min(axis=1))
+    return shift
+
+
 def lock_feet(joints: np.ndarray, contacts: np.ndarray, lengths: dict, fps: float = 30.0) -> np.ndarray:
     """(F, 17, 3) float64 joints (complete, fixed bone `lengths`) with the feet locked while in
     `contacts` (F, 2) and never below the floor: see the module docstring."""
     out = np.array(joints, dtype=np.float64)
+    out += _body_path_correction(out[:, _ANKLE], contacts)[:, None, :]
     blend = max(1, int(round(BLEND_S * fps)))
     targets = [_ankle_targets(out[:, a], contacts[:, k], blend) for k, a in enumerate(_ANKLE)]
     legs = [(lengths[(h, k)], lengths[(k, a)]) for h, k, a in zip(_HIP, _KNEE, _ANKLE, strict=True)]
@@ -147,3 +175,9 @@ def sliding_mm(joints: np.ndarray, contacts: np.ndarray) -> float:
         steps.append(move[both & np.isfinite(move)])
     steps = np.concatenate(steps)
     return float(1000 * steps.mean()) if steps.size else float("nan")
+
+
+def floor_contacts(joints_world: np.ndarray, tolerance: float = 0.02) -> np.ndarray:
+    """(F, 2) bool contacts of motion whose floor is exact (ground truth, e.g. the studio's
+    renders): the ankle is within `tolerance` of a planted ankle's height above the floor."""
+    return np.asarray(joints_world)[:, _ANKLE, 1] < ANKLE_HEIGHT + tolerance
