@@ -8,7 +8,6 @@ thins the keys and moves bones by centimetres; every frame keeps its key.
 """
 
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys

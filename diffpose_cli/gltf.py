@@ -195,9 +195,10 @@ def write_glb(result, path, skeleton: str = "h36m", foot_lock: bool = True) -> N
         q = _continuous_quaternions(q, prev)
         prev = q[-1]
         rotations[lo:lo + CHUNK] = q
-    times = pack.add((np.arange(F) / motion.fps).astype(np.float32), gl.FLOAT, "SCALAR", min_max=True)
-    samplers = [gl.AnimationSampler(input=times, interpolation="LINEAR",
-                                    output=pack.add(motion.points[:, 0].astype(np.float32), gl.FLOAT, "VEC3"))]
+    seconds = (np.arange(F) / motion.fps).astype(np.float32)
+    times = pack.add(seconds, gl.FLOAT, "SCALAR", min_max=True)
+    root_path = pack.add(motion.points[:, 0].astype(np.float32), gl.FLOAT, "VEC3")
+    samplers = [gl.AnimationSampler(input=times, interpolation="LINEAR", output=root_path)]
     channels = [gl.AnimationChannel(sampler=0, target=gl.AnimationChannelTarget(node=0, path="translation"))]
     for k in range(J):
         samplers.append(gl.AnimationSampler(input=times, interpolation="LINEAR",
