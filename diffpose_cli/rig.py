@@ -14,8 +14,9 @@ plus the root's position. docs/exports.md describes both rigs for users.
   LeftShoulder, LeftArm, LeftForeArm, LeftHand, LeftUpLeg, LeftLeg, LeftFoot, ...), so that
   retargeting tools that know Mixamo characters map it without a bone map. Spine and Spine1
   split the estimate's spine-to-thorax segment in two. Mixamo's up-legs hang from the Hips bone,
-  so the hips follow the pelvis's orientation: where the estimate's hips are not symmetric about
-  the pelvis, the rig's hips are (the legs below still aim exactly where the estimate says).
+  so the hips follow the pelvis's orientation: where the estimate's hips are not square to the
+  pelvis, each leg is moved whole onto the pelvis's left-right axis (hips_on_the_pelvis) before
+  it is played, keeping the leg's own pose.
 - twist: 17 points fix each bone's direction but not its roll about itself. The pelvis and thorax
   (Hips and Spine2) take their roll from the hip line and the shoulder line. Thighs and upper arms
   take theirs from the bend of the limb, so knees and elbows are hinges (a knee bends about its X
@@ -72,6 +73,7 @@ class Rig:
     joints: tuple              # parents before children
     hinges: dict               # upper-limb joint -> (hinge point, end point, flexion axis)
     ends: dict                 # leaf joint -> (end name, rest direction, fraction, (from, to) bone)
+    rigid_hips: bool = False   # the up-legs hang from the pelvis bone (no helper joints)
 
     @property
     def names(self) -> list:
@@ -157,7 +159,7 @@ def _mixamo_rig() -> Rig:
             "RightHand": ("RightHand_End", _NEG_X, HAND_FRACTION, ("right_elbow", "right_wrist")),
             "LeftFoot": ("LeftToe_End", _Z, FOOT_FRACTION, ("left_knee", "left_ankle")),
             "RightFoot": ("RightToe_End", _Z, FOOT_FRACTION, ("right_knee", "right_ankle"))}
-    return Rig("mixamo", tuple(joints), hinges, ends)
+    return Rig("mixamo", tuple(joints), hinges, ends, rigid_hips=True)
 
 
 RIGS = {"h36m": _h36m_rig(), "mixamo": _mixamo_rig()}
@@ -360,6 +362,22 @@ def with_spine_mid(joints: np.ndarray) -> np.ndarray:
     return np.concatenate([joints, mid[:, None]], axis=1)
 
 
+def hips_on_the_pelvis(joints: np.ndarray, lengths: dict) -> np.ndarray:
+    """(F, 17, 3): each hip moved onto the pelvis's own left-right axis (the hip line made square
+    to the pelvis-to-spine direction, as a pelvis bone carries them), the rest of its leg moved
+    with it. What a rig whose legs hang from the pelvis bone can play exactly."""
+    out = joints.copy()
+    up = _normalize(out[:, _J["spine"]] - out[:, _J["pelvis"]])
+    lateral = out[:, _J["left_hip"]] - out[:, _J["right_hip"]]
+    across = _normalize(lateral - (lateral * up).sum(-1, keepdims=True) * up)
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        hip = _J[f"{side}_hip"]
+        moved = out[:, _J["pelvis"]] + sign * lengths[(_J["pelvis"], hip)] * across
+        leg = [hip, _J[f"{side}_knee"], _J[f"{side}_ankle"]]
+        out[:, leg] += (moved - out[:, hip])[:, None, :]
+    return out
+
+
 def animation_motion(result, skeleton: str = "h36m", foot_lock: bool = True) -> AnimationMotion:
     """The motion the animation exports play: the estimate's bone directions with the clip's fixed
     bone lengths, hung from the estimated pelvis; frames without a person hold the nearest frame
@@ -372,6 +390,8 @@ def animation_motion(result, skeleton: str = "h36m", foot_lock: bool = True) -> 
     nearest = nearest_valid_index(valid_frames(joints))
     lengths = clip_bone_lengths(joints)
     filled = with_bone_lengths(joints, lengths, nearest)
+    if rig.rigid_hips:
+        filled = hips_on_the_pelvis(filled, lengths)
     if foot_lock:
         from .feet import foot_contacts, lock_feet
         contacts = foot_contacts(joints, fps)[nearest]
