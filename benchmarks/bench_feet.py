@@ -6,7 +6,7 @@
    contacts (ankle within 2 cm of its planted height), per foot; the ankle's horizontal movement
    per frame during contact in the animation exports' motion, unlocked and locked, and the
    truth's own; P1 (pelvis-aligned MPJPE) of that motion against the truth, unlocked and locked;
-   the lowest ankle after locking.
+   how far locking moves the pelvis's path; the lowest ankle after locking.
 2. walk_side.mp4 (no truth): foot sliding during contact, unlocked against locked.
 """
 
@@ -52,7 +52,9 @@ def foot_figures(result) -> dict:
             "slide_free": sliding_mm(free, contacts),     # contacts: none where nobody is seen
             "slide_locked": sliding_mm(locked, contacts),
             "max_step_locked": max_step_mm(locked, contacts),
-            "lowest_ankle_locked": float(locked[:, ANKLES, 1].min())}
+            "lowest_ankle_locked": float(locked[:, ANKLES, 1].min()),
+            # how far locking moves the pelvis from the estimated path (the body follows its feet)
+            "path_mm": 1000 * np.linalg.norm(locked[person, 0] - free[person, 0], axis=-1)}
 
 
 def studio(result) -> dict:
@@ -81,6 +83,8 @@ def main():
           f"the truth's own during its contacts {s['slide_truth']:.1f} mm")
     print(f"  P1 against the truth: unlocked {s['p1_free']:.1f} mm, locked {s['p1_locked']:.1f} mm "
           f"({s['p1_locked'] - s['p1_free']:+.1f} mm)")
+    print(f"  pelvis path after locking: {np.median(s['path_mm']):.0f} mm from the estimated one "
+          f"(median), at most {s['path_mm'].max():.0f} mm")
     print(f"  lowest ankle after locking {1000 * s['lowest_ankle_locked']:.1f} mm above the floor "
           f"(a planted ankle: {1000 * ANKLE_HEIGHT:.0f} mm)")
 
@@ -90,6 +94,8 @@ def main():
     print(f"  sliding during contact, mean per frame: unlocked {w['slide_free']:.1f} mm, "
           f"locked {w['slide_locked']:.2f} mm (largest step {w['max_step_locked']:.2f} mm): "
           f"{100 * (1 - w['slide_locked'] / w['slide_free']):.0f}% less")
+    print(f"  pelvis path after locking: {np.median(w['path_mm']):.0f} mm from the estimated one "
+          f"(median), at most {w['path_mm'].max():.0f} mm")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,13 @@ needed, because the estimate's pose relative to the pelvis is better than its pa
 room (that comes from the person's size in the image):
 1. the body carries no movement of a planted foot: between two frames in which a foot is in
    contact, the whole body moves back by that foot's horizontal movement (by the mean of both
-   feet's when both are planted); in a frame with a foot in contact the body stands on the
-   lowest planted foot (that ankle at a planted ankle's height above the floor), between such
-   frames its height is interpolated, and no ankle is ever below a planted ankle's height;
+   feet's when both are planted). Where the estimate's legs and its path through the room
+   disagree, the body's path then follows the feet; so that it cannot wander off over a long
+   clip, the accumulated shift decays towards the estimated path with a time constant of
+   PATH_TAU_S (step 2 takes out the small slide that this brings back). In a frame with a foot
+   in contact the body stands on the lowest planted foot (that ankle at a planted ankle's height
+   above the floor), between such frames its height is interpolated, and no ankle is ever below
+   a planted ankle's height;
 2. what is left (two planted feet that disagree, jitter) is taken out by the legs: during each
    run of contact frames the ankle is held at the mean of its positions over the run, the
    correction fading in and out over BLEND_S before and after the run, and the leg reaches the
@@ -38,6 +42,7 @@ CONTACT_HEIGHT = 0.025   # m: a foot this close to the lower foot's height is on
 AIRBORNE_HEIGHT = 0.30   # m above a planted ankle's height: the lower foot is off the floor
 SMOOTH_S = 0.08          # s: Gaussian smoothing (sigma) of the ankle heights before comparing
 BLEND_S = 0.15           # s: the locking correction fades in and out over this time
+PATH_TAU_S = 2.0         # s: how fast the locked body's path returns to the estimated path
 REACH = 1.0      # fraction of thigh + shin the IK may stretch the leg to (straight)
 
 
@@ -120,7 +125,7 @@ def _two_bone(hip: np.ndarray, knee: np.ndarray, target: np.ndarray, thigh: floa
     return hip + along * axis + across * bend, ankle
 
 
-def _body_path_correction(ankles: np.ndarray, contacts: np.ndarray) -> np.ndarray:
+def _body_path_correction(ankles: np.ndarray, contacts: np.ndarray, fps: float) -> np.ndarray:
     """(F, 3) shift of the whole body per frame, step 1 of the locking (module docstring), from
     the ankles (F, 2, 3) and contacts (F, 2)."""
     F = ankles.shape[0]
@@ -129,7 +134,12 @@ def _body_path_correction(ankles: np.ndarray, contacts: np.ndarray) -> np.ndarra
     moves = np.diff(ankles[..., [0, 2]], axis=0)                               # (F-1, 2, 2)
     count = planted.sum(axis=1, keepdims=True)
     mean_move = (moves * planted[..., None]).sum(axis=1) / np.maximum(count, 1)
-    shift[1:, [0, 2]] = -np.cumsum(mean_move, axis=0)
+    # a leaky sum: the body's path drifts back towards the estimated one with time constant PATH_TAU_S
+    leak = np.exp(-1.0 / max(PATH_TAU_S * fps, 1e-9))
+    total = np.zeros(2)
+    for t in range(1, F):
+        total = leak * total - mean_move[t - 1]
+        shift[t, [0, 2]] = total
     lowest = np.where(contacts, ankles[..., 1], np.inf).min(axis=1)
     standing = contacts.any(axis=1)
     if standing.any():
@@ -143,7 +153,7 @@ def lock_feet(joints: np.ndarray, contacts: np.ndarray, lengths: dict, fps: floa
     """(F, 17, 3) float64 joints (complete, fixed bone `lengths`) with the feet locked while in
     `contacts` (F, 2) and never below the floor: see the module docstring."""
     out = np.array(joints, dtype=np.float64)
-    out += _body_path_correction(out[:, _ANKLE], contacts)[:, None, :]
+    out += _body_path_correction(out[:, _ANKLE], contacts, fps)[:, None, :]
     blend = max(1, int(round(BLEND_S * fps)))
     targets = [_ankle_targets(out[:, a], contacts[:, k], blend) for k, a in enumerate(_ANKLE)]
     legs = [(lengths[(h, k)], lengths[(k, a)]) for h, k, a in zip(_HIP, _KNEE, _ANKLE, strict=True)]
