@@ -44,6 +44,7 @@ SMOOTH_S = 0.08          # s: Gaussian smoothing (sigma) of the ankle heights be
 BLEND_S = 0.15           # s: the locking correction fades in and out over this time
 PATH_TAU_S = 2.0         # s: how fast the locked body's path returns to the estimated path
 REACH = 1.0      # fraction of thigh + shin the IK may stretch the leg to (straight)
+REACH_PASSES = 10       # rounds of moving the body towards held feet out of reach (two feet pull apart)
 
 
 def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -158,7 +159,7 @@ def lock_feet(joints: np.ndarray, contacts: np.ndarray, lengths: dict, fps: floa
     targets = [_ankle_targets(out[:, a], contacts[:, k], blend) for k, a in enumerate(_ANKLE)]
     legs = [(lengths[(h, k)], lengths[(k, a)]) for h, k, a in zip(_HIP, _KNEE, _ANKLE, strict=True)]
     # move the body where a held foot is beyond the leg's reach (a few passes: two feet)
-    for _ in range(3):
+    for _ in range(REACH_PASSES):
         shift = np.zeros((out.shape[0], 3))
         for k, (thigh, shin) in enumerate(legs):
             reach = targets[k] - out[:, _HIP[k]]

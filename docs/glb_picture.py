@@ -3,7 +3,8 @@
 Runs inside Blender; Workbench (the viewport's own renderer) needs an OpenGL context, which a
 headless machine gets from a virtual display:
 
-    xvfb-run -a blender -b --factory-startup --python docs/glb_picture.py -- samples/studio_walk.glb docs/glb_in_blender.png
+    xvfb-run -a blender -b --factory-startup --python docs/glb_picture.py -- \
+        samples/studio_walk.glb docs/glb_in_blender.png
 """
 
 import math

@@ -188,7 +188,8 @@ def test_fbx_without_blender_fails_before_any_work(tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 1 and len(lines) == 1, done.stderr
-    assert lines[0].startswith("error: ") and "blender" in lines[0].lower() and "diffpose-cli[fbx]" in lines[0]
+    assert lines[0].startswith("error: ") and "blender" in lines[0].lower()
+    assert "diffpose-cli[fbx]" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]
 
 
