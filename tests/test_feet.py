@@ -79,6 +79,7 @@ def test_locking_changes_the_motion_not_the_frames(studio):
     assert (np.abs(np.diff(locked, axis=0)).max(axis=(1, 2)) > 1e-6).all()
 
 
+@pytest.mark.slow
 def test_locking_reduces_sliding_on_walk_side(videos_dir):
     result = pipeline_result(videos_dir / "walk_side.mp4")
     contacts = foot_contacts(result.joints_world, result.video["fps"])
