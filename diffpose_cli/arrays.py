@@ -8,6 +8,7 @@ import csv
 
 import numpy as np
 
+from .feet import foot_contacts
 from .outputs import atomic_output
 
 CSV_CHUNK = 1024   # frames converted at a time by write_csv
@@ -31,6 +32,7 @@ def npz_arrays(result) -> dict:
         "joint_names": np.array(result.joint_names),
         "parents": np.array(result.parents, dtype=np.int64),
         "world_from_camera": np.asarray(result.camera["world_from_camera"], dtype=np.float64),
+        "foot_contact": foot_contacts(joints_world, float(result.video["fps"])),  # (F, 2) left, right
     }
 
 
@@ -46,6 +48,7 @@ def csv_header(joint_names) -> list[str]:
     columns = ["frame", "time_s", "detected", "interpolated"]
     columns += [f"{name}_{axis}" for name in joint_names for axis in "xyz"]
     columns += [f"{name}_uncertainty" for name in joint_names]
+    columns += ["left_foot_contact", "right_foot_contact"]
     return columns
 
 
@@ -54,6 +57,8 @@ def write_csv(result, path) -> None:
     and each joint's uncertainty (metres). Empty cells where there is no person.
     Written CSV_CHUNK frames at a time (no whole-clip table of float64 values or strings)."""
     F = int(np.asarray(result.times).shape[0])
+    contacts = foot_contacts(result.joints_world, float(result.video["fps"]))
+    present = np.asarray(result.detected) | np.asarray(result.interpolated)
     with atomic_output(path) as tmp:
         with open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
@@ -65,5 +70,6 @@ def write_csv(result, path) -> None:
                 values = np.concatenate([joints.reshape(joints.shape[0], -1), uncertainty], axis=1)
                 for i, row in enumerate(values, start=lo):
                     cells = ["" if not np.isfinite(v) else f"{v:.5f}" for v in row]
+                    flags = [int(c) for c in contacts[i]] if present[i] else ["", ""]
                     writer.writerow([i, f"{result.times[i]:.5f}", int(result.detected[i]),
-                                     int(result.interpolated[i])] + cells)
+                                     int(result.interpolated[i])] + cells + flags)

@@ -53,6 +53,9 @@ OUTPUT_SUFFIXES = {
     "mp4": ".overlay.mp4",
     "npz": ".npz",
     "csv": ".csv",
+    "glb": ".glb",
+    "fbx": ".fbx",
+    "trc": ".trc",
 }
 DEFAULT_FORMATS = ("json",)
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv",
@@ -340,12 +343,17 @@ def estimate(models, path: str, options: dict):
     return pipeline.estimate(path, models=models, **_estimate_options(options))
 
 
-def write_outputs(result, paths, video_path: str, overwrite: bool):
+def write_outputs(result, paths, video_path: str, overwrite: bool, options: dict | None = None):
     from .outputs import write_outputs as write
-    write(result, paths, video_path=video_path, overwrite=overwrite)
+    write(result, paths, video_path=video_path, overwrite=overwrite, **_export_options(options or {}))
 
 
 MODEL_OPTION_NAMES = ("detector", "pose2d_weights", "lifter_weights", "flip_test")
+EXPORT_OPTION_NAMES = ("skeleton", "foot_lock")   # the animation exports' options (outputs.py)
+
+
+def _export_options(options: dict) -> dict:
+    return {k: v for k, v in options.items() if k in EXPORT_OPTION_NAMES}
 
 
 def _model_options(options: dict) -> dict:
@@ -353,7 +361,7 @@ def _model_options(options: dict) -> dict:
 
 
 def _estimate_options(options: dict) -> dict:
-    return {k: v for k, v in options.items() if k not in MODEL_OPTION_NAMES}
+    return {k: v for k, v in options.items() if k not in MODEL_OPTION_NAMES + EXPORT_OPTION_NAMES}
 
 
 def _run_one(job: dict) -> dict:
@@ -365,7 +373,8 @@ def _run_one(job: dict) -> dict:
     try:
         engine = _worker["engine"]
         result = engine.estimate(_worker["models"], job["input"], _worker["options"])
-        engine.write_outputs(result, job["write"], video_path=job["input"], overwrite=job["overwrite"])
+        engine.write_outputs(result, job["write"], video_path=job["input"], overwrite=job["overwrite"],
+                             options=_worker["options"])
         present = int(result.present.sum())
         outcome = {"status": "done", "frames": result.frame_count, "frames_with_person": present,
                    "fps": float(result.video.get("fps") or 0.0) or None}
@@ -432,6 +441,11 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
     started = time.perf_counter()
     options = dict(options or {})
     formats = parse_formats(formats)
+    from .rig import rig_for
+    rig_for(options.get("skeleton", "h36m"))   # an unknown rig or a missing FBX exporter: fail now
+    if "fbx" in formats:
+        from .fbx import check_fbx_exporter
+        check_fbx_exporter()
     if skip_existing and overwrite:
         raise DiffposeError("--skip-existing and --overwrite exclude each other: choose one")
     input_dir = Path(input_dir)

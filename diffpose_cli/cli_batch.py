@@ -6,6 +6,7 @@ from typing import Optional
 import typer
 
 from .cli import app
+from .cli_video import NO_FOOT_LOCK_HELP, SKELETON_HELP
 
 
 @app.command()
@@ -13,7 +14,7 @@ def batch(
     input_dir: Path = typer.Argument(..., help="Folder of videos."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder; mirrors the input tree."),
     format: str = typer.Option("json", "--format", "-f",
-                               help="Comma-separated outputs per video: json,bvh,mp4,npz,csv."),
+                               help="Comma-separated outputs per video: json,bvh,mp4,npz,csv,glb,fbx,trc."),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Include sub-folders."),
     pattern: Optional[str] = typer.Option(
         None, "--pattern", "-p",
@@ -31,6 +32,8 @@ def batch(
     hypotheses: int = typer.Option(5, "--hypotheses", help="Diffusion hypotheses per frame."),
     steps: int = typer.Option(5, "--steps", help="Denoising steps."),
     flip_test: bool = typer.Option(False, "--flip-test", help="HRNet: average with the mirrored crop."),
+    skeleton: str = typer.Option("h36m", "--skeleton", help=SKELETON_HELP),
+    no_foot_lock: bool = typer.Option(False, "--no-foot-lock", help=NO_FOOT_LOCK_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (summary only)."),
     verbose: bool = typer.Option(False, "--verbose", help="Let the workers' libraries print notices."),
 ):
@@ -44,5 +47,6 @@ def batch(
                         options={"detector": detector,
                                  "pose2d_weights": str(pose2d_weights) if pose2d_weights else None,
                                  "lifter_weights": str(lifter_weights) if lifter_weights else None,
-                                 "flip_test": flip_test, "hypotheses": hypotheses, "steps": steps})
+                                 "flip_test": flip_test, "hypotheses": hypotheses, "steps": steps,
+                                 "skeleton": skeleton, "foot_lock": not no_foot_lock})
     raise typer.Exit(summary["exit_code"])

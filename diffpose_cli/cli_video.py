@@ -8,8 +8,12 @@ import typer
 from .cli import app
 from .errors import DiffposeError
 
+# the animation exports' options (.bvh .glb .fbx), shared by video, lift and batch
+SKELETON_HELP = "Rig of the animation exports (.bvh .glb .fbx): h36m (Human3.6M joint names) or mixamo."
+NO_FOOT_LOCK_HELP = "Animation exports: let feet slide as estimated instead of planting them in contact."
 
-def _check_outputs(out: List[Path], overwrite: bool):
+
+def _check_outputs(out: List[Path], overwrite: bool, skeleton: str = "h36m"):
     if not out:
         raise DiffposeError("give at least one output with --out (e.g. --out pose.json)")
     try:
@@ -17,7 +21,7 @@ def _check_outputs(out: List[Path], overwrite: bool):
     except ImportError:
         check_output_paths = None
     if check_output_paths is not None:
-        check_output_paths(out, overwrite)
+        check_output_paths(out, overwrite, skeleton)
         return
     for p in out:
         if p.suffix.lower() != ".json":
@@ -26,13 +30,15 @@ def _check_outputs(out: List[Path], overwrite: bool):
             raise DiffposeError(f"'{p}' already exists (use --overwrite to replace it)")
 
 
-def _write(result, out: List[Path], video_path, overwrite: bool):
+def _write(result, out: List[Path], video_path, overwrite: bool, skeleton: str = "h36m",
+           foot_lock: bool = True):
     try:
         from .outputs import write_outputs
     except ImportError:
         write_outputs = None
     if write_outputs is not None:
-        return write_outputs(result, out, video_path=video_path, overwrite=overwrite)
+        return write_outputs(result, out, video_path=video_path, overwrite=overwrite, skeleton=skeleton,
+                             foot_lock=foot_lock)
     from .json_format import write_json
     return [write_json(result, p) for p in out]
 
@@ -55,7 +61,7 @@ def _summary(result, out) -> str:
 def video_cmd(
     video: Path = typer.Argument(..., help="Input video (any format FFmpeg reads)."),
     out: List[Path] = typer.Option([], "--out", "-o",
-                                   help="Output file(s): .json .bvh .mp4 .npz .csv (repeatable)."),
+                                   help="Output file(s): .json .bvh .glb .fbx .trc .mp4 .npz .csv (repeatable)."),
     detector: str = typer.Option("auto", "--detector",
                                  help="2D detector: auto (HRNet if its weights are at hand, else "
                                       "BlazePose), hrnet or blazepose."),
@@ -69,6 +75,8 @@ def video_cmd(
     focal: Optional[float] = typer.Option(None, "--focal",
                                           help="Focal length in pixels (default 1.2 x the larger side)."),
     flip_test: bool = typer.Option(False, "--flip-test", help="HRNet: average with the mirrored crop."),
+    skeleton: str = typer.Option("h36m", "--skeleton", help=SKELETON_HELP),
+    no_foot_lock: bool = typer.Option(False, "--no-foot-lock", help=NO_FOOT_LOCK_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or messages."),
 ):
@@ -76,14 +84,14 @@ def video_cmd(
     from .video import native_logs_silenced
     with native_logs_silenced():
         _video(video, out, detector, pose2d_weights, lifter_weights, device, hypotheses, steps, focal,
-               flip_test, overwrite, quiet)
+               flip_test, overwrite, quiet, skeleton=skeleton, foot_lock=not no_foot_lock)
 
 
 def _video(video, out, detector, pose2d_weights, lifter_weights, device, hypotheses, steps, focal,
-           flip_test, overwrite, quiet):
+           flip_test, overwrite, quiet, skeleton="h36m", foot_lock=True):
     from .pipeline import estimate, load_models
     from .video import VideoReader
-    _check_outputs(out, overwrite)
+    _check_outputs(out, overwrite, skeleton)
     VideoReader(video).close()          # a bad input fails before any model loads
     models = load_models(device=device, detector=detector, pose2d_weights=pose2d_weights,
                          lifter_weights=lifter_weights, flip_test=flip_test, quiet=quiet)
@@ -94,14 +102,15 @@ def _video(video, out, detector, pose2d_weights, lifter_weights, device, hypothe
         _say(quiet, f"2D detector: blazepose (MediaPipe BlazePose){why}")
     result = estimate(video, models=models, hypotheses=hypotheses, steps=steps, focal=focal,
                       quiet=quiet)
-    written = _write(result, out, video, overwrite)
+    written = _write(result, out, video, overwrite, skeleton, foot_lock)
     _say(quiet, _summary(result, written))
 
 
 @app.command("lift")
 def lift_cmd(
     keypoints: Path = typer.Argument(..., help="2D keypoints: MMPose prediction .json, .npz or .csv."),
-    out: List[Path] = typer.Option([], "--out", "-o", help="Output file(s): .json .bvh .npz .csv."),
+    out: List[Path] = typer.Option([], "--out", "-o",
+                                   help="Output file(s): .json .bvh .glb .fbx .trc .npz .csv (.mp4 with --video)."),
     layout: Optional[str] = typer.Option(None, "--layout", help="coco17 (default) or h36m17."),
     image_size: Tuple[int, int] = typer.Option((0, 0), "--image-size", metavar="W H",
                                                help="Image width and height in pixels."),
@@ -116,6 +125,8 @@ def lift_cmd(
                                              help="Diffusion hypotheses per frame (default: the lifter's own)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps (default: the lifter's own)."),
     focal: Optional[float] = typer.Option(None, "--focal", help="Focal length in pixels."),
+    skeleton: str = typer.Option("h36m", "--skeleton", help=SKELETON_HELP),
+    no_foot_lock: bool = typer.Option(False, "--no-foot-lock", help=NO_FOOT_LOCK_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or messages."),
 ):
@@ -123,13 +134,13 @@ def lift_cmd(
     from .video import native_logs_silenced
     with native_logs_silenced():
         _lift(keypoints, out, layout, image_size, width, height, fps, video, lifter_weights, device,
-              hypotheses, steps, focal, overwrite, quiet)
+              hypotheses, steps, focal, overwrite, quiet, skeleton=skeleton, foot_lock=not no_foot_lock)
 
 
 def _lift(keypoints, out, layout, image_size, width, height, fps, video, lifter_weights, device,
-          hypotheses, steps, focal, overwrite, quiet):
+          hypotheses, steps, focal, overwrite, quiet, skeleton="h36m", foot_lock=True):
     from .pipeline import lift, read_keypoints
-    _check_outputs(out, overwrite)
+    _check_outputs(out, overwrite, skeleton)
     if any(p.suffix.lower() == ".mp4" for p in out) and video is None:
         raise DiffposeError("an .mp4 overlay needs the video: pass --video")
     kp, scores, lay, meta = read_keypoints(keypoints, layout.lower() if layout else None)
@@ -151,5 +162,5 @@ def _lift(keypoints, out, layout, image_size, width, height, fps, video, lifter_
     result = lift(kp, (width, height), fps, layout=lay, scores=scores, lifter_weights=lifter_weights,
                   device=device, hypotheses=hypotheses, steps=steps, focal=focal, quiet=quiet,
                   source=str(keypoints))
-    written = _write(result, out, video, overwrite)
+    written = _write(result, out, video, overwrite, skeleton, foot_lock)
     _say(quiet, _summary(result, written))

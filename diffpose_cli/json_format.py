@@ -69,11 +69,19 @@ def _root_world(result: Result) -> np.ndarray:
     return result.root_camera.astype(np.float64) @ T[:3, :3].T + T[:3, 3]
 
 
-def frame_dict(result: Result, f: int, root_world: np.ndarray | None = None) -> dict:
-    """Frame `f` of the document's "frames" list. root_world: (F, 3) from the camera's transform
-    (computed here when not given)."""
+def _contacts(result: Result) -> np.ndarray:
+    from .feet import foot_contacts
+    return foot_contacts(result.joints_world, float(result.video["fps"]))
+
+
+def frame_dict(result: Result, f: int, root_world: np.ndarray | None = None,
+               contacts: np.ndarray | None = None) -> dict:
+    """Frame `f` of the document's "frames" list. root_world: (F, 3) from the camera's transform,
+    contacts: (F, 2) feet.foot_contacts (both computed here when not given)."""
     if root_world is None:
         root_world = _root_world(result)
+    if contacts is None:
+        contacts = _contacts(result)
     kp = result.keypoints_2d[f]
     sc = result.scores_2d[f]
     kp2 = None
@@ -92,6 +100,8 @@ def frame_dict(result: Result, f: int, root_world: np.ndarray | None = None) -> 
         "uncertainty": [_r(u, 4) for u in unc] if np.isfinite(unc).any() else None,
         "root_camera": [_r(v, 4) for v in result.root_camera[f]] if np.isfinite(result.root_camera[f]).all() else None,
         "root_world": [_r(v, 4) for v in root_world[f]] if np.isfinite(root_world[f]).all() else None,
+        "foot_contact": ({"left": bool(contacts[f, 0]), "right": bool(contacts[f, 1])}
+                         if result.present[f] else None),
     }
 
 
@@ -117,9 +127,9 @@ def header_dict(result: Result) -> dict:
 def result_to_dict(result: Result) -> dict:
     """The whole document as one dict (what `write_json` writes, built in memory: for small
     results; `write_json` streams the frames instead)."""
-    root_world = _root_world(result)
+    root_world, contacts = _root_world(result), _contacts(result)
     return {**header_dict(result),
-            "frames": [frame_dict(result, f, root_world) for f in range(result.frame_count)]}
+            "frames": [frame_dict(result, f, root_world, contacts) for f in range(result.frame_count)]}
 
 
 def iter_json(result: Result):
@@ -128,9 +138,9 @@ def iter_json(result: Result):
     enc = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
     head = enc.encode(header_dict(result))
     yield head[:-1] + ("," if head != "{}" else "") + '"frames":['
-    root_world = _root_world(result)
+    root_world, contacts = _root_world(result), _contacts(result)
     for f in range(result.frame_count):
-        yield ("," if f else "") + enc.encode(frame_dict(result, f, root_world))
+        yield ("," if f else "") + enc.encode(frame_dict(result, f, root_world, contacts))
     yield "]}\n"
 
 

@@ -19,7 +19,29 @@ FORMATS = {
     ".mp4": "overlay video: input frames with the 2D skeleton beside a 3D view (H.264)",
     ".npz": "NumPy arrays (3D joints, uncertainty, 2D keypoints, ...)",
     ".csv": "one row per frame, one column per joint coordinate",
+    ".glb": "skinned figure with the animation, for glTF viewers, Blender, Unity, Unreal (binary glTF)",
+    ".fbx": "skinned figure with the animation, through Blender's FBX exporter (FBX)",
+    ".trc": "the 3D joints as markers for OpenSim (TRC)",
 }
+
+def _bvh_writer():
+    from .bvh import write_bvh
+    return write_bvh
+
+
+def _glb_writer():
+    from .gltf import write_glb
+    return write_glb
+
+
+def _fbx_writer():
+    from .fbx import write_fbx
+    return write_fbx
+
+
+# the animation exports, by extension -> their writer (imported when used); they take the rig
+# (`skeleton`, rig.RIGS) and `foot_lock` (feet.py)
+ANIMATIONS = {".bvh": _bvh_writer, ".glb": _glb_writer, ".fbx": _fbx_writer}
 
 
 @contextlib.contextmanager
@@ -41,7 +63,7 @@ def atomic_output(path):
         raise
 
 
-def check_output_paths(paths, overwrite: bool = False) -> list[Path]:
+def check_output_paths(paths, overwrite: bool = False, skeleton: str = "h36m") -> list[Path]:
     """Validate `--out` paths before any work is done: known extension, writable place, no clobber.
 
     Called by the CLI before the (slow) pose estimation so that a typo fails in a second, and again
@@ -63,7 +85,12 @@ def check_output_paths(paths, overwrite: bool = False) -> list[Path]:
         if p.exists() and not overwrite:
             raise DiffposeError(f"'{p}' already exists (use --overwrite to replace it)")
         check_writable(p.parent)
+        if ext == ".fbx":
+            from .fbx import check_fbx_exporter
+            check_fbx_exporter()
         checked.append(p)
+    from .rig import rig_for
+    rig_for(skeleton)   # an unknown rig name fails here, before any work
     return checked
 
 
@@ -77,24 +104,27 @@ def check_writable(folder: Path):
         raise DiffposeError(f"can't write into '{folder}': {e.strerror or e}") from None
 
 
-def write_outputs(result, paths, video_path=None, overwrite: bool = False) -> list[Path]:
+def write_outputs(result, paths, video_path=None, overwrite: bool = False, skeleton: str = "h36m",
+                  foot_lock: bool = True) -> list[Path]:
     """Write `result` to every path in `paths`, the format chosen by the extension.
 
-    `.mp4` needs `video_path` (the input video, re-read to draw on its frames). Returns the paths
+    `.mp4` needs `video_path` (the input video, re-read to draw on its frames). The animation
+    exports (.bvh .glb .fbx) use the rig `skeleton` ("h36m" or "mixamo") and, with `foot_lock`,
+    keep feet planted while in contact. Returns the paths
     written. Writers are imported here, not at the top, so that `diffpose --help` stays fast and a
     missing optional piece only matters when its format is asked for.
     """
-    checked = check_output_paths(paths, overwrite)
+    checked = check_output_paths(paths, overwrite, skeleton)
     for p in checked:   # before writing anything: a late refusal would leave a partial set
         if p.suffix.lower() == ".mp4" and video_path is None:
             raise DiffposeError(f"'{p}': an overlay video needs the input video to draw on")
-        if p.suffix.lower() == ".bvh" and not result.present.any():
+        if p.suffix.lower() in ANIMATIONS and not result.present.any():
             raise DiffposeError(f"no person found in the video: '{p}' would have no motion to "
                                 "hold (JSON, NPZ and CSV can record an empty clip)")
     written = []
     try:
         for p in checked:
-            _write_one(result, p, video_path)
+            _write_one(result, p, video_path, skeleton, foot_lock)
             written.append(p)
     except OSError as e:  # full disk, folder removed meanwhile: one line, and no partial set
         _remove(written)
@@ -111,15 +141,15 @@ def _remove(paths):
             os.unlink(p)
 
 
-def _write_one(result, p: Path, video_path):
+def _write_one(result, p: Path, video_path, skeleton: str = "h36m", foot_lock: bool = True):
     """One file, by its extension."""
     ext = p.suffix.lower()
+    if ext in ANIMATIONS:
+        ANIMATIONS[ext]()(result, p, skeleton=skeleton, foot_lock=foot_lock)
+        return
     if ext == ".json":
         from .json_format import write_json
         write_json(result, p)
-    elif ext == ".bvh":
-        from .bvh import write_bvh
-        write_bvh(result, p)
     elif ext == ".mp4":
         from .overlay import write_overlay
         write_overlay(result, video_path, p)
@@ -129,3 +159,6 @@ def _write_one(result, p: Path, video_path):
     elif ext == ".csv":
         from .arrays import write_csv
         write_csv(result, p)
+    elif ext == ".trc":
+        from .trc import write_trc
+        write_trc(result, p)

@@ -19,7 +19,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from .bvh import nearest_valid_index
+from .rig import nearest_valid_index
 from .errors import DiffposeError
 from .outputs import atomic_output
 from .skeleton import BONES, JOINT_NAMES

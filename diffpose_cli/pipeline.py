@@ -320,46 +320,20 @@ def _solve_root(joints_rel, kp, scores, focal, cx, cy) -> np.ndarray:
     return out.astype(np.float32)
 
 
-# left/right bones that have the same length in one person: (parent, child) pairs
-_SYMMETRIC_BONES = [((0, 1), (0, 4)), ((1, 2), (4, 5)), ((2, 3), (5, 6)),
-                    ((8, 14), (8, 11)), ((14, 15), (11, 12)), ((15, 16), (12, 13))]
-
-
 def constant_bones(joints_rel: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """One skeleton per clip: every bone gets the clip's median length for that bone (left and
-    right averaged), keeping the lifted bone directions, rebuilt outwards from the pelvis.
-
-    A person's bones do not change length; the lifter predicts each frame's joints separately and
-    its bone lengths wobble by a few percent. Frames not `valid` are returned unchanged.
-    The float64 work goes through the clip in chunks of CHUNK frames."""
-    from .skeleton import BONES, PARENTS
+    """One skeleton per clip (bones.clip_bone_lengths, shared with every writer), keeping the
+    lifted bone directions, rebuilt outwards from the pelvis. Frames not `valid` are returned
+    unchanged. The float64 work goes through the clip in chunks of CHUNK frames."""
+    from .bones import clip_bone_lengths, with_bone_lengths
     out = joints_rel.copy()
     ok = valid & np.isfinite(joints_rel).all((-1, -2))
     frames = np.flatnonzero(ok)
     if frames.size == 0:
         return out
-    lengths = np.empty((frames.size, len(BONES)), np.float64)
-    for lo in range(0, frames.size, CHUNK):
-        J = joints_rel[frames[lo:lo + CHUNK]].astype(np.float64)
-        for k, (p, c) in enumerate(BONES):
-            lengths[lo:lo + CHUNK, k] = np.linalg.norm(J[:, c] - J[:, p], axis=-1)
-    length = {}
-    for k, (p, c) in enumerate(BONES):
-        length[(p, c)] = float(np.median(lengths[:, k]))
-    del lengths
-    for a, b in _SYMMETRIC_BONES:
-        m = (length[a] + length[b]) / 2
-        length[a] = length[b] = m
+    length = clip_bone_lengths(joints_rel, ok)
     for lo in range(0, frames.size, CHUNK):
         idx = frames[lo:lo + CHUNK]
-        J = joints_rel[idx].astype(np.float64)
-        new = J.copy()
-        for c in range(1, len(PARENTS)):          # parents come before children in this order
-            p = PARENTS[c]
-            d = J[:, c] - J[:, p]
-            n = np.linalg.norm(d, axis=-1, keepdims=True)
-            new[:, c] = new[:, p] + d / np.maximum(n, 1e-9) * length[(p, c)]
-        out[idx] = new.astype(out.dtype)
+        out[idx] = with_bone_lengths(joints_rel, length, idx).astype(out.dtype)
     return out
 
 

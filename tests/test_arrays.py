@@ -50,10 +50,11 @@ def test_csv_one_row_per_frame_one_column_per_coordinate(result, tmp_path):
     assert header[:4] == ["frame", "time_s", "detected", "interpolated"]
     assert header[4:7] == ["pelvis_x", "pelvis_y", "pelvis_z"]
     assert header[4 + 3 * 17 - 1] == "right_wrist_z"
-    assert header[-1] == "right_wrist_uncertainty"
-    assert len(header) == 4 + 17 * 3 + 17
+    assert header[4 + 17 * 4 - 1] == "right_wrist_uncertainty"
+    assert header[-2:] == ["left_foot_contact", "right_foot_contact"]
+    assert len(header) == 4 + 17 * 3 + 17 + 2
     # an empty frame is empty cells, a person frame is numbers in metres (within 0.01 mm)
-    assert body[0][4:] == [""] * (17 * 4)
+    assert body[0][4:] == [""] * (17 * 4 + 2)
     frame = 60
     head_y = float(body[frame][4 + 3 * JOINT_NAMES.index("head") + 1])
     assert abs(head_y - result.joints_world[frame, JOINT_NAMES.index("head"), 1]) < 1e-5

@@ -78,7 +78,7 @@ def import_into_blender(bvh_path, tmp_path) -> dict:
 def compare_in_blender(result, tmp_path) -> dict:
     """Import `result`'s BVH into Blender; return the errors a user would see, on person frames."""
     bvh_path = tmp_path / "pose.bvh"
-    write_bvh(result, bvh_path)
+    write_bvh(result, bvh_path, foot_lock=False)   # the retarget itself, against the estimate
     dump = import_into_blender(bvh_path, tmp_path)
     heads = np.array([[frame[name] for name in BVH_JOINT_NAMES] for frame in dump["heads"]])
     joints_blender = heads[:, [BVH_JOINT_NAMES.index(n) for n in JOINT_NAMES]]

@@ -23,7 +23,7 @@ def exported(request, h36m_dir, tmp_path_factory):
     motion = h36m_motion(h36m_dir, request.param, fps=30.0, count=600)
     result = make_result(motion, 30.0, EMPTY_BEFORE, EMPTY_AFTER, interpolated=[120, 121, 122])
     path = tmp_path_factory.mktemp("bvh") / "pose.bvh"
-    write_bvh(result, path)
+    write_bvh(result, path, foot_lock=False)   # the retarget itself (tests/test_feet.py: locking)
     names, parents, offsets, channels, frames, frame_time = read_bvh(path)
     positions = bvh_positions(parents, offsets, channels, frames)
     joints = positions[:, [names.index(n) for n in JOINT_NAMES]]
@@ -172,7 +172,7 @@ def test_round_trip_of_the_real_estimate_of_walk_side(videos_dir, tmp_path):
     from pipeline_results import pipeline_result
     result = pipeline_result(videos_dir / "walk_side.mp4")
     path = tmp_path / "walk.bvh"
-    write_bvh(result, path)
+    write_bvh(result, path, foot_lock=False)
     names, parents, offsets, channels, frames, frame_time = read_bvh(path)
     joints = bvh_positions(parents, offsets, channels, frames)[:, [names.index(n) for n in JOINT_NAMES]]
     error_mm = 1000 * np.linalg.norm(joints - bvh_target_positions(result.joints_world), axis=-1)
@@ -190,5 +190,5 @@ def test_written_in_chunks_the_file_is_the_same(exported, tmp_path, monkeypatch)
     import diffpose_cli.bvh as bvh
     result, path = exported[0], exported[1]
     monkeypatch.setattr(bvh, "CHUNK", 7)
-    write_bvh(result, tmp_path / "chunked.bvh")
+    write_bvh(result, tmp_path / "chunked.bvh", foot_lock=False)
     assert (tmp_path / "chunked.bvh").read_bytes() == path.read_bytes()

@@ -1,0 +1,102 @@
+"""Foot contact and foot locking, measured (the figures in docs/exports.md).
+
+    nice -n 15 python benchmarks/bench_feet.py [--video ../shared/videos/walk_side.mp4]
+
+1. samples/studio_walk.mp4 (exact ground truth): the estimate's contact flags against the truth's
+   contacts (ankle within 2 cm of its planted height), per foot; the ankle's horizontal movement
+   per frame during contact in the animation exports' motion, unlocked and locked, and the
+   truth's own; P1 (pelvis-aligned MPJPE) of that motion against the truth, unlocked and locked;
+   how far locking moves the pelvis's path; the lowest ankle after locking.
+2. walk_side.mp4 (no truth): foot sliding during contact, unlocked against locked.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from diffpose_cli.feet import floor_contacts, foot_contacts, sliding_mm  # noqa: E402
+from diffpose_cli.pipeline import ANKLE_HEIGHT, estimate  # noqa: E402
+from diffpose_cli.rig import animation_motion  # noqa: E402
+from diffpose_cli.studio import load_truth, studio_accuracy  # noqa: E402
+
+SAMPLE = REPO / "samples" / "studio_walk.mp4"
+ANKLES = [6, 3]   # left, right: the contact flags' columns
+
+
+def max_step_mm(joints, contacts) -> float:
+    """Largest horizontal ankle movement between two frames in contact, mm."""
+    worst = 0.0
+    for k, a in enumerate(ANKLES):
+        both = contacts[1:, k] & contacts[:-1, k]
+        move = np.linalg.norm(np.diff(joints[:, a][:, [0, 2]], axis=0), axis=-1)[both]
+        worst = max(worst, float(1000 * move.max()) if move.size else 0.0)
+    return worst
+
+
+def to_camera(result, world):
+    T = np.asarray(result.camera["world_from_camera"], dtype=np.float64)
+    return (world - T[:3, 3]) @ T[:3, :3]
+
+
+def foot_figures(result) -> dict:
+    contacts = foot_contacts(result.joints_world, result.video["fps"])
+    free = animation_motion(result, foot_lock=False).joints
+    locked = animation_motion(result, foot_lock=True).joints
+    person = result.present
+    return {"contacts": contacts, "free": free, "locked": locked, "person": person,
+            "slide_free": sliding_mm(free, contacts),     # contacts: none where nobody is seen
+            "slide_locked": sliding_mm(locked, contacts),
+            "max_step_locked": max_step_mm(locked, contacts),
+            "lowest_ankle_locked": float(locked[:, ANKLES, 1].min()),
+            # how far locking moves the pelvis from the estimated path (the body follows its feet)
+            "path_mm": 1000 * np.linalg.norm(locked[person, 0] - free[person, 0], axis=-1)}
+
+
+def studio(result) -> dict:
+    truth = load_truth(SAMPLE.with_name("studio_walk_truth.npz"))
+    truth_world = np.asarray(truth["joints_world"], dtype=np.float64)
+    f = foot_figures(result)
+    truth_contacts = floor_contacts(truth_world)
+    agree = (f["contacts"] == truth_contacts)[f["person"]]
+    return {**f, "agree_left": agree[:, 0].mean(), "agree_right": agree[:, 1].mean(), "agree": agree.mean(),
+            "slide_truth": sliding_mm(truth_world, truth_contacts),
+            "p1_free": studio_accuracy(to_camera(result, f["free"]), truth)["p1_mm"],
+            "p1_locked": studio_accuracy(to_camera(result, f["locked"]), truth)["p1_mm"]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--video", type=Path, default=REPO.parent / "shared" / "videos" / "walk_side.mp4")
+    args = parser.parse_args()
+
+    s = studio(estimate(SAMPLE))
+    print(f"studio_walk.mp4 ({s['person'].sum()} frames with a person, truth known):")
+    print(f"  contact flags agree with the truth's: {100 * s['agree']:.1f}% of foot-frames "
+          f"(left {100 * s['agree_left']:.1f}%, right {100 * s['agree_right']:.1f}%)")
+    print(f"  ankle movement during contact, mean per frame: unlocked {s['slide_free']:.1f} mm, "
+          f"locked {s['slide_locked']:.2f} mm (largest step {s['max_step_locked']:.2f} mm); "
+          f"the truth's own during its contacts {s['slide_truth']:.1f} mm")
+    print(f"  P1 against the truth: unlocked {s['p1_free']:.1f} mm, locked {s['p1_locked']:.1f} mm "
+          f"({s['p1_locked'] - s['p1_free']:+.1f} mm)")
+    print(f"  pelvis path after locking: {np.median(s['path_mm']):.0f} mm from the estimated one "
+          f"(median), at most {s['path_mm'].max():.0f} mm")
+    print(f"  lowest ankle after locking {1000 * s['lowest_ankle_locked']:.1f} mm above the floor "
+          f"(a planted ankle: {1000 * ANKLE_HEIGHT:.0f} mm)")
+
+    w = foot_figures(estimate(args.video))
+    print(f"{args.video.name} ({w['person'].sum()} frames with a person, "
+          f"contact in {100 * w['contacts'][w['person']].mean():.0f}% of foot-frames):")
+    print(f"  sliding during contact, mean per frame: unlocked {w['slide_free']:.1f} mm, "
+          f"locked {w['slide_locked']:.2f} mm (largest step {w['max_step_locked']:.2f} mm): "
+          f"{100 * (1 - w['slide_locked'] / w['slide_free']):.0f}% less")
+    print(f"  pelvis path after locking: {np.median(w['path_mm']):.0f} mm from the estimated one "
+          f"(median), at most {w['path_mm'].max():.0f} mm")
+
+
+if __name__ == "__main__":
+    main()
