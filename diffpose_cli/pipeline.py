@@ -424,6 +424,9 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     if hypotheses < 1 or steps < 1:
         raise DiffposeError("--hypotheses and --steps must be at least 1")
     from .camera import Intrinsics, intrinsics_for
+    from .smooth import DEFAULT_STRENGTH, process_noise, smooth_motion
+    smooth = DEFAULT_STRENGTH if smooth is None else smooth
+    process_noise(smooth)  # a bad strength fails here, before any work
     cam = camera if isinstance(camera, Intrinsics) else intrinsics_for(width, height, focal=focal)
     f, cx, cy = cam.focal, cam.cx, cam.cy
     present = (detected | interpolated) & mix.present[:, 0]
