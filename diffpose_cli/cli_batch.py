@@ -33,14 +33,24 @@ def batch(
     flip_test: bool = typer.Option(False, "--flip-test", help="HRNet: average with the mirrored crop."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (summary only)."),
     verbose: bool = typer.Option(False, "--verbose", help="Let the workers' libraries print notices."),
+    ray: Optional[str] = typer.Option(
+        None, "--ray", metavar="ADDRESS",
+        help="Run on a Ray cluster: host:port of its head, 'auto' (the one running on this machine) or "
+             "'local' (a new one for this batch). Needs diffpose-cli[ray]; see docs/scale.md."),
+    engine: str = typer.Option("local", "--engine", help="local (a process pool) or ray (as --ray local)."),
 ):
     """Estimate 3D motion for every video in INPUT_DIR. Exit code: 0 all done or skipped, 1 the
     batch could not run, 2 bad options, 3 some files failed, 130/143 interrupted (SIGINT/SIGTERM)."""
     from .batch import run_batch
+    from .errors import DiffposeError
 
+    if engine not in ("local", "ray"):
+        raise DiffposeError(f"unknown engine '{engine}': use local or ray")
+    if engine == "ray" and ray is None:
+        ray = "local"
     summary = run_batch(input_dir, out, formats=format, recursive=recursive, pattern=pattern,
                         skip_existing=skip_existing, overwrite=overwrite, workers=workers,
-                        device=device, progress=not quiet, verbose=verbose,
+                        device=device, progress=not quiet, verbose=verbose, ray=ray,
                         options={"detector": detector,
                                  "pose2d_weights": str(pose2d_weights) if pose2d_weights else None,
                                  "lifter_weights": str(lifter_weights) if lifter_weights else None,
