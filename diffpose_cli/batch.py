@@ -534,7 +534,8 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
     fatal = None
     try:
         if todo and cluster is not None:
-            fatal = cluster.schedule(todo, options, engine, overwrite, stop, bar, input_dir, lambda: report(False))
+            fatal = cluster.schedule(todo, options, engine, overwrite, stop, bar, input_dir,
+                                     lambda: report(False))
         elif todo:
             fatal = _schedule(todo, device, workers, threads, options, engine, verbose, overwrite, stop,
                               bar, input_dir, lambda: report(False))
@@ -814,7 +815,8 @@ def _duration(seconds: float) -> str:
 def _print_summary(summary: dict, entries, input_dir: Path, stream) -> None:
     counts = summary["counts"]
     truncated = f" ({counts['truncated']} truncated)" if counts.get("truncated") else ""
-    parts = [f"{counts['done']} done{truncated}", f"{counts['skipped']} skipped", f"{counts['failed']} failed"]
+    parts = [f"{counts['done']} done{truncated}", f"{counts['skipped']} skipped",
+             f"{counts['failed']} failed"]
     if counts["interrupted"]:
         parts.append(f"{counts['interrupted']} interrupted")
     if counts["not_run"]:

@@ -131,7 +131,8 @@ class RayCluster:
                     try:
                         job = batch.job_for(entry, input_dir, overwrite or attempts[entry.input] > 1)
                     except OSError as e:
-                        entry.status, entry.reason = "failed", f"cannot create its output folder: {e.strerror or e}"
+                        entry.status = "failed"
+                        entry.reason = f"cannot create its output folder: {e.strerror or e}"
                         bar.finished(entry, input_dir)
                         continue
                     actor = idle.pop()
@@ -207,7 +208,8 @@ class RayCluster:
             batch.remove_outputs_of_failed_attempt(entry.write, entry.fresh)
             if stop.signal is not None:
                 entry.status = "interrupted"
-                entry.reason = "stopped by " + ("Ctrl-C (SIGINT)" if stop.signal == signal.SIGINT else "SIGTERM")
+                how = "Ctrl-C (SIGINT)" if stop.signal == signal.SIGINT else "SIGTERM"
+                entry.reason = f"stopped by {how}"
             else:
                 entry.status, entry.reason = "not_run", None
 

@@ -10,6 +10,7 @@ Needs root (CI runs as root) and util-linux's unshare / nsenter.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -80,7 +81,8 @@ class PrivateRayCluster:
         done = subprocess.run(self.command(args), capture_output=True, text=True, encoding="utf-8",
                               errors="replace", env=ray_env(), timeout=timeout, **kwargs)
         if check and done.returncode != 0:
-            raise RuntimeError(f"{args[:3]} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+            raise RuntimeError(f"{args[:3]} failed ({done.returncode}):\n{done.stdout[-2000:]}\n"
+                               f"{done.stderr[-3000:]}")
         return done
 
     def popen(self, args, **kwargs) -> subprocess.Popen:
@@ -125,10 +127,8 @@ class PrivateRayCluster:
 
 
 def _signal(pid: int, signum) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signum)
-    except ProcessLookupError:
-        pass
 
 
 def _alive(pid: int) -> bool:
