@@ -100,7 +100,9 @@ class RayCluster:
         if slots < 1:
             raise DiffposeError(f"the Ray cluster at {self.address} offers no whole "
                                 f"{'GPU' if device == 'cuda' else 'CPU'} for a worker")
-        count = max(1, min(workers if workers and workers > 0 else slots, videos))
+        # never more actors than the cluster has CPUs: an actor waiting for resources would hold its
+        # video for ever
+        count = max(1, min(workers if workers and workers > 0 else slots, int(cpus) or 1, videos))
         ask = {"num_cpus": 1}
         if device == "cuda":
             ask["num_gpus"] = min(1.0, gpus / count)   # more workers than GPUs share them
