@@ -9,9 +9,10 @@ network namespace, as the tests do (tests/ray_cluster.py; needs root); with --ra
 cluster. Wall time is the whole command as a user sees it: joining the cluster, starting the
 workers, loading the models.
 
-Ray's overhead is split in two: the fixed start-up cost (a batch of one 1-frame clip, each engine)
-and the cost per video: ((Ray wall - Ray start-up) - (local wall - local start-up)) / videos, with
-the same number of worker processes.
+Ray's overhead is measured apart, on batches of 1-frame clips with one worker process (where the
+video work is smallest): start-up is the wall time of a batch of one clip (joining the cluster or
+spawning the pool, loading the models), and the time per video is the slope of the wall time from
+1 to 1 + EXTRA_CLIPS clips. Ray's overhead per video is its slope minus the local engine's.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from bench_batch import diffpose_command, shared_videos  # noqa: E402
 from hostile_inputs import cut  # noqa: E402
+
+EXTRA_CLIPS = 20
 
 
 def run(command: list[str], out: Path, wrap=None) -> dict:
@@ -67,13 +70,15 @@ def main() -> None:
         sys.exit(f"no videos in {args.videos}")
     with tempfile.TemporaryDirectory(prefix="bench-ray-") as scratch, contextlib.ExitStack() as stack:
         scratch = Path(scratch)
-        source, tiny = scratch / "in", scratch / "tiny"
-        source.mkdir()
-        tiny.mkdir()
+        source, one, many = scratch / "in", scratch / "one", scratch / "many"
+        for folder in (source, one, many):
+            folder.mkdir()
         for copy in range(args.copies):
             for video in names:
                 shutil.copyfile(video, source / f"{video.stem}_{copy}{video.suffix}")
-        cut(names[0], tiny / "one_frame.mp4", 0, 1)
+        cut(names[0], one / "clip_00.mp4", 0, 1)
+        for i in range(1 + EXTRA_CLIPS):
+            shutil.copyfile(one / "clip_00.mp4", many / f"clip_{i:02d}.mp4")
 
         address, wrap = args.ray, None
         if address is None:
@@ -92,25 +97,25 @@ def main() -> None:
         rows = []
         for workers in (1, 2):
             for engine in ("local", "ray"):
-                start_up = batch(engine, workers, tiny)["wall_s"]
-                row = dict(batch(engine, workers, source), engine=engine, workers_option=workers,
-                           start_up_s=start_up)
+                row = dict(batch(engine, workers, source), engine=engine, workers_option=workers)
                 row["videos_per_minute"] = round(row["videos"] / row["wall_s"] * 60, 3)
                 row["frames_per_second"] = round(row["frames"] / row["wall_s"], 3)
                 rows.append(row)
                 print(f"{engine:>5}, {_processes(workers)}: {row['videos']} videos, {row['frames']} frames "
                       f"in {row['wall_s']:.1f} s -> {row['videos_per_minute']:.2f} videos/min, "
-                      f"{row['frames_per_second']:.2f} frames/s "
-                      f"(start-up alone: {start_up:.1f} s)", flush=True)
-        for workers in (1, 2):
-            local, ray = (next(r for r in rows if r["engine"] == e and r["workers_option"] == workers)
-                          for e in ("local", "ray"))
-            work = {r["engine"]: r["wall_s"] - r["start_up_s"] for r in (local, ray)}
-            per_video = (work["ray"] - work["local"]) / ray["videos"]
-            print(f"Ray overhead with {_processes(workers)}: start-up "
-                  f"{ray['start_up_s'] - local['start_up_s']:+.1f} s, per video {per_video:+.2f} s")
+                      f"{row['frames_per_second']:.2f} frames/s", flush=True)
+        overhead = {}
+        for engine in ("local", "ray"):
+            start_up = batch(engine, 1, one)["wall_s"]
+            per_video = (batch(engine, 1, many)["wall_s"] - start_up) / EXTRA_CLIPS
+            overhead[engine] = {"start_up_s": start_up, "per_video_s": round(per_video, 3)}
+            print(f"{engine:>5}, 1-frame clips, 1 worker process: start-up {start_up:.1f} s, "
+                  f"{per_video:.3f} s per video", flush=True)
+        local, ray = overhead["local"], overhead["ray"]
+        print(f"Ray overhead: start-up {ray['start_up_s'] - local['start_up_s']:+.1f} s, "
+              f"per video {ray['per_video_s'] - local['per_video_s']:+.3f} s")
         print(json.dumps({"videos": [p.name for p in names], "copies": args.copies, "ray": address,
-                          "runs": rows}))
+                          "runs": rows, "one_frame_clips": overhead}))
 
 
 def _processes(workers: int) -> str:

@@ -149,7 +149,15 @@ class RayCluster:
                     entry, actor = running.pop(ref)
                     try:
                         outcome = ray.get(ref)
-                    except ray.exceptions.RayActorError:
+                    except ray.exceptions.RayActorError as e:
+                        if e.actor_init_failed:      # e.g. diffpose-cli missing on a node: every actor would
+                            fatal = batch._one_line(f"a Ray worker cannot start: {e}")
+                            entry.status = "pending"
+                            queue.appendleft(entry)
+                            break
+                        if stop.signal is not None:  # a Ctrl-C that reached the workers: see _settle
+                            running[ref] = (entry, actor)
+                            continue
                         # its worker process died: that actor is gone, a new one takes its place
                         idle.append(new_actor())
                         self._after_death(entry, attempts[entry.input], queue, bar, input_dir)
