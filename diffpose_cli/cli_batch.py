@@ -1,11 +1,17 @@
 """`diffpose batch INPUT_DIR --out OUTPUT_DIR`: every video of a folder (see docs/batch.md)."""
 
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from .cli import app
+
+
+class Engine(str, Enum):
+    local = "local"   # a process pool on this machine
+    ray = "ray"       # a Ray cluster (docs/scale.md)
 
 
 @app.command()
@@ -37,16 +43,15 @@ def batch(
         None, "--ray", metavar="ADDRESS",
         help="Run on a Ray cluster: host:port of its head, 'auto' (the one running on this machine) or "
              "'local' (a new one for this batch). Needs diffpose-cli[ray]; see docs/scale.md."),
-    engine: str = typer.Option("local", "--engine", help="local (a process pool) or ray (as --ray local)."),
+    engine: Engine = typer.Option(Engine.local, "--engine",
+                                  help="local (a process pool) or ray (the same as --ray local)."),
 ):
     """Estimate 3D motion for every video in INPUT_DIR. Exit code: 0 all done or skipped, 1 the
-    batch could not run, 2 bad options, 3 some files failed, 130/143 interrupted (SIGINT/SIGTERM)."""
+    batch could not run, 2 bad options, 3 some files failed or were truncated, 130/143 interrupted
+    (SIGINT/SIGTERM)."""
     from .batch import run_batch
-    from .errors import DiffposeError
 
-    if engine not in ("local", "ray"):
-        raise DiffposeError(f"unknown engine '{engine}': use local or ray")
-    if engine == "ray" and ray is None:
+    if engine is Engine.ray and ray is None:
         ray = "local"
     summary = run_batch(input_dir, out, formats=format, recursive=recursive, pattern=pattern,
                         skip_existing=skip_existing, overwrite=overwrite, workers=workers,
