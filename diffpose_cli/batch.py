@@ -443,8 +443,8 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
     options = dict(options or {})
     formats = parse_formats(formats)
     if ray is not None:
-        from .batch_ray import import_ray
-        import_ray()   # without Ray installed, fail before any work
+        from .batch_ray import check_ray
+        check_ray(ray)   # Ray installed, the cluster reachable: before any work
     if skip_existing and overwrite:
         raise DiffposeError("--skip-existing and --overwrite exclude each other: choose one")
     input_dir = Path(input_dir)

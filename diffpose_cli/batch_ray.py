@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 from collections import deque
 
 from . import batch
@@ -34,6 +35,7 @@ LOCAL = "local"                  # --ray local: a new single-machine cluster for
 MAX_ATTEMPTS = 3                 # runs of one video whose worker process died, before it is failed
 STOP_TIMEOUT_S = 30.0            # how long the driver waits for killed actors' calls to end
 LOCAL_OBJECT_STORE_BYTES = 100 * 2**20   # results are small dicts; Ray's minimum is 75 MiB
+REACH_TIMEOUT_S = 10.0           # for the head node to accept a connection (ray.init itself retries for ever)
 WAIT_S = 0.25                    # the driver's polling interval (signals are handled between waits)
 
 
@@ -44,6 +46,20 @@ def import_ray():
     except ImportError:
         raise DiffposeError(f"--ray needs Ray, which is not installed: {INSTALL_HINT}") from None
     return ray
+
+
+def check_ray(address: str) -> None:
+    """Up front, before any work: Ray is installed, and a HOST:PORT address accepts connections."""
+    import_ray()
+    if address in (LOCAL, "auto"):
+        return
+    host, _, port = address.split("://")[-1].rpartition(":")
+    if not host or not port.isdigit():
+        raise DiffposeError(f"--ray {address}: give HOST:PORT of the cluster's head node, 'auto' or 'local'")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_TIMEOUT_S).close()
+    except OSError as e:
+        raise DiffposeError(f"cannot reach the Ray cluster at {address}: {e.strerror or e}") from None
 
 
 class VideoWorker:

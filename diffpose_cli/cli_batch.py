@@ -49,15 +49,21 @@ def batch(
     """Estimate 3D motion for every video in INPUT_DIR. Exit code: 0 all done or skipped, 1 the
     batch could not run, 2 bad options, 3 some files failed or were truncated, 130/143 interrupted
     (SIGINT/SIGTERM)."""
+    from contextlib import nullcontext
+
     from .batch import run_batch
+    from .video import native_logs_silenced
 
     if engine is Engine.ray and ray is None:
         ray = "local"
-    summary = run_batch(input_dir, out, formats=format, recursive=recursive, pattern=pattern,
-                        skip_existing=skip_existing, overwrite=overwrite, workers=workers,
-                        device=device, progress=not quiet, verbose=verbose, ray=ray,
-                        options={"detector": detector,
-                                 "pose2d_weights": str(pose2d_weights) if pose2d_weights else None,
-                                 "lifter_weights": str(lifter_weights) if lifter_weights else None,
-                                 "flip_test": flip_test, "hypotheses": hypotheses, "steps": steps})
+    # Ray's driver logs from C++ on fd 2 (unreachable interfaces, dead workers, ...); the console
+    # gets the batch's own lines, --verbose gets everything.
+    with native_logs_silenced() if ray is not None and not verbose else nullcontext():
+        summary = run_batch(input_dir, out, formats=format, recursive=recursive, pattern=pattern,
+                            skip_existing=skip_existing, overwrite=overwrite, workers=workers,
+                            device=device, progress=not quiet, verbose=verbose, ray=ray,
+                            options={"detector": detector,
+                                     "pose2d_weights": str(pose2d_weights) if pose2d_weights else None,
+                                     "lifter_weights": str(lifter_weights) if lifter_weights else None,
+                                     "flip_test": flip_test, "hypotheses": hypotheses, "steps": steps})
     raise typer.Exit(summary["exit_code"])

@@ -246,3 +246,13 @@ def test_without_ray_installed_ray_fails_up_front_in_one_line(tmp_path):
     assert done.stderr.strip() == \
         "error: --ray needs Ray, which is not installed: pip install 'diffpose-cli[ray]'"
     assert not out.exists()
+
+
+def test_unreachable_cluster_fails_up_front_in_one_line(cluster, tmp_path):
+    source, out = tmp_path / "in", tmp_path / "out"
+    make.text_named_mp4(make.copy_to(Path(__file__), source / "a.mp4"))
+    started = time.monotonic()
+    done = cluster.run([*batch_args(source, out), "--ray", "127.0.0.1:1"], timeout=120)   # nobody listens
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert done.stderr.strip() == "error: cannot reach the Ray cluster at 127.0.0.1:1: Connection refused"
+    assert time.monotonic() - started < 60 and not out.exists()
