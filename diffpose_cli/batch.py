@@ -41,6 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import DiffposeError
+from .frame_count import truncation
 
 REPORT_NAME = "batch_report.json"
 REPORT_SCHEMA = "diffpose-batch-report/1"
@@ -65,7 +66,7 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".m
 EXIT_OK = 0            # every file done or skipped
 EXIT_ERROR = 1         # the batch could not start or had to stop (bad INPUT_DIR, unwritable OUTPUT_DIR, no models)
 EXIT_USAGE = 2         # bad command line (reported by the option parser)
-EXIT_FILES_FAILED = 3  # the batch ran to the end, one or more files failed
+EXIT_FILES_FAILED = 3  # the batch ran to the end, one or more files failed or were truncated
 EXIT_SIGINT = 130      # interrupted by Ctrl-C (SIGINT)
 EXIT_SIGTERM = 143     # stopped by SIGTERM
 
@@ -153,6 +154,7 @@ class FileEntry:
     seconds: float | None = None
     frames: int | None = None
     frames_with_person: int | None = None
+    frames_declared: int | None = None  # set when the file is truncated: the count its container declares
     fps: float | None = None
     write: list = field(default_factory=list)  # the outputs still to write
     fresh: list = field(default_factory=list)  # those of `write` that did not exist before the batch
@@ -170,6 +172,7 @@ class FileEntry:
             "seconds": None if self.seconds is None else round(self.seconds, 3),
             "frames": self.frames,
             "frames_with_person": self.frames_with_person,
+            "frames_declared": self.frames_declared,
             "fps": None if self.fps is None else round(self.fps, 3),
             "size_bytes": self.size,
             **({"detail": self.detail} if self.detail else {}),
@@ -378,8 +381,13 @@ def _run_one(job: dict) -> dict:
         present = int(result.present.sum())
         outcome = {"status": "done", "frames": result.frame_count, "frames_with_person": present,
                    "fps": float(result.video.get("fps") or 0.0) or None}
-        if present == 0:
-            outcome["warning"] = "no person found"
+        warnings = ["no person found"] if present == 0 else []
+        declared = truncation(job["input"], result.frame_count)
+        if declared is not None:
+            outcome["frames_declared"] = declared
+            warnings.insert(0, f"truncated file: {result.frame_count} of {declared} frames could be read")
+        if warnings:
+            outcome["warning"] = "; ".join(warnings)
     except _StopTask:
         remove_outputs_of_failed_attempt(job["write"], job["fresh"])
         os._exit(EXIT_SIGTERM)
@@ -427,14 +435,16 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
               pattern: str | None = None, skip_existing: bool = False, overwrite: bool = False,
               workers: int | None = None, device: str | None = "auto", progress: bool = True,
               options: dict | None = None, stream=None, engine: str = __name__,
-              verbose: bool = False) -> dict:
+              verbose: bool = False, ray: str | None = None) -> dict:
     """Run every matching video of `input_dir`; returns the summary (also in batch_report.json).
 
     summary: {"counts": {done, skipped, failed, interrupted, not_run}, "exit_code", "interrupted",
     "elapsed_s", "frames", "files": [...], "report": path}. Bad files never raise; DiffposeError only
     for what stops the whole batch (missing INPUT_DIR, unwritable OUTPUT_DIR, models that cannot
     load). `options` go to the pipeline (detector, lifter weights, hypotheses, ...). `verbose` lets
-    the workers' libraries print to the terminal (they are silenced otherwise).
+    the workers' libraries print to the terminal (they are silenced otherwise). `ray` runs the
+    videos on a Ray cluster instead of a local pool: its address, `auto` (the cluster running on
+    this machine) or `local` (a new one for this batch); see batch_ray.py and docs/scale.md.
     """
     stream = stream if stream is not None else sys.stderr
     started_wall = time.time()
@@ -446,6 +456,9 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
     if "fbx" in formats:
         from .fbx import check_fbx_exporter
         check_fbx_exporter()
+    if ray is not None:
+        from .batch_ray import check_ray
+        check_ray(ray)   # Ray installed, the cluster reachable: before any work
     if skip_existing and overwrite:
         raise DiffposeError("--skip-existing and --overwrite exclude each other: choose one")
     input_dir = Path(input_dir)
@@ -472,21 +485,28 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
     entries = _plan(relatives, input_dir, output_dir, formats, skip_existing, overwrite)
     report_path = output_dir / REPORT_NAME
     todo = [e for e in entries if e.status == "pending"]
-    device = resolve_device(device)
-    if workers is None or workers <= 0:
-        workers = default_workers(device, max(1, len(todo)))
-    workers = max(1, min(workers, max(1, len(todo))))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(1, cores // workers) if not device.startswith("cuda") else max(1, cores)
+    cluster = None
+    if ray is not None:
+        from .batch_ray import RayCluster
+        cluster = RayCluster(ray, device, workers, max(1, len(todo)), verbose)   # joins or starts it
+        device, workers, threads = cluster.device, cluster.workers, 1
+    else:
+        device = resolve_device(device)
+        if workers is None or workers <= 0:
+            workers = default_workers(device, max(1, len(todo)))
+        workers = max(1, min(workers, max(1, len(todo))))
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        threads = max(1, cores // workers) if not device.startswith("cuda") else max(1, cores)
 
     header = dict(schema=REPORT_SCHEMA, input_dir=str(input_dir), output_dir=str(output_dir),
                   formats=formats, recursive=recursive, pattern=pattern, skip_existing=skip_existing,
-                  overwrite=overwrite, device=device, workers=workers,
+                  overwrite=overwrite, device=device, workers=workers, ray=ray,
                   started=datetime.fromtimestamp(started_wall, timezone.utc).isoformat(timespec="seconds"))
 
     def report(final: bool, interrupted_by: str | None = None, fatal: str | None = None) -> dict:
         counts = {s: sum(e.status == s for e in entries)
                   for s in ("done", "skipped", "failed", "interrupted", "not_run", "running", "pending")}
+        counts["truncated"] = sum(e.status == "done" and e.frames_declared is not None for e in entries)
         frames = sum(e.frames or 0 for e in entries if e.status == "done")
         elapsed = time.perf_counter() - started
         if fatal:
@@ -495,7 +515,7 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
             code = EXIT_SIGINT
         elif interrupted_by == "SIGTERM":
             code = EXIT_SIGTERM
-        elif counts["failed"]:
+        elif counts["failed"] or counts["truncated"]:
             code = EXIT_FILES_FAILED
         else:
             code = EXIT_OK
@@ -527,13 +547,18 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
             previous[signum] = signal.signal(signum, stop)
     fatal = None
     try:
-        if todo:
+        if todo and cluster is not None:
+            fatal = cluster.schedule(todo, options, engine, overwrite, stop, bar, input_dir,
+                                     lambda: report(False))
+        elif todo:
             fatal = _schedule(todo, device, workers, threads, options, engine, verbose, overwrite, stop,
                               bar, input_dir, lambda: report(False))
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         bar.close()
+        if cluster is not None:
+            cluster.close()
     interrupted_by = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}.get(stop.signal)
     summary = report(True, interrupted_by, fatal)
     _print_summary(summary, entries, input_dir, stream)
@@ -578,6 +603,17 @@ def _plan(relatives, input_dir: Path, output_dir: Path, formats, skip_existing, 
     return entries
 
 
+def job_for(entry: FileEntry, input_dir: Path, overwrite: bool) -> dict:
+    """What a worker needs to run one file (`_run_one`, on either engine); creates its output folders.
+
+    `write` holds only outputs that were free or may be replaced (checked in _plan); a file run again
+    after a worker crash (`overwrite` True) may replace what its first attempt completed."""
+    for p in entry.outputs:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    return {"input": str(input_dir / entry.input), "write": [str(p) for p in entry.write],
+            "fresh": [str(p) for p in entry.fresh], "overwrite": overwrite}
+
+
 def _schedule(todo, device, workers, threads, options, engine, verbose, overwrite, stop: _Stop, bar, input_dir,
               save_report) -> str | None:
     """Feed the pool, collect outcomes, replace crashed workers, stop cleanly on a signal.
@@ -601,12 +637,7 @@ def _schedule(todo, device, workers, threads, options, engine, verbose, overwrit
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
     def submit(entry):
-        for p in entry.outputs:
-            p.parent.mkdir(parents=True, exist_ok=True)
-        # `write` holds only outputs that were free or may be replaced (checked in _plan); a file run
-        # again after a worker crash may replace what its first attempt completed.
-        job = {"input": str(input_dir / entry.input), "write": [str(p) for p in entry.write],
-               "fresh": [str(p) for p in entry.fresh], "overwrite": overwrite or entry.solo}
+        job = job_for(entry, input_dir, overwrite or entry.solo)
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             future = pool.submit(_run_one, job)   # may start a worker process
@@ -700,6 +731,7 @@ def _apply(entry: FileEntry, outcome: dict) -> None:
     entry.seconds = outcome.get("seconds")
     entry.frames = outcome.get("frames")
     entry.frames_with_person = outcome.get("frames_with_person")
+    entry.frames_declared = outcome.get("frames_declared")
     entry.fps = outcome.get("fps")
     entry.warning = outcome.get("warning")
 
@@ -746,11 +778,11 @@ class _Progress:
         self.current.append(entry.input.as_posix())
         self._show()
 
-    def requeued(self, entry: FileEntry):
+    def requeued(self, entry: FileEntry, why: str = "its worker crashed; it will run alone"):
         name = entry.input.as_posix()
         if name in self.current:
             self.current.remove(name)
-        self._say(f"retry   {name} (its worker crashed; it will run alone)")
+        self._say(f"retry   {name} ({why})")
         self._show()
 
     def finished(self, entry: FileEntry, input_dir: Path):
@@ -796,7 +828,9 @@ def _duration(seconds: float) -> str:
 
 def _print_summary(summary: dict, entries, input_dir: Path, stream) -> None:
     counts = summary["counts"]
-    parts = [f"{counts['done']} done", f"{counts['skipped']} skipped", f"{counts['failed']} failed"]
+    truncated = f" ({counts['truncated']} truncated)" if counts.get("truncated") else ""
+    parts = [f"{counts['done']} done{truncated}", f"{counts['skipped']} skipped",
+             f"{counts['failed']} failed"]
     if counts["interrupted"]:
         parts.append(f"{counts['interrupted']} interrupted")
     if counts["not_run"]:
