@@ -5,7 +5,9 @@ from typing import Optional
 
 import typer
 
+from . import cli_options as opt
 from .cli import app
+from .options import HYPOTHESES, MIRROR_AVERAGE, STEPS
 
 
 @app.command()
@@ -20,29 +22,31 @@ def batch(
         help="Glob on the file name, e.g. '*.mov' (default: the usual video extensions)."),
     skip_existing: bool = typer.Option(
         False, "--skip-existing", help="Leave files whose outputs all exist (resume a batch)."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing outputs."),
-    workers: int = typer.Option(
-        0, "--workers", "-j", help="Videos processed at once (0: one per CPU core; 1 on a GPU)."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
-    detector: str = typer.Option("auto", "--detector", help="2D detector: auto, hrnet or blazepose."),
-    pose2d_weights: Optional[Path] = typer.Option(
-        None, "--pose2d-weights", help="HRNet-W32 COCO 256x192 MMPose checkpoint (.pth)."),
-    lifter_weights: Optional[Path] = typer.Option(None, "--lifter-weights", help="Lifter checkpoint."),
-    hypotheses: int = typer.Option(5, "--hypotheses", help="Diffusion hypotheses per frame."),
-    steps: int = typer.Option(5, "--steps", help="Denoising steps."),
-    flip_test: bool = typer.Option(False, "--flip-test", help="HRNet: average with the mirrored crop."),
+    overwrite: opt.Overwrite = False,
+    workers: str = typer.Option(
+        "auto", "--workers", "-j",
+        help="Videos processed at once: a number >= 1, or auto (one per CPU core; 1 on a GPU)."),
+    detector: opt.Detector = "auto",
+    pose2d_weights: opt.Pose2dWeights = None,
+    flip_test: opt.FlipTest = False,
+    lifter_weights: opt.LifterWeights = None,
+    device: opt.Device = "auto",
+    hypotheses: opt.Hypotheses = HYPOTHESES,
+    steps: opt.Steps = STEPS,
+    mirror: opt.Mirror = MIRROR_AVERAGE,
+    seed: opt.Seed = 0,
+    focal: opt.Focal = None,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (summary only)."),
     verbose: bool = typer.Option(False, "--verbose", help="Let the workers' libraries print notices."),
 ):
     """Estimate 3D motion for every video in INPUT_DIR. Exit code: 0 all done or skipped, 1 the
-    batch could not run, 2 bad options, 3 some files failed, 130/143 interrupted (SIGINT/SIGTERM)."""
+    batch could not run, 2 bad command line, 3 some files failed, 130/143 interrupted
+    (SIGINT/SIGTERM); see docs/errors.md."""
     from .batch import run_batch
 
+    options = opt.run_options(detector, pose2d_weights, flip_test, lifter_weights, device, hypotheses,
+                              steps, mirror, seed, focal)
     summary = run_batch(input_dir, out, formats=format, recursive=recursive, pattern=pattern,
                         skip_existing=skip_existing, overwrite=overwrite, workers=workers,
-                        device=device, progress=not quiet, verbose=verbose,
-                        options={"detector": detector,
-                                 "pose2d_weights": str(pose2d_weights) if pose2d_weights else None,
-                                 "lifter_weights": str(lifter_weights) if lifter_weights else None,
-                                 "flip_test": flip_test, "hypotheses": hypotheses, "steps": steps})
+                        progress=not quiet, verbose=verbose, options=options)
     raise typer.Exit(summary["exit_code"])
