@@ -294,6 +294,10 @@ def _init_worker(device: str, threads: int, options: RunOptions, engine: str, ve
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)
     _worker["options"] = options
+    # tqdm's default lock is a multiprocessing semaphore; a worker stopped mid-video (os._exit)
+    # never releases it and the resource tracker reports it as leaked. Workers write no bars.
+    from tqdm import tqdm
+    tqdm.set_lock(threading.RLock())
     try:
         import torch
         torch.set_num_threads(threads)
