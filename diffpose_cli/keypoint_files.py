@@ -166,9 +166,10 @@ def _instances_to_track(frames_instances: list, p: str) -> tuple[np.ndarray, np.
 # ---------------------------------------------------------------------------------------------
 def _read_npz(p: str, meta: dict, layout: str | None):
     try:
-        with np.load(p, allow_pickle=False) as z:
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise DiffposeError(f"{p}: a single .npy array, not an .npz archive with a 'keypoints' array")
+        z = np.load(p, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise DiffposeError(f"{p}: a single .npy array, not an .npz archive with a 'keypoints' array")
+        with z:
             if "keypoints" not in z.files:
                 raise DiffposeError(f"{p}: no 'keypoints' array (found: {', '.join(z.files) or 'nothing'})")
             k = _numeric_array(z, "keypoints", p)

@@ -41,11 +41,11 @@ def check_output_paths(paths, overwrite: bool = False, inputs=()) -> list[Path]:
             raise DiffposeError(f"don't know how to write '{p}': the extension must be one of {known}")
         if p in checked:
             raise DiffposeError(f"'{p}' is given twice in --out")
+        check_name_length(p)
         if p.is_dir():
             raise DiffposeError(f"'{p}' is a directory, not an output file")
         if not p.parent.is_dir():
             raise DiffposeError(f"can't write '{p}': the directory '{p.parent}' does not exist")
-        check_name_length(p)
         if p.exists() and not overwrite:
             raise DiffposeError(f"'{p}' already exists (use --overwrite to replace it)")
         check_writable(p.parent)

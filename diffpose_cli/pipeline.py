@@ -592,8 +592,11 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
                           steps=steps, focal=focal, max_gap_s=max_gap_s)
     max_gap_s = options.max_gap_s
     bound_heap()
-    width, height, fps = _check_image(image_size, fps)
-    kp_in = _check_keypoints(keypoints, width, height)
+    try:
+        width, height, fps = _check_image(image_size, fps)
+        kp_in = _check_keypoints(keypoints, width, height)
+    except DiffposeError as e:
+        raise DiffposeError(f"{source}: {e}" if source else str(e)) from None
     F = kp_in.shape[0]
     layout = (layout or "").lower().replace("-", "").replace("_", "")
     if layout not in ("coco17", "h36m17"):
