@@ -166,26 +166,28 @@ def _instances_to_track(frames_instances: list, p: str) -> tuple[np.ndarray, np.
 # ---------------------------------------------------------------------------------------------
 def _read_npz(p: str, meta: dict, layout: str | None):
     try:
-        z = np.load(p, allow_pickle=False)
-        if not isinstance(z, np.lib.npyio.NpzFile):
-            raise DiffposeError(f"{p}: a single .npy array, not an .npz archive with a 'keypoints' array")
-        with z:
-            if "keypoints" not in z.files:
-                raise DiffposeError(f"{p}: no 'keypoints' array (found: {', '.join(z.files) or 'nothing'})")
-            k = _numeric_array(z, "keypoints", p)
-            sc = _numeric_array(z, "scores", p) if "scores" in z.files else None
-            for key in ("width", "height", "fps"):
-                if key in z.files:
-                    value = _numeric_array(z, key, p)
-                    if value.size != 1:
-                        raise DiffposeError(f"{p}: '{key}' must be one number, got an array shaped "
-                                            f"{value.shape}")
-                    meta[key] = float(value.reshape(()))
-            if "layout" in z.files and layout is None:
-                value = _read_member(z, "layout", p)
-                if value.dtype.kind not in "US" or value.size != 1:
-                    raise DiffposeError(f"{p}: 'layout' must be one string (coco17 or h36m17)")
-                layout = str(value.reshape(()))
+        # the file is opened here: np.load leaves its own handle open when the archive is damaged
+        with open(p, "rb") as handle:
+            z = np.load(handle, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise DiffposeError(f"{p}: a single .npy array, not an .npz archive with a 'keypoints' array")
+            with z:
+                if "keypoints" not in z.files:
+                    raise DiffposeError(f"{p}: no 'keypoints' array (found: {', '.join(z.files) or 'nothing'})")
+                k = _numeric_array(z, "keypoints", p)
+                sc = _numeric_array(z, "scores", p) if "scores" in z.files else None
+                for key in ("width", "height", "fps"):
+                    if key in z.files:
+                        value = _numeric_array(z, key, p)
+                        if value.size != 1:
+                            raise DiffposeError(f"{p}: '{key}' must be one number, got an array shaped "
+                                                f"{value.shape}")
+                        meta[key] = float(value.reshape(()))
+                if "layout" in z.files and layout is None:
+                    value = _read_member(z, "layout", p)
+                    if value.dtype.kind not in "US" or value.size != 1:
+                        raise DiffposeError(f"{p}: 'layout' must be one string (coco17 or h36m17)")
+                    layout = str(value.reshape(()))
     except DiffposeError:
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
