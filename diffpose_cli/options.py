@@ -65,9 +65,10 @@ class RunOptions:
                 raise DiffposeError(f"--{name} must be a word, got {getattr(self, name)!r}")
             put(name, getattr(self, name).strip().lower())
         if self.detector not in DETECTORS:
-            raise DiffposeError(f"unknown --detector {self.detector!r}: use {', '.join(DETECTORS)}")
+            raise DiffposeError(f"unknown detector {self.detector!r} (--detector): use "
+                                f"{', '.join(DETECTORS)}")
         if not _DEVICE.match(self.device):
-            raise DiffposeError(f"unknown --device {self.device!r}: use auto, cpu or cuda (or cuda:N)")
+            raise DiffposeError(f"unknown device {self.device!r} (--device): use auto, cpu or cuda (or cuda:N)")
         for name in ("pose2d_weights", "lifter_weights"):
             value = getattr(self, name)
             if value is not None:
@@ -156,7 +157,7 @@ def resolve_device(device: str | None = "auto") -> str:
     """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' / 'cuda:N' only when there is one."""
     device = (device or "auto").strip().lower()
     if not _DEVICE.match(device):
-        raise DiffposeError(f"unknown --device {device!r}: use auto, cpu or cuda (or cuda:N)")
+        raise DiffposeError(f"unknown device {device!r} (--device): use auto, cpu or cuda (or cuda:N)")
     if device == "cpu":
         return device
     import torch

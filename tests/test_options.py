@@ -47,9 +47,9 @@ def test_defaults_are_the_lifters_and_the_commands():
     ("focal", math.inf, "positive"),
     ("focal", "wide", "number"),
     ("seed", -1, "between 0"),
-    ("device", "tpu", "unknown --device"),
-    ("device", "cuda:x", "unknown --device"),
-    ("detector", "yolo", "unknown --detector"),
+    ("device", "tpu", "unknown device"),
+    ("device", "cuda:x", "unknown device"),
+    ("detector", "yolo", "unknown detector"),
     ("max_gap_s", -1.0, "max_gap_s"),
 ])
 def test_every_bound_is_checked_when_the_options_are_made(field, value, words):
