@@ -173,7 +173,8 @@ def _read_npz(p: str, meta: dict, layout: str | None):
                 raise DiffposeError(f"{p}: a single .npy array, not an .npz archive with a 'keypoints' array")
             with z:
                 if "keypoints" not in z.files:
-                    raise DiffposeError(f"{p}: no 'keypoints' array (found: {', '.join(z.files) or 'nothing'})")
+                    found = ", ".join(z.files) or "nothing"
+                    raise DiffposeError(f"{p}: no 'keypoints' array (found: {found})")
                 k = _numeric_array(z, "keypoints", p)
                 sc = _numeric_array(z, "scores", p) if "scores" in z.files else None
                 for key in ("width", "height", "fps"):

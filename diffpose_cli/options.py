@@ -29,7 +29,7 @@ STEPS = 2
 MIRROR_AVERAGE = True
 
 # Bounds. The lifter's working memory grows linearly with the hypotheses (benchmarks/option_bounds.py
-# prints it); MAX_HYPOTHESES keeps one batch of the lift within a few GB. The sampler skips through
+# prints it; the README quotes it); MAX_HYPOTHESES keeps one batch of the lift within a few GB. The sampler skips through
 # the diffusion's K = 50 noise levels, so more than 50 steps would only repeat levels.
 MAX_HYPOTHESES = 100
 MAX_STEPS = 50
@@ -68,7 +68,8 @@ class RunOptions:
             raise DiffposeError(f"unknown detector {self.detector!r} (--detector): use "
                                 f"{', '.join(DETECTORS)}")
         if not _DEVICE.match(self.device):
-            raise DiffposeError(f"unknown device {self.device!r} (--device): use auto, cpu or cuda (or cuda:N)")
+            raise DiffposeError(f"unknown device {self.device!r} (--device): use auto, cpu or cuda "
+                                "(or cuda:N)")
         for name in ("pose2d_weights", "lifter_weights"):
             value = getattr(self, name)
             if value is not None:

@@ -29,7 +29,7 @@ import torch
 
 from .errors import DiffposeError
 from .files import atomic_output, sha256_of
-from .options import resolve_device  # noqa: F401  (also the name HRNetDetector callers know here)
+from .options import resolve_device
 from .mixtures import Mixtures, heatmaps_to_mixtures, mixture_moments
 
 COMPONENTS = 5   # mixture components per joint (the paper's M) fitted to each heatmap

@@ -32,17 +32,16 @@ def run_cli(*args) -> Run:
                 stream.flush()
         os.dup2(out.fileno(), 1)
         os.dup2(err.fileno(), 2)
-        sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)
-        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)
-        sys.argv = ["diffpose", *map(str, args)]
         code = 0
         try:
-            main()
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            with open(1, "w", encoding="utf-8", errors="replace", closefd=False) as new_out, \
+                    open(2, "w", encoding="utf-8", errors="replace", closefd=False) as new_err:
+                sys.stdout, sys.stderr, sys.argv = new_out, new_err, ["diffpose", *map(str, args)]
+                try:
+                    main()
+                except SystemExit as e:
+                    code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
             sys.stdout, sys.stderr, sys.argv = saved
             os.dup2(saved_fds[0], 1)
             os.dup2(saved_fds[1], 2)

@@ -121,7 +121,8 @@ MALFORMED = {
     "coordinates_1e30": lambda d: _npz(d, keypoints=np.full((5, 17, 2), 1e30)),
     "coordinates_inf": lambda d: _npz(d, keypoints=np.full((5, 17, 2), np.inf)),
     "json_nested_deep": lambda d: _json(d, "[" * 100000 + "]" * 100000),
-    "npy_not_npz": lambda d: (d / "k.npz", np.save(d / "k.npy", np.ones(3)), os.replace(d / "k.npy", d / "k.npz"))[0],
+    "npy_not_npz": lambda d: (d / "k.npz", np.save(d / "k.npy", np.ones(3)),
+                              os.replace(d / "k.npy", d / "k.npz"))[0],
 }
 
 
@@ -258,8 +259,8 @@ def test_batch_ctrl_c_leaks_no_semaphore(videos_dir, tmp_path):
     make.copy_to(videos_dir / "runner.mp4", source / "a.mp4")
     make.copy_to(videos_dir / "walk_side.mp4", source / "b.mp4")
     out = tmp_path / "out"
-    batch = subprocess.Popen(make.diffpose_command("batch", source, "--out", out, "--workers", "2", "--quiet"),
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    command = make.diffpose_command("batch", source, "--out", out, "--workers", "2", "--quiet")
+    batch = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 300
     while batch.poll() is None and time.monotonic() < deadline:
         try:

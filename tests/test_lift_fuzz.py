@@ -93,7 +93,8 @@ def mutated_arrays(draw, kp):
     the array reshaped, retyped or joined by odd extra arrays (NPZ) or written as CSV."""
     frames = draw(st.integers(1, kp.shape[0]))
     a = kp[:frames].copy()
-    mask = np.asarray(draw(st.lists(st.booleans(), min_size=frames * 17, max_size=frames * 17))).reshape(frames, 17)
+    cells = draw(st.lists(st.booleans(), min_size=frames * 17, max_size=frames * 17))
+    mask = np.asarray(cells).reshape(frames, 17)
     special = draw(st.sampled_from([np.nan, np.inf, -np.inf, 1e30, -1e7, 0.0, 5e4, None]))
     if special is not None:
         a[..., :2] = np.where(mask[..., None], special, a[..., :2])
@@ -104,12 +105,14 @@ def mutated_arrays(draw, kp):
         if draw(st.booleans()):
             i = draw(st.integers(0, max(0, len(text) - 1)))
             text = text[:i] + draw(st.text(max_size=8)) + text[i + draw(st.integers(0, 8)):]
-        return ".csv", text.encode("utf-8", "surrogatepass") if draw(st.booleans()) else text.encode("latin-1", "replace")
+        encoding = draw(st.sampled_from([("utf-8", "surrogatepass"), ("latin-1", "replace")]))
+        return ".csv", text.encode(*encoding)
     arrays = {"keypoints": a if draw(st.booleans()) else a[..., :2]}
     shape_change = draw(st.sampled_from(["none", "flat", "joints", "dtype_str", "dtype_int", "dtype_bool"]))
     k = arrays["keypoints"]
     arrays["keypoints"] = {"none": k, "flat": k.reshape(-1), "joints": k[:, :draw(st.integers(0, 16))],
-                           "dtype_str": k.astype(str), "dtype_int": np.nan_to_num(k, posinf=0, neginf=0).clip(-1e9, 1e9).astype(np.int64),
+                           "dtype_str": k.astype(str),
+                           "dtype_int": np.nan_to_num(k, posinf=0, neginf=0).clip(-1e9, 1e9).astype(np.int64),
                            "dtype_bool": k > 300}[shape_change]
     for name in draw(st.lists(st.sampled_from(["width", "height", "fps", "scores", "layout"]), max_size=3,
                               unique=True)):
@@ -117,7 +120,8 @@ def mutated_arrays(draw, kp):
             "width": [1280, 0, -5, np.nan, 1e9, np.ones(3), "wide"],
             "height": [720, 1, np.inf, np.zeros((2, 2))],
             "fps": [25.0, 0.0, -1.0, 1e-9, 1e12, np.nan],
-            "scores": [np.ones((frames, 17)), np.full((frames, 17), np.nan), np.ones(5), np.full((frames, 17), 7.0)],
+            "scores": [np.ones((frames, 17)), np.full((frames, 17), np.nan), np.ones(5),
+                       np.full((frames, 17), 7.0)],
             "layout": ["h36m17", "coco17", "mpii", np.arange(3)],
         }[name]))
     return ".npz", npz_bytes(arrays)
