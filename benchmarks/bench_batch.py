@@ -32,7 +32,7 @@ def diffpose_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "diffpose_cli"]
 
 
-def run_batch(source: Path, out: Path, workers: int, formats: str, extra: list[str]) -> dict:
+def run_batch(source: Path, out: Path, workers: str, formats: str, extra: list[str]) -> dict:
     command = [*diffpose_command(), "batch", str(source), "--out", str(out), "--format", formats,
                "--workers", str(workers), "--quiet", *extra]
     started = time.perf_counter()
@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--videos", type=Path, default=shared_videos(), help="folder of input videos")
     parser.add_argument("--format", default="json", help="outputs per video (as `diffpose batch --format`)")
     parser.add_argument("--copies", type=int, default=1, help="copies of each video in the batch")
-    parser.add_argument("--settings", default="1,0", help="worker settings to compare (0: the default)")
+    parser.add_argument("--settings", default="1,auto", help="worker settings to compare (auto: the default)")
     parser.add_argument("--extra", default="", help="extra options for `diffpose batch`, space separated")
     args = parser.parse_args()
 
@@ -69,11 +69,11 @@ def main() -> None:
             for video in names:
                 shutil.copyfile(video, source / f"{video.stem}_{copy}{video.suffix}")
         rows = []
-        for workers in (int(w) for w in args.settings.split(",")):
+        for workers in (w.strip() for w in args.settings.split(",")):
             out = Path(scratch) / f"out_{workers}"
             rows.append(run_batch(source, out, workers, args.format, args.extra.split()))
             row = rows[-1]
-            label = "default" if workers == 0 else str(workers)
+            label = "default" if workers == "auto" else workers
             print(f"workers={label:>7} ({row['workers']} processes): {row['videos']} videos, "
                   f"{row['frames']} frames in {row['wall_s']:.1f} s -> "
                   f"{row['videos_per_minute']:.2f} videos/min, {row['frames_per_second']:.2f} frames/s",

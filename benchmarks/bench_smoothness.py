@@ -148,6 +148,7 @@ def limb_jitter(joints, limbs, pelvis):
 
 
 def videos(names):
+    from diffpose_cli.options import RunOptions
     from diffpose_cli.pipeline import estimate, load_models
     models = load_models()
     make = models.new_detector
@@ -163,7 +164,7 @@ def videos(names):
             return recorder
 
         models.new_detector = recording
-        off = estimate(path, models=models, smooth="off")
+        off = estimate(path, models=models, options=RunOptions(smooth="off"))
         models.new_detector = make
         on = estimate(path, models=models)
         world = np.asarray(recorder.world, np.float64)

@@ -84,7 +84,7 @@ def scores(pred, ref):
 
 def run(weights=None, smooth=None):
     from bench_smoothness import WorldLandmarkRecorder
-    from diffpose_cli.camera import read_calibration
+    from diffpose_cli.options import RunOptions
     from diffpose_cli.evaluate import RADIUS_90, spearman
     from diffpose_cli.pipeline import estimate, load_models
     folder = clip_dir()
@@ -102,8 +102,8 @@ def run(weights=None, smooth=None):
             return recorder
 
         models.new_detector = recording
-        result = estimate(folder / f"{name}.mp4", models=models, smooth=smooth,
-                          camera=read_calibration(qca, name))
+        result = estimate(folder / f"{name}.mp4", models=models,
+                          options=RunOptions(smooth=smooth, calibration=qca, camera_name=name))
         models.new_detector = make
         ref = reference_in_camera(trc, qca, name)[:, REF_LIMBS]
         n = min(len(ref), len(result.joints_camera))

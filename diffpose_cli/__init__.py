@@ -2,6 +2,8 @@
 
 __version__ = "0.1.0"
 
+from .options import RunOptions  # noqa: E402,F401  (light: no torch)
+
 
 def estimate(path, **kwargs):
     """3D pose of the main person in a video: see diffpose_cli.pipeline.estimate."""

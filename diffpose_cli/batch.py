@@ -23,6 +23,7 @@ thread counts before torch and mediapipe are loaded.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import fnmatch
 import importlib
 import json
@@ -30,7 +31,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -41,23 +41,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import DiffposeError
+from .files import atomic_output, check_writable, file_id, temporary_glob
 from .frame_count import truncation
+from .options import RunOptions, parse_workers, resolve_device
+from .outputs import FORMATS
 
 REPORT_NAME = "batch_report.json"
 REPORT_SCHEMA = "diffpose-batch-report/1"
 
-# output format -> file-name ending (the overlay is not named `.mp4` alone, so that an output can
-# never take the name of an input video, even when OUTPUT_DIR is INPUT_DIR)
-OUTPUT_SUFFIXES = {
-    "json": ".json",
-    "bvh": ".bvh",
-    "mp4": ".overlay.mp4",
-    "npz": ".npz",
-    "csv": ".csv",
-    "glb": ".glb",
-    "fbx": ".fbx",
-    "trc": ".trc",
-}
+# output format -> file-name ending, from the writers' table (the overlay is not named `.mp4` alone,
+# so that an output can never take the name of an input video, even when OUTPUT_DIR is INPUT_DIR)
+OUTPUT_SUFFIXES = {ext.lstrip("."): (".overlay" + ext if ext == ".mp4" else ext) for ext in FORMATS}
 DEFAULT_FORMATS = ("json",)
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv",
                     ".flv", ".3gp", ".ts", ".mts", ".m2ts")
@@ -180,15 +174,13 @@ class FileEntry:
 
 
 def remove_partial_outputs(paths) -> list[Path]:
-    """Delete the temporary files (`[.]<output>.part-*`) left next to these outputs; returns them."""
+    """Delete the temporary files (`files.atomic_output`'s) left next to these outputs; returns them."""
     removed = []
     for out in paths:
         out = Path(out)
         if not out.parent.is_dir():
             continue
-        candidates = list(out.parent.glob(_glob_escape(out.name) + ".part-*"))
-        candidates += out.parent.glob("." + _glob_escape(out.name) + ".part-*")  # outputs.atomic_output
-        for leftover in candidates:
+        for leftover in out.parent.glob(temporary_glob(out)):
             try:
                 leftover.unlink()
                 removed.append(leftover)
@@ -213,12 +205,10 @@ def remove_outputs_of_failed_attempt(write, fresh) -> None:
             pass
 
 
-def _glob_escape(name: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[]" else c for c in name)
-
-
-def check_writable_dir(folder: Path) -> None:
-    """Create `folder` if needed and prove a file can be created in it, or raise DiffposeError."""
+def make_output_dir(folder: Path) -> list[Path]:
+    """Create `folder` if needed and prove a file can be created in it, or raise DiffposeError.
+    Returns the folders it created (outermost first), so that a batch that cannot run removes them."""
+    created = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
@@ -226,26 +216,27 @@ def check_writable_dir(folder: Path) -> None:
     except OSError as e:
         raise DiffposeError(f"cannot create output directory {folder}: {e.strerror or e}") from None
     try:
-        handle, probe = tempfile.mkstemp(prefix=".diffpose-write-test-", dir=folder)
-        os.close(handle)
-        os.unlink(probe)
-    except OSError as e:
-        raise DiffposeError(f"output directory {folder} is not writable: {e.strerror or e}") from None
+        check_writable(folder)
+    except DiffposeError:
+        remove_created_dirs(created)
+        raise
+    return created
+
+
+def remove_created_dirs(created) -> None:
+    """Remove the folders this batch created, innermost first, where they are still empty."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON to `<path>.part-<pid>` and rename it over `path` when complete."""
-    temporary = path.with_name(f"{path.name}.part-{os.getpid()}")
-    try:
-        with open(temporary, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, ensure_ascii=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    """Write JSON through the package's atomic writer."""
+    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, ensure_ascii=False)
+        f.write("\n")
 
 
 def default_workers(device: str, files: int) -> int:
@@ -271,20 +262,6 @@ def _available_memory() -> int | None:
     return None
 
 
-def resolve_device(device: str | None) -> str:
-    device = (device or "auto").lower()
-    if device == "auto":
-        import torch
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        import torch
-        if not torch.cuda.is_available():
-            raise DiffposeError(f"device {device} requested but no CUDA GPU is available (use --device cpu)")
-    elif device != "cpu":
-        raise DiffposeError(f"unknown device '{device}': use auto, cpu or cuda")
-    return device
-
-
 # ---------------------------------------------------------------------------------------------
 # The worker side: one process, models loaded once, video after video
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +279,7 @@ def _worker_sigterm(signum, frame):
     os._exit(EXIT_SIGTERM)
 
 
-def _init_worker(device: str, threads: int, options: dict, engine: str, verbose: bool = False) -> None:
+def _init_worker(device: str, threads: int, options: RunOptions, engine: str, verbose: bool = False) -> None:
     """Pool initializer: quiet signals, thread counts, then load the models once."""
     if not verbose:
         # Native libraries (TensorFlow Lite, absl, FFmpeg) write notices straight to fd 2, which
@@ -319,7 +296,11 @@ def _init_worker(device: str, threads: int, options: dict, engine: str, verbose:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)
-    _worker["options"] = dict(options)
+    _worker["options"] = options
+    # tqdm's default lock is a multiprocessing semaphore; a worker stopped mid-video (os._exit)
+    # never releases it and the resource tracker reports it as leaked. Workers write no bars.
+    from tqdm import tqdm
+    tqdm.set_lock(threading.RLock())
     try:
         import torch
         torch.set_num_threads(threads)
@@ -335,36 +316,23 @@ def _init_worker(device: str, threads: int, options: dict, engine: str, verbose:
 
 # The engine: how a worker loads the models and runs one video. `run_batch(engine=...)` can name
 # another module with the same three functions (used to exercise the batch machinery alone).
-def load_models(device: str, options: dict):
+def load_models(device: str, options: RunOptions):
     """The detector and lifter every video of this worker uses (loaded once)."""
     from . import pipeline
-    return pipeline.load_models(device=device, **_model_options(options))
+    return pipeline.load_models(device=device, detector=options.detector,
+                                pose2d_weights=options.pose2d_weights,
+                                lifter_weights=options.lifter_weights, flip_test=options.flip_test)
 
 
-def estimate(models, path: str, options: dict):
+def estimate(models, path: str, options: RunOptions):
     from . import pipeline
-    return pipeline.estimate(path, models=models, **_estimate_options(options))
+    return pipeline.estimate(path, models=models, options=options)
 
 
-def write_outputs(result, paths, video_path: str, overwrite: bool, options: dict | None = None):
+def write_outputs(result, paths, video_path: str, overwrite: bool, options: RunOptions):
     from .outputs import write_outputs as write
-    write(result, paths, video_path=video_path, overwrite=overwrite, **_export_options(options or {}))
-
-
-MODEL_OPTION_NAMES = ("detector", "pose2d_weights", "lifter_weights", "flip_test")
-EXPORT_OPTION_NAMES = ("skeleton", "foot_lock")   # the animation exports' options (outputs.py)
-
-
-def _export_options(options: dict) -> dict:
-    return {k: v for k, v in options.items() if k in EXPORT_OPTION_NAMES}
-
-
-def _model_options(options: dict) -> dict:
-    return {k: v for k, v in options.items() if k in MODEL_OPTION_NAMES}
-
-
-def _estimate_options(options: dict) -> dict:
-    return {k: v for k, v in options.items() if k not in MODEL_OPTION_NAMES + EXPORT_OPTION_NAMES}
+    write(result, paths, video_path=video_path, overwrite=overwrite, skeleton=options.skeleton,
+          foot_lock=options.foot_lock)
 
 
 def _run_one(job: dict) -> dict:
@@ -433,27 +401,34 @@ class _Stop:
 
 def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = False,
               pattern: str | None = None, skip_existing: bool = False, overwrite: bool = False,
-              workers: int | None = None, device: str | None = "auto", progress: bool = True,
-              options: dict | None = None, stream=None, engine: str = __name__,
+              workers: int | str | None = None, device: str | None = None, progress: bool = True,
+              options: RunOptions | dict | None = None, stream=None, engine: str = __name__,
               verbose: bool = False, ray: str | None = None) -> dict:
     """Run every matching video of `input_dir`; returns the summary (also in batch_report.json).
 
     summary: {"counts": {done, skipped, failed, interrupted, not_run}, "exit_code", "interrupted",
     "elapsed_s", "frames", "files": [...], "report": path}. Bad files never raise; DiffposeError only
     for what stops the whole batch (missing INPUT_DIR, unwritable OUTPUT_DIR, models that cannot
-    load). `options` go to the pipeline (detector, lifter weights, hypotheses, ...). `verbose` lets
-    the workers' libraries print to the terminal (they are silenced otherwise). `ray` runs the
-    videos on a Ray cluster instead of a local pool: its address, `auto` (the cluster running on
-    this machine) or `local` (a new one for this batch); see batch_ray.py and docs/scale.md.
+    load). `options` (a RunOptions; a dict of its fields is taken too) go to the pipeline; `device`,
+    when given, overrides `options.device`. `workers`: None or "auto" (chosen from cores, memory
+    and device) or a number >= 1. `verbose` lets the workers' libraries print to the terminal (they
+    are silenced otherwise). `ray` runs the videos on a Ray cluster instead of a local pool: its
+    address, `auto` (the cluster running on this machine) or `local` (a new one for this batch);
+    see batch_ray.py and docs/scale.md.
+
+    Every option is checked, and the inputs listed, before OUTPUT_DIR is created: a batch that
+    cannot run leaves no folder and no report behind.
     """
     stream = stream if stream is not None else sys.stderr
     started_wall = time.time()
     started = time.perf_counter()
-    options = dict(options or {})
+    if not isinstance(options, RunOptions):
+        options = RunOptions(**(options or {}))
+    if device is not None:
+        options = options.replace(device=device)
+    workers = parse_workers(workers)
     formats = parse_formats(formats)
-    from .rig import rig_for
-    rig_for(options.get("skeleton", "h36m"))   # an unknown rig or a missing FBX exporter: fail now
-    if "fbx" in formats:
+    if "fbx" in formats:   # a missing FBX exporter fails now (the rig is checked by RunOptions)
         from .fbx import check_fbx_exporter
         check_fbx_exporter()
     if ray is not None:
@@ -470,7 +445,6 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
     input_dir = input_dir.resolve()
     if output_dir.exists() and not output_dir.is_dir():
         raise DiffposeError(f"output directory {output_dir} exists and is not a directory")
-    check_writable_dir(output_dir)
     output_dir = output_dir.resolve()
 
     exclude = output_dir if output_dir != input_dir and _inside(output_dir, input_dir) else None
@@ -481,9 +455,12 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
     if not relatives:
         what = f"matching '{pattern}'" if pattern else "with a video extension (" + ", ".join(VIDEO_EXTENSIONS[:5]) + ", ...)"
         raise DiffposeError(f"no files {what} in {input_dir}" + ("" if recursive else " (use --recursive for sub-folders)"))
+    device = resolve_device(options.device)
+    created = make_output_dir(output_dir)
+    report_path = output_dir / REPORT_NAME
+    report_existed = report_path.exists()
 
     entries = _plan(relatives, input_dir, output_dir, formats, skip_existing, overwrite)
-    report_path = output_dir / REPORT_NAME
     todo = [e for e in entries if e.status == "pending"]
     cluster = None
     if ray is not None:
@@ -491,8 +468,7 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
         cluster = RayCluster(ray, device, workers, max(1, len(todo)), verbose)   # joins or starts it
         device, workers, threads = cluster.device, cluster.workers, 1
     else:
-        device = resolve_device(device)
-        if workers is None or workers <= 0:
+        if workers is None:
             workers = default_workers(device, max(1, len(todo)))
         workers = max(1, min(workers, max(1, len(todo))))
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -560,6 +536,12 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
         if cluster is not None:
             cluster.close()
     interrupted_by = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}.get(stop.signal)
+    if fatal and not report_existed and not any(e.status in ("done", "failed") for e in entries):
+        # nothing was attempted (the models cannot load): leave nothing behind, as for a bad option
+        with contextlib.suppress(OSError):
+            report_path.unlink()
+        remove_created_dirs(created)
+        raise DiffposeError(fatal)
     summary = report(True, interrupted_by, fatal)
     _print_summary(summary, entries, input_dir, stream)
     if fatal:
@@ -573,6 +555,7 @@ def _plan(relatives, input_dir: Path, output_dir: Path, formats, skip_existing, 
     owners = {(output_dir / REPORT_NAME): "the batch report"}
     # When OUTPUT_DIR is INPUT_DIR, an earlier run's overlay (`x.overlay.mp4`) is an output, not an input.
     produced = {p for rel in relatives for p in output_paths(rel, output_dir, formats)}
+    sources = {file_id(input_dir / rel) for rel in relatives if input_dir / rel not in produced}
     for rel in relatives:
         if input_dir / rel in produced:
             continue
@@ -591,6 +574,12 @@ def _plan(relatives, input_dir: Path, output_dir: Path, formats, skip_existing, 
         for p in outputs:
             owners[p] = rel.as_posix()
         existing = [p for p in outputs if p.exists()]
+        linked = next((p for p in existing if file_id(p) in sources), None)
+        if linked is not None:   # a link (hard or symbolic) to an input: writing it destroys the input
+            entry.status = "failed"
+            entry.reason = f"output {linked} is the same file as an input: it is never written over"
+            entries.append(entry)
+            continue
         entry.write = [p for p in outputs if p not in existing] if skip_existing else list(outputs)
         entry.fresh = [p for p in entry.write if p not in existing]
         if skip_existing and not entry.write:

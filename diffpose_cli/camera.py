@@ -119,7 +119,10 @@ def intrinsics_for(width: int, height: int, focal=None, intrinsics=None, distort
                             ("--calibration", calibration)) if v is not None]
     if len(given) > 1:
         raise DiffposeError(f"give the camera one way: {' and '.join(given)} were both given")
-    dist = parse_numbers(distortion, "--distortion", (4, 5, 8, 12, 14)) if distortion is not None else ()
+    if isinstance(distortion, str):
+        dist = parse_numbers(distortion, "--distortion", (4, 5, 8, 12, 14))
+    else:
+        dist = () if distortion is None else tuple(float(v) for v in distortion)
     if calibration is not None:
         cam = read_calibration(calibration, camera_name)
         return cam if distortion is None else Intrinsics(cam.fx, cam.fy, cam.cx, cam.cy, dist)

@@ -15,6 +15,15 @@ def safe_torch_load(path, what: str):
     would run code) is refused, and said so, instead of torch's multi-line explanation.
     """
     try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError as e:
+        raise DiffposeError(f"cannot read {what} {path}: {e.strerror or e}") from None
+    # torch.save writes a zip archive (or, in its legacy format, a pickle with its protocol byte)
+    if head != b"PK" and head[:1] != b"\x80":
+        raise DiffposeError(f"{what} {path} is not a PyTorch checkpoint (not a zip archive or pickle: "
+                            "a text file, or another kind of file)")
+    try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return torch.load(path, map_location="cpu", weights_only=True)

@@ -5,7 +5,9 @@ from typing import Optional
 
 import typer
 
+from . import cli_options as opt
 from .cli import app
+from .options import HYPOTHESES, MIRROR_AVERAGE, STEPS
 
 
 @app.command()
@@ -32,15 +34,14 @@ def train(
     if threads:
         torch.set_num_threads(threads)
     out.mkdir(parents=True, exist_ok=True)
-    log_file = open(out / "train.log", "a")
+    with open(out / "train.log", "a") as log_file:
 
-    def log(msg):
-        print(msg, flush=True)
-        print(msg, file=log_file, flush=True)
+        def log(msg):
+            print(msg, flush=True)
+            print(msg, file=log_file, flush=True)
 
-    run_training(find_h36m(data), out, iters=iters, batch_size=batch_size, lr=lr, seed=seed,
-                 budget_minutes=budget_minutes, init=init, log=log)
-    log_file.close()
+        run_training(find_h36m(data), out, iters=iters, batch_size=batch_size, lr=lr, seed=seed,
+                     budget_minutes=budget_minutes, init=init, log=log)
 
 
 @app.command("eval")
@@ -49,14 +50,14 @@ def evaluate_command(
                                  "sh: Stacked-Hourglass detections"),
     data: Optional[Path] = typer.Option(None, help="Human3.6M folder (default $DIFFPOSE_H36M or "
                                         "../shared/data/h36m)"),
-    weights: Optional[Path] = typer.Option(None, help="lifter weights (default: the shipped ones)"),
+    lifter_weights: opt.LifterWeights = None,
+    weights: Optional[Path] = typer.Option(None, "--weights", hidden=True,
+                                           help="the older name of --lifter-weights"),
     every: int = typer.Option(1, help="evaluate every k-th frame (windows still read every frame)"),
-    hypotheses: int = typer.Option(5, help="N: hypotheses averaged per frame (default: the lifter's)"),
-    steps: int = typer.Option(2, help="denoising steps, DDIM-style skipping of the K=50 "
-                              "(default: the lifter's)"),
-    mirror: bool = typer.Option(True, help="also lift each window's mirror image and average "
-                                "(the lifter's default)"),
-    device: str = typer.Option("auto", help="auto | cpu | cuda"),
+    hypotheses: opt.Hypotheses = HYPOTHESES,
+    steps: opt.Steps = STEPS,
+    mirror: opt.Mirror = MIRROR_AVERAGE,
+    device: opt.Device = "auto",
     save_predictions: Optional[Path] = typer.Option(None, help="write predictions to this .npz"),
     report: Optional[Path] = typer.Option(None, help="write the figures to this .json"),
     quiet: bool = typer.Option(False, help="no progress bar"),
@@ -65,17 +66,25 @@ def evaluate_command(
     import json
 
     from .errors import DiffposeError
-    from .evaluate import evaluate, format_table
-    from .h36m import find_h36m
-    from .lifter import load_lifter
 
+    if weights is not None and lifter_weights is not None:
+        raise DiffposeError("give the lifter weights once (--lifter-weights)")
+    options = opt.run_options(lifter_weights=lifter_weights or weights, device=device,
+                              hypotheses=hypotheses, steps=steps, mirror=mirror)
     if input_2d not in ("gt", "sh"):
         raise DiffposeError(f"--input must be gt or sh, not {input_2d!r}")
     if every < 1:
         raise DiffposeError("--every must be at least 1")
-    lifter = load_lifter(weights, device)
-    result = evaluate(lifter, find_h36m(data), input_2d, every, hypotheses, steps,
-                      save_predictions=save_predictions, progress=not quiet, mirror=mirror)
+
+    from .evaluate import evaluate, format_table
+    from .files import atomic_output
+    from .h36m import find_h36m
+    from .lifter import load_lifter
+
+    lifter = load_lifter(options.lifter_weights, options.device)
+    result = evaluate(lifter, find_h36m(data), input_2d, every, options.hypotheses, options.steps,
+                      save_predictions=save_predictions, progress=not quiet, mirror=options.mirror)
     print(format_table(result))
     if report:
-        report.write_text(json.dumps(result, indent=2))
+        with atomic_output(report) as tmp:
+            tmp.write_text(json.dumps(result, indent=2))

@@ -16,7 +16,6 @@ import numpy as np
 from .errors import DiffposeError
 from .skeleton import sh16_to_h36m
 
-TRAIN_SUBJECTS = ["S1", "S5", "S6", "S7", "S8"]
 TEST_SUBJECTS = ["S9", "S11"]
 CAMERAS = ["54138969", "55011271", "58860488", "60457274"]
 FPS = 50.0

@@ -21,8 +21,6 @@ from .checkpoint import safe_torch_load
 from .errors import DiffposeError
 
 NUM_KEYPOINTS = 17
-INPUT_SIZE = (192, 256)    # (width, height) of the network input
-HEATMAP_SIZE = (48, 64)    # (width, height) of the heatmaps
 
 # (number of HR modules, number of blocks per branch, channels per branch) of stages 2..4 of W32
 _STAGES = [

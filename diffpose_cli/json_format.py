@@ -1,20 +1,19 @@
 """The JSON output (schema in docs/json_schema.md): `write_json(result, path)` and `read_json(path)`.
 
-Strict JSON (no NaN: absent values are `null`), written atomically (a `.part-XXXX` file beside the
-target, then `os.replace`), so a failed run never leaves half a file.
+Strict JSON (no NaN: absent values are `null`), written atomically (`files.atomic_output`: a
+temporary file beside the target, then `os.replace`), so a failed run never leaves half a file.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DiffposeError
+from .files import atomic_output
 from .result import SCHEMA_VERSION, Result
 from .skeleton import BONES
 
@@ -151,21 +150,9 @@ def write_json(result: Result, path) -> Path:
     d = path.parent if str(path.parent) else Path(".")
     if not d.is_dir():
         raise DiffposeError(f"can't write '{path}': the directory '{d}' does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".part-", dir=d)
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)     # mkstemp makes 0600; an output file gets the usual mode
-        with os.fdopen(fd, "w") as f:
-            for piece in iter_json(result):
-                f.write(piece)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        for piece in iter_json(result):
+            f.write(piece)
     return path
 
 

@@ -19,7 +19,6 @@ Pieces (DiffPose, CVPR 2023, as ../shared/docs/method.md describes the paper):
   per-joint uncertainty.
 """
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +29,10 @@ from torch import nn
 from .checkpoint import safe_torch_load
 from .diffusion import JointMixture, MixtureDiffusion
 from .errors import DiffposeError
+from .files import sha256_of
 from .mixtures import Mixtures
 from .networks import ContextEncoder, GraphDenoiser
+from .options import resolve_device
 from .skeleton import MIRROR, NUM_JOINTS, mirror_left_right
 
 MISSING_STD = 0.25  # metres: the prior width for a joint the detector did not see at all
@@ -44,18 +45,9 @@ MODELS = {
 }
 DEFAULT_MODEL = "h36m-27f"
 
-# Inference defaults. N = 5 hypotheses as in the paper; 2 DDIM-style steps (K=50 -> 25 -> 0):
-# on the held-out subject S8 more steps give sharper samples but a noisier mean of five of them
-# (benchmarks/lifter_settings.py prints the trade-off), and each step costs one more network pass.
-HYPOTHESES = 5
-STEPS = 2
-# Test-time mirroring, as VideoPose3D evaluates: n more hypotheses from the window's left-right mirror
-# image, mirrored back. `diffpose eval --every 4` against `--no-mirror`, shipped weights: P1 40.4
-# against 41.3 mm with ground-truth 2D, 77.8 against 79.2 mm with Stacked-Hourglass; ten
-# hypotheses without it (`--every 16 --no-mirror --hypotheses 10`) gave 40.9 and 78.5, so the
-# mirror adds more than the extra samples do. It doubles the lifter's work. The uncertainty
-# calibration is fitted with it on.
-MIRROR_AVERAGE = True
+# Inference defaults (N hypotheses, denoising steps, test-time mirroring): defined, with the reasons
+# for their values, beside the other run options.
+from .options import HYPOTHESES, MIRROR_AVERAGE, STEPS  # noqa: E402
 
 DEFAULT_CONFIG = dict(window=27, fps=25.0, width=384, context=32, hidden=96, blocks=4,
                       diffusion_steps=50)
@@ -397,14 +389,6 @@ def weights_dir() -> Path:
     return here.parent / "weights"
 
 
-def sha256_of(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def save_model(model: DiffPoseModel, path, extra=None):
     """Plain tensors and JSON-able values only, so that loading needs no code from the file."""
     torch.save({"config": model.config, "state_dict": model.state_dict(), "info": extra or {}}, path)
@@ -443,11 +427,3 @@ def load_lifter(path=None, device="cpu") -> Lifter:
         raise DiffposeError(f"{path} does not fit this lifter: missing {missing[:3]}, "
                             f"unexpected {unexpected[:3]}")
     return Lifter(model, name, resolve_device(device))
-
-
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise DiffposeError("--device cuda asked for, but no CUDA GPU is available to torch")
-    return device

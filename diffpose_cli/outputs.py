@@ -6,11 +6,13 @@ either the previous file or no file at all, never a truncated one.
 
 import contextlib
 import os
-import secrets
-import tempfile
 from pathlib import Path
 
 from .errors import DiffposeError
+from .files import atomic_output, check_name_length, check_writable, refuse_inputs_as_outputs
+
+# atomic_output is imported from here by the writers
+__all__ = ["FORMATS", "atomic_output", "check_output_paths", "write_outputs"]
 
 # extension -> what the file holds (the help text and error messages quote this table)
 FORMATS = {
@@ -44,31 +46,15 @@ def _fbx_writer():
 ANIMATIONS = {".bvh": _bvh_writer, ".glb": _glb_writer, ".fbx": _fbx_writer}
 
 
-@contextlib.contextmanager
-def atomic_output(path):
-    """Yield a temporary path beside `path`; on success move it onto `path` in one step.
-
-    The temporary name is hidden (`.<name>.part-<random>`) and lives in the same directory so that
-    os.replace is a rename on one file system. On any exception, KeyboardInterrupt included, the
-    temporary file is removed and the exception goes on.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part-{secrets.token_hex(4)}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def check_output_paths(paths, overwrite: bool = False, skeleton: str = "h36m") -> list[Path]:
-    """Validate `--out` paths before any work is done: known extension, writable place, no clobber.
+def check_output_paths(paths, overwrite: bool = False, inputs=(), skeleton: str = "h36m") -> list[Path]:
+    """Validate `--out` paths before any work is done: known extension, writable place, a name the
+    file system takes, no clobber, never one of the run's `inputs` (even with `overwrite`), a known
+    rig, and an FBX exporter where an .fbx is asked for.
 
     Called by the CLI before the (slow) pose estimation so that a typo fails in a second, and again
     by `write_outputs`.
     """
+    refuse_inputs_as_outputs(paths, inputs)
     checked = []
     for p in paths:
         p = Path(p)
@@ -78,6 +64,7 @@ def check_output_paths(paths, overwrite: bool = False, skeleton: str = "h36m") -
             raise DiffposeError(f"don't know how to write '{p}': the extension must be one of {known}")
         if p in checked:
             raise DiffposeError(f"'{p}' is given twice in --out")
+        check_name_length(p)
         if p.is_dir():
             raise DiffposeError(f"'{p}' is a directory, not an output file")
         if not p.parent.is_dir():
@@ -94,16 +81,6 @@ def check_output_paths(paths, overwrite: bool = False, skeleton: str = "h36m") -
     return checked
 
 
-def check_writable(folder: Path):
-    """Create and remove a file in `folder`: permission bits alone miss root, read-only mounts
-    and immutable folders, and finding out after minutes of work would be worse."""
-    try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".diffpose-probe-"):
-            pass
-    except OSError as e:
-        raise DiffposeError(f"can't write into '{folder}': {e.strerror or e}") from None
-
-
 def write_outputs(result, paths, video_path=None, overwrite: bool = False, skeleton: str = "h36m",
                   foot_lock: bool = True) -> list[Path]:
     """Write `result` to every path in `paths`, the format chosen by the extension.
@@ -114,13 +91,14 @@ def write_outputs(result, paths, video_path=None, overwrite: bool = False, skele
     written. Writers are imported here, not at the top, so that `diffpose --help` stays fast and a
     missing optional piece only matters when its format is asked for.
     """
-    checked = check_output_paths(paths, overwrite, skeleton)
+    source = (getattr(result, "video", None) or {}).get("path")   # the keypoint file of `lift`
+    checked = check_output_paths(paths, overwrite, inputs=[video_path, source], skeleton=skeleton)
     for p in checked:   # before writing anything: a late refusal would leave a partial set
         if p.suffix.lower() == ".mp4" and video_path is None:
             raise DiffposeError(f"'{p}': an overlay video needs the input video to draw on")
         if p.suffix.lower() in ANIMATIONS and not result.present.any():
-            raise DiffposeError(f"no person found in the video: '{p}' would have no motion to "
-                                "hold (JSON, NPZ and CSV can record an empty clip)")
+            raise DiffposeError(f"no person found in {_source(result)}: '{p}' would have no motion "
+                                "to hold (JSON, NPZ and CSV can record an empty clip)")
     written = []
     try:
         for p in checked:
@@ -133,6 +111,12 @@ def write_outputs(result, paths, video_path=None, overwrite: bool = False, skele
         _remove(written)
         raise
     return checked
+
+
+def _source(result) -> str:
+    """'the video' or 'the keypoints' (`diffpose lift`), for messages."""
+    detector = str((getattr(result, "models", None) or {}).get("detector", ""))
+    return "the keypoints" if detector.startswith("external 2D") else "the video"
 
 
 def _remove(paths):

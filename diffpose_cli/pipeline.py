@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import DiffposeError
+from .keypoint_files import read_keypoints  # noqa: F401  (the public name `pipeline.read_keypoints`)
 from .mixtures import Mixtures, mixture_moments, mixtures_from_points
+from .options import RunOptions, resolve_device, run_options
 from .result import Result
 
 MIN_CONFIDENT_JOINTS = 8   # a detection counts when >= this many COCO joints have score >= 0.3
@@ -34,6 +36,9 @@ ROOT_SMOOTH_S = 0.2        # the pelvis trajectory is averaged over this long (w
 MAX_TILT_DEG = 35.0        # an "up" estimate further than this from the camera's -y is not trusted
 INTERP_STD_GROWTH = 1.5    # interpolated joints: std of the neighbours x this
 CHUNK = 4096               # frames per chunk of the whole-clip array work (bounds its temporaries)
+MAX_IMAGE_SIDE = 65536     # pixels: larger image sizes are typing mistakes
+MAX_COORDINATE_SIDES = 10  # keypoints further than this many image sides from the image are not pixels
+FPS_RANGE = (0.1, 10000.0)  # frames per second a keypoint file may claim
 LIFT_BATCH = 256           # frames per lifter batch: bounds the lifter's working memory (a batch of
                            # 1024 frames needs ~0.3 GB more than 256, for ~5 % more speed)
 
@@ -78,7 +83,7 @@ def bound_heap():
 class Models:
     """The detector and lifter, loaded once (batch workers reuse them across videos)."""
     detector_name: str
-    detector_weights: object
+    pose2d_weights: object
     device: str
     flip_test: bool
     lifter: object
@@ -93,14 +98,13 @@ class Models:
         return BlazePoseDetector()
 
 
-def load_models(device: str = "auto", detector: str = "auto", detector_weights=None,
-                pose2d_weights=None, lifter_weights=None, flip_test: bool = False,
-                quiet: bool = True, need_detector: bool = True) -> Models:
+def load_models(device: str = "auto", detector: str = "auto", pose2d_weights=None, lifter_weights=None,
+                flip_test: bool = False, quiet: bool = True, need_detector: bool = True) -> Models:
     from .lifter import load_lifter
-    from .pose2d import HRNetDetector, make_detector, resolve_device
+    from .pose2d import HRNetDetector, make_detector
     bound_heap()
     dev = resolve_device(device)
-    weights = pose2d_weights if pose2d_weights is not None else detector_weights
+    weights = pose2d_weights
     lifter = load_lifter(lifter_weights, device=dev)
     if not need_detector:
         return Models("none", None, dev, flip_test, lifter)
@@ -413,21 +417,16 @@ def _apply(T: np.ndarray, p: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndarray,
             interpolated: np.ndarray, times: np.ndarray, fps: float, width: int, height: int,
-            video: dict, detector_name: str, lifter, hypotheses: int, steps: int, focal,
-            device: str, quiet: bool, smooth=None, camera=None) -> Result:
+            video: dict, detector_name: str, lifter, options: RunOptions, device: str,
+            quiet: bool) -> Result:
     """The lift and the placement. `kp` and `scores` become the Result's own (changed in place)."""
     from tqdm import tqdm
-
-    from . import lifter as lifter_module
-    hypotheses = lifter_module.HYPOTHESES if hypotheses is None else int(hypotheses)
-    steps = lifter_module.STEPS if steps is None else int(steps)
-    if hypotheses < 1 or steps < 1:
-        raise DiffposeError("--hypotheses and --steps must be at least 1")
-    from .camera import Intrinsics, intrinsics_for
-    from .smooth import DEFAULT_STRENGTH, process_noise, smooth_motion
-    smooth = DEFAULT_STRENGTH if smooth is None else smooth
-    process_noise(smooth)  # a bad strength fails here, before any work
-    cam = camera if isinstance(camera, Intrinsics) else intrinsics_for(width, height, focal=focal)
+    from .camera import intrinsics_for
+    from .smooth import smooth_motion
+    hypotheses, steps = options.hypotheses, options.steps
+    cam = intrinsics_for(width, height, focal=options.focal, intrinsics=options.intrinsics,
+                         distortion=options.distortion, calibration=options.calibration,
+                         camera_name=options.camera_name)
     f, cx, cy = cam.focal, cam.cx, cam.cy
     present = (detected | interpolated) & mix.present[:, 0]
     # the lifter and the root see the 2D as an undistorted square-pixel camera would have filmed it
@@ -437,10 +436,10 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     with tqdm(total=int(present.sum()), unit="frame", desc="3D lift", disable=quiet,
               dynamic_ncols=True, leave=False) as bar:
         out = lifter.lift(mix, fps, valid=present, hypotheses=hypotheses, steps=steps,
-                          batch_size=LIFT_BATCH, progress=bar.update,
-                          camera=(f, cx, cy))
+                          batch_size=LIFT_BATCH, progress=bar.update, camera=(f, cx, cy),
+                          seed=options.seed, mirror=options.mirror)
     lifted_rel, std = smooth_motion(out.joints, out.std, fps, np.isfinite(out.joints).all((-1, -2)),
-                                    smooth)
+                                    options.smooth)
     del out
     joints_rel = constant_bones(lifted_rel, present)
     del lifted_rel
@@ -468,42 +467,45 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     root[none] = np.nan
     models = {"detector": detector_name, "lifter": getattr(lifter, "name", "?"),
               "hypotheses": int(hypotheses), "steps": int(steps), "device": device,
-              "lifter_fps": float(getattr(lifter, "fps", fps)), "smoothing": str(smooth),
-              "smoothing_process_noise": process_noise(smooth)}
-    camera_info = {**cam.describe(), "world_from_camera": T.tolist(), **how}
+              "lifter_fps": float(getattr(lifter, "fps", fps)), "smoothing": str(options.smooth)}
+    camera = {**cam.describe(), "world_from_camera": T.tolist(), **how}
     return Result(video=video, models=models, times=times.astype(np.float64, copy=False), detected=detected,
                   interpolated=interpolated, keypoints_2d=kp, scores_2d=scores,
                   joints_camera=joints_cam, joints_world=joints_world,
-                  uncertainty=std, root_camera=root, camera=camera_info)
+                  uncertainty=std, root_camera=root, camera=camera)
 
 
-def estimate(path, models: Models | None = None, detector: str = "auto", pose2d_weights=None,
-             detector_weights=None, lifter_weights=None, device: str = "auto",
+def estimate(path, models: Models | None = None, options: RunOptions | None = None, *,
+             quiet: bool = True, max_frames: int | None = None, detector: str | None = None,
+             pose2d_weights=None, lifter_weights=None, device: str | None = None,
              hypotheses: int | None = None, steps: int | None = None, focal: float | None = None,
-             flip_test: bool | None = None, quiet: bool = True, max_gap_s: float | None = None,
-             max_frames: int | None = None, smooth=None, camera=None) -> Result:
-    """One person's 3D motion from a video file: see the module docstring and docs/json_schema.md."""
+             flip_test: bool | None = None, max_gap_s: float | None = None) -> Result:
+    """One person's 3D motion from a video file: see the module docstring and docs/json_schema.md.
+
+    The run's options come as `options` (a RunOptions) or, equivalently, as the keyword arguments
+    after `max_frames` (not both). They are checked before the video is opened or a model loaded."""
     from .track import MAX_GAP_S, fillable_gaps, track_main_person
+    options = run_options(options, detector=detector, pose2d_weights=pose2d_weights,
+                          lifter_weights=lifter_weights, device=device, hypotheses=hypotheses,
+                          steps=steps, focal=focal, flip_test=flip_test, max_gap_s=max_gap_s)
+    max_gap_s = options.max_gap_s
     path = os.fspath(path)
-    from .smooth import process_noise
-    process_noise(smooth)  # options are checked before any work
     bound_heap()
     from .video import VideoReader
     VideoReader(path).close()   # fail fast on a bad file, before loading any model
     if models is None:
-        models = load_models(device=device, detector=detector, pose2d_weights=pose2d_weights,
-                             detector_weights=detector_weights, lifter_weights=lifter_weights,
-                             flip_test=bool(flip_test), quiet=quiet)
+        models = load_models(device=options.device, detector=options.detector,
+                             pose2d_weights=options.pose2d_weights, lifter_weights=options.lifter_weights,
+                             flip_test=options.flip_test, quiet=quiet)
     else:
-        # options that belong to the models, passed with preloaded models (a batch worker):
-        # honour them, and keep them in `models` so that the next video reuses them
-        weights = pose2d_weights if pose2d_weights is not None else detector_weights
-        if weights is not None and str(weights) != str(models.detector_weights):
+        # options that belong to the models, passed with preloaded models: honour them, and keep
+        # them in `models` so that the next video reuses them
+        weights = options.pose2d_weights
+        if weights is not None and str(weights) != str(models.pose2d_weights):
             from .pose2d import HRNetDetector
             det = HRNetDetector(weights, models.device)
-            models.detector_name, models.detector_weights, models._hrnet = "hrnet", weights, det.model
-        if flip_test is not None:
-            models.flip_test = bool(flip_test)
+            models.detector_name, models.pose2d_weights, models._hrnet = "hrnet", weights, det.model
+        models.flip_test = options.flip_test
     det = models.new_detector()
     try:
         t2d = detect_2d(path, det, quiet=quiet, max_frames=max_frames)
@@ -525,8 +527,7 @@ def estimate(path, models: Models | None = None, detector: str = "auto", pose2d_
     _drop_unkept(mix, kp, scores, keep)
     mix, kp, scores, interp = _fill_gaps(mix, kp, scores, keep, gaps)
     return _finish(mix, kp, scores, keep, interp, times, fps, width, height, video,
-                   name, models.lifter, hypotheses, steps, focal, models.device, quiet, smooth,
-                   camera)
+                   name, models.lifter, options, models.device, quiet)
 
 
 def _coco_to_h36m(mix: Mixtures, scores: np.ndarray):
@@ -555,42 +556,37 @@ def _drop_unkept(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, keep: np.nda
 
 
 def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
-         models: Models | None = None, lifter_weights=None, device: str = "auto",
+         models: Models | None = None, options: RunOptions | None = None, *, quiet: bool = True,
+         source: str | None = None, lifter_weights=None, device: str | None = None,
          hypotheses: int | None = None, steps: int | None = None, focal: float | None = None,
-         quiet: bool = True, max_gap_s: float | None = None, source: str | None = None,
-         smooth=None, camera=None) -> Result:
+         max_gap_s: float | None = None) -> Result:
     """3D from 2D keypoints someone already has: keypoints (F, 17, 2) pixels in `layout`
     ("coco17" or "h36m17"), NaN for missing joints/frames; image_size (width, height); optional
-    scores (F, 17) in [0, 1]. Returns the same Result as `estimate`."""
+    scores (F, 17) in [0, 1]. Returns the same Result as `estimate`. Options as for `estimate`
+    (the 2D detector's are not used)."""
     from .blazepose import blazepose_std
     from .pose2d import coco_to_h36m, keypoint_box
     from .track import MAX_GAP_S, fillable_gaps
-    from .smooth import process_noise
-    process_noise(smooth)  # options are checked before any work
+    options = run_options(options, lifter_weights=lifter_weights, device=device, hypotheses=hypotheses,
+                          steps=steps, focal=focal, max_gap_s=max_gap_s)
+    max_gap_s = options.max_gap_s
     bound_heap()
-    kp_in = np.asarray(keypoints, dtype=np.float32)
-    if kp_in.ndim != 3 or kp_in.shape[1:] != (17, 2) or kp_in.shape[0] == 0:
-        raise DiffposeError(f"keypoints must be shaped (frames, 17, 2), got {tuple(kp_in.shape)}")
+    try:
+        width, height, fps = _check_image(image_size, fps)
+        kp_in = _check_keypoints(keypoints, width, height)
+    except DiffposeError as e:
+        raise DiffposeError(f"{source}: {e}" if source else str(e)) from None
     F = kp_in.shape[0]
-    try:
-        width, height = (int(v) for v in image_size)
-    except (TypeError, ValueError):
-        raise DiffposeError(f"image size must be (width, height), got {image_size!r}")
-    if width <= 0 or height <= 0:
-        raise DiffposeError(f"image size must be positive, got {width}x{height}")
-    try:
-        fps = float(fps)
-    except (TypeError, ValueError):
-        raise DiffposeError(f"frame rate must be a number, got {fps!r}")
-    if not np.isfinite(fps) or fps <= 0:
-        raise DiffposeError(f"frame rate must be positive, got {fps}")
     layout = (layout or "").lower().replace("-", "").replace("_", "")
     if layout not in ("coco17", "h36m17"):
         raise DiffposeError(f"unknown keypoint layout {layout!r}: use coco17 or h36m17")
     if scores is None:
         sc = np.where(np.isfinite(kp_in).all(-1), 1.0, 0.0).astype(np.float32)
     else:
-        sc = np.asarray(scores, dtype=np.float32)
+        try:
+            sc = np.asarray(scores, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise DiffposeError("scores must be numbers shaped (frames, 17)") from None
         if sc.shape != (F, 17):
             raise DiffposeError(f"scores must be shaped (frames, 17) = ({F}, 17), got {tuple(sc.shape)}")
         sc = np.clip(np.nan_to_num(sc, nan=0.0), 0.0, 1.0)
@@ -616,146 +612,46 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
     gaps = fillable_gaps(keep, fps, MAX_GAP_S if max_gap_s is None else max_gap_s)
     mix, kp, out_scores, interp = _fill_gaps(mix, kp, out_scores, keep, gaps)
     if models is None:
-        models = load_models(device=device, lifter_weights=lifter_weights, need_detector=False)
+        models = load_models(device=options.device, lifter_weights=options.lifter_weights,
+                             need_detector=False)
     times = np.arange(F, dtype=np.float64) / fps
     video = {"path": os.fspath(source) if source else None, "fps": fps, "nominal_fps": fps,
              "width": width, "height": height, "frame_count": F, "duration_s": F / fps}
     return _finish(mix, kp, out_scores, keep, interp, times, fps, width, height, video,
-                   f"external 2D ({layout})", models.lifter, hypotheses, steps, focal, models.device,
-                   quiet, smooth, camera)
+                   f"external 2D ({layout})", models.lifter, options, models.device, quiet)
 
 
-# ---------------------------------------------------------------------------------------------
-# reading other people's 2D keypoints (for `diffpose lift`)
-# ---------------------------------------------------------------------------------------------
-def _instances_to_track(frames_instances: list) -> tuple[np.ndarray, np.ndarray]:
-    """[[instance dict, ...] per frame] -> (keypoints (F, 17, 2), scores (F, 17)); one person:
-    the largest confident instance first, then the one nearest to the previous pick."""
-    F = len(frames_instances)
-    kp = np.full((F, 17, 2), np.nan, np.float32)
-    sc = np.zeros((F, 17), np.float32)
-    prev = None
-    for f, insts in enumerate(frames_instances):
-        cands = []
-        for inst in insts or []:
-            if not isinstance(inst, dict) or "keypoints" not in inst:
-                raise DiffposeError("MMPose prediction: an instance without 'keypoints'")
-            k = np.asarray(inst["keypoints"], np.float32)
-            if k.ndim == 2 and k.shape == (17, 3):
-                s = k[:, 2]
-                k = k[:, :2]
-            elif k.ndim == 2 and k.shape == (17, 2):
-                s = np.asarray(inst.get("keypoint_scores", np.ones(17)), np.float32).reshape(-1)
-                if s.shape != (17,):
-                    raise DiffposeError("MMPose prediction: 'keypoint_scores' must have 17 values")
-            else:
-                raise DiffposeError(f"MMPose prediction: keypoints shaped {k.shape}, expected 17 COCO "
-                                    "keypoints (17, 2) or (17, 3)")
-            ok = s > 0
-            if ok.sum() < 2:
-                continue
-            size = float(np.ptp(k[ok], axis=0).max())
-            cands.append((k, s, size))
-        if not cands:
-            continue
-        if prev is None:
-            k, s, _ = max(cands, key=lambda c: c[2] * float(np.mean(c[1])))
-        else:
-            k, s, _ = min(cands, key=lambda c: float(np.linalg.norm(np.nanmean(c[0], 0) - prev)))
-        kp[f], sc[f] = k, np.clip(s, 0, 1)
-        prev = np.nanmean(k, 0)
-    return kp, sc
+def _check_image(image_size, fps) -> tuple[int, int, float]:
+    """(width, height, fps) as numbers within bounds, or a DiffposeError."""
+    try:
+        width, height = (float(v) for v in image_size)
+        fps = float(fps)
+    except (TypeError, ValueError):
+        raise DiffposeError(f"image size must be (width, height) and the frame rate a number, got "
+                            f"{image_size!r} and {fps!r}") from None
+    if not all(np.isfinite(v) and 1 <= v <= MAX_IMAGE_SIDE and v == int(v) for v in (width, height)):
+        raise DiffposeError(f"image size must be whole pixels between 1 and {MAX_IMAGE_SIDE}, got "
+                            f"{width:g}x{height:g}")
+    if not (np.isfinite(fps) and FPS_RANGE[0] <= fps <= FPS_RANGE[1]):
+        raise DiffposeError(f"frame rate must be between {FPS_RANGE[0]:g} and {FPS_RANGE[1]:g} frames per "
+                            f"second, got {fps:g}")
+    return int(width), int(height), fps
 
 
-def read_keypoints(path, layout: str | None = None):
-    """A 2D keypoint file -> (keypoints (F, 17, 2), scores (F, 17) or None, layout, meta dict).
-
-    - MMPose predictions (.json): the inferencer's per-frame list of {"frame_id", "instances"},
-      the demos' {"meta_info", "instance_info": [...]}, a single image's list of instances, or
-      MMPose 0.x per-frame lists of {"keypoints": (17, 3)}; COCO-17 order.
-    - .npz: "keypoints" (F, 17, 2) or (F, 17, 3) (x, y, score), optional "scores" (F, 17) and
-      "width", "height", "fps", "layout".
-    - .csv: one row per frame, 34 (x, y) or 51 (x, y, score) numbers per row, optionally after a
-      leading frame-number column; a header row is skipped; empty cells are missing joints.
-    """
-    import json
-    p = os.fspath(path)
-    if not os.path.isfile(p):
-        raise DiffposeError(f"keypoint file not found: {p}")
-    ext = os.path.splitext(p)[1].lower()
-    meta: dict = {}
-    if ext == ".json":
-        try:
-            with open(p) as f:
-                data = json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise DiffposeError(f"{p} is not valid JSON ({e})")
-        if isinstance(data, dict) and "instance_info" in data:
-            data = data["instance_info"]
-        if not isinstance(data, list) or not data:
-            raise DiffposeError(f"{p}: not an MMPose prediction file (expected a list of frames)")
-        if all(isinstance(d, dict) and "instances" in d for d in data):
-            frames = [d["instances"] for d in data]
-        elif all(isinstance(d, list) for d in data):
-            frames = data
-        elif all(isinstance(d, dict) and "keypoints" in d for d in data):
-            frames = [data]     # one image
-        else:
-            raise DiffposeError(f"{p}: not an MMPose prediction file (unknown layout)")
-        kp, sc = _instances_to_track(frames)
-        if layout not in (None, "coco17"):
-            raise DiffposeError("MMPose predictions are COCO-17: --layout must be coco17")
-        return kp, sc, "coco17", meta
-    if ext == ".npz":
-        try:
-            z = np.load(p, allow_pickle=False)
-        except Exception as e:
-            raise DiffposeError(f"cannot read {p}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-        if "keypoints" not in z.files:
-            raise DiffposeError(f"{p}: no 'keypoints' array (found: {', '.join(z.files) or 'nothing'})")
-        k = np.asarray(z["keypoints"], np.float32)
-        sc = np.asarray(z["scores"], np.float32) if "scores" in z.files else None
-        for key in ("width", "height", "fps"):
-            if key in z.files:
-                meta[key] = float(z[key])
-        if "layout" in z.files and layout is None:
-            layout = str(z["layout"])
-    elif ext == ".csv":
-        rows = []
-        with open(p) as f:
-            for n, line in enumerate(f):
-                cells = [c.strip() for c in line.strip().split(",")]
-                if not line.strip():
-                    continue
-                try:
-                    vals = [float(c) if c not in ("", "nan", "NaN") else np.nan for c in cells]
-                except ValueError:
-                    if n == 0:
-                        continue   # header
-                    raise DiffposeError(f"{p}: line {n + 1} has a non-number")
-                rows.append(vals)
-        if not rows:
-            raise DiffposeError(f"{p}: no rows of keypoints")
-        width = len(rows[0])
-        if any(len(r) != width for r in rows):
-            raise DiffposeError(f"{p}: rows have different numbers of columns")
-        a = np.asarray(rows, np.float32)
-        if width in (35, 52):
-            a = a[:, 1:]
-        if a.shape[1] == 34:
-            k = a.reshape(-1, 17, 2)
-        elif a.shape[1] == 51:
-            k = a.reshape(-1, 17, 3)
-        else:
-            raise DiffposeError(f"{p}: {width} columns; expected 34 (x, y) or 51 (x, y, score) per "
-                                "row for 17 joints, optionally after a frame column")
-        sc = None
-    else:
-        raise DiffposeError(f"{p}: unsupported keypoint file type '{ext}' (use MMPose .json, .npz or .csv)")
-    if k.ndim == 3 and k.shape[1:] == (17, 3):
-        if sc is None:
-            sc = k[..., 2]
-        k = k[..., :2]
-    if k.ndim != 3 or k.shape[1:] != (17, 2):
-        raise DiffposeError(f"{p}: keypoints shaped {tuple(k.shape)}, expected (frames, 17, 2) or (frames, 17, 3)")
-    return k, sc, (layout or "coco17"), meta
+def _check_keypoints(keypoints, width: int, height: int) -> np.ndarray:
+    """(F, 17, 2) float32 pixels: NaN for missing joints; anything not finite or far outside the
+    image is refused (it is not a pixel coordinate, and the arithmetic would overflow)."""
+    try:
+        kp = np.asarray(keypoints, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DiffposeError("keypoints must be numbers shaped (frames, 17, 2)") from None
+    if kp.ndim != 3 or kp.shape[1:] != (17, 2) or kp.shape[0] == 0:
+        raise DiffposeError(f"keypoints must be shaped (frames, 17, 2), got {tuple(kp.shape)}")
+    side = float(max(width, height))
+    low, high = -MAX_COORDINATE_SIDES * side, (MAX_COORDINATE_SIDES + 1) * side
+    far = ~np.isnan(kp) & ~((kp >= low) & (kp <= high))
+    if far.any():
+        f, j, c = (int(i) for i in np.argwhere(far)[0])
+        raise DiffposeError(f"keypoint {j} of frame {f} has {'xy'[c]} = {kp[f, j, c]:g}: not a pixel of a "
+                            f"{width}x{height} image (missing joints are NaN)")
+    return kp.astype(np.float32)

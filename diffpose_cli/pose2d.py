@@ -14,7 +14,6 @@ lifter's Human3.6M-17 joints, deriving pelvis / spine / thorax / neck-nose / hea
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import socket
@@ -29,6 +28,8 @@ import numpy as np
 import torch
 
 from .errors import DiffposeError
+from .files import atomic_output, sha256_of
+from .options import resolve_device
 from .mixtures import Mixtures, heatmaps_to_mixtures, mixture_moments
 
 COMPONENTS = 5   # mixture components per joint (the paper's M) fitted to each heatmap
@@ -131,20 +132,12 @@ def _expected_sha256_prefix(url: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def cached_hrnet_weights(url: str = HRNET_URL) -> Path | None:
     """The cached official checkpoint if it is there and its checksum is right."""
     path = cache_dir() / url.rsplit("/", 1)[-1]
     if path.is_file():
         want = _expected_sha256_prefix(url)
-        if want is None or _sha256(path).startswith(want):
+        if want is None or sha256_of(path).startswith(want):
             return path
     return None
 
@@ -177,37 +170,23 @@ def download_hrnet_weights(url: str = HRNET_URL, quiet: bool = False) -> Path:
         raise DiffposeError(f"HRNet weights are not cached and {host} cannot be reached (offline?): {hint}")
     dest = cache_dir() / url.rsplit("/", 1)[-1]
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + f".part-{os.getpid()}")
-    try:
-        with urllib.request.urlopen(url, timeout=20) as resp, open(part, "wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0)
-            from tqdm import tqdm
-            with tqdm(total=total or None, unit="B", unit_scale=True, disable=quiet,
-                      desc="HRNet weights") as bar:
-                for chunk in iter(lambda: resp.read(1 << 16), b""):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
-        part.unlink(missing_ok=True)
-        raise DiffposeError(f"cannot download HRNet weights from {url} ({e}): {hint}")
     want = _expected_sha256_prefix(url)
-    if want is not None and not _sha256(part).startswith(want):
-        part.unlink(missing_ok=True)
-        raise DiffposeError(f"downloaded HRNet weights fail the checksum (expected sha256 {want}...): "
-                            f"try again, or {hint}")
-    os.replace(part, dest)
+    try:
+        with atomic_output(dest) as part:
+            with urllib.request.urlopen(url, timeout=20) as resp, open(part, "wb") as out:
+                total = int(resp.headers.get("Content-Length") or 0)
+                from tqdm import tqdm
+                with tqdm(total=total or None, unit="B", unit_scale=True, disable=quiet,
+                          desc="HRNet weights") as bar:
+                    for chunk in iter(lambda: resp.read(1 << 16), b""):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+            if want is not None and not sha256_of(part).startswith(want):
+                raise DiffposeError(f"downloaded HRNet weights fail the checksum (expected sha256 "
+                                    f"{want}...): try again, or {hint}")
+    except (urllib.error.URLError, OSError, TimeoutError) as e:
+        raise DiffposeError(f"cannot download HRNet weights from {url} ({e}): {hint}") from None
     return dest
-
-
-def resolve_device(device: str = "auto") -> str:
-    device = (device or "auto").lower()
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise DiffposeError("--device cuda asked for, but no CUDA GPU is available (use --device cpu)")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise DiffposeError(f"unknown device {device!r}: use auto, cpu or cuda")
-    return device
 
 
 def load_hrnet(checkpoint, device: str = "cpu") -> torch.nn.Module:
@@ -365,7 +344,6 @@ def make_detector(name: str = "auto", weights=None, device: str = "cpu", flip_te
 # ---------------------------------------------------------------------------------------------
 # Human3.6M joints that are COCO joints: h36m index -> coco index
 COCO_DIRECT = {1: 12, 2: 14, 3: 16, 4: 11, 5: 13, 6: 15, 11: 5, 12: 7, 13: 9, 14: 6, 15: 8, 16: 10}
-H36M_TO_COCO_IDX = [None, 12, 14, 16, 11, 13, 15, None, None, 0, None, 5, 7, 9, 6, 8, 10]
 
 # COCO's hip keypoints sit higher and wider than Human3.6M's hip joint centres: move them down
 # the torso by HIP_DOWN x the shoulder-to-hip distance and towards each other (HIP_NARROW x width).
@@ -452,9 +430,3 @@ def coco_to_h36m(mix: Mixtures, scores: np.ndarray):
     out_scores[~h36m.present] = 0.0
     return h36m, kp, out_scores
 
-
-def points_to_coco_mixtures(points: np.ndarray, scores: np.ndarray | None, std_px) -> Mixtures:
-    """COCO keypoints (F, 17, 2) without heatmaps -> one-Gaussian mixtures (M = COMPONENTS)."""
-    from .mixtures import mixtures_from_points
-    present = None if scores is None else np.asarray(scores) > 0
-    return mixtures_from_points(points, std_px, present=present, components=COMPONENTS)

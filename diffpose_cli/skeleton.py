@@ -35,12 +35,6 @@ def mirror_left_right(points, joint_axis=-2):
     return out
 
 
-COCO_NAMES = [
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-]
-
 # Stacked-Hourglass (MPII-like) 16-joint order of ../shared/data/h36m/detections_sh_test.npz,
 # as the Human3.6M joint each one stands for. Human3.6M's neck/nose (9) has no counterpart.
 SH16_TO_H36M = [3, 2, 1, 4, 5, 6, 0, 7, 8, 10, 16, 15, 14, 11, 12, 13]

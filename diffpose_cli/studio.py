@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from .errors import DiffposeError
+from .files import atomic_output
 from .skeleton import JOINT_NAMES, NUM_JOINTS
 
 # joint indices, by name, for readability below
@@ -717,12 +717,11 @@ def studio_camera(joints_world: np.ndarray, width: int = 640, height: int = 360,
 def write_video(path, frames: Iterable[np.ndarray], fps: float, crf: int = 26) -> int:
     """Encode BGR uint8 frames to H.264 MP4 (yuv420p) with imageio-ffmpeg's ffmpeg binary.
 
-    Writes to `<name>.part-XXXX` beside the target and renames it into place only when the
-    encoder succeeded, so a failed run never leaves a half-written video. Returns the frame count.
-    One encoder thread and bit-exact flags keep the file identical from run to run.
+    Writes through the package's atomic writer (a temporary file beside the target, renamed into
+    place only when the encoder succeeded), so a failed run never leaves a half-written video.
+    Returns the frame count. One encoder thread and bit-exact flags keep the file identical from
+    run to run.
     """
-    import imageio_ffmpeg
-
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
@@ -735,44 +734,35 @@ def write_video(path, frames: Iterable[np.ndarray], fps: float, crf: int = 26) -
     height, width = first.shape[:2]
     if width % 2 or height % 2:
         raise DiffposeError(f"H.264 in yuv420p needs even width and height, got {width}x{height}")
-    part = _part_file(path)
+    with atomic_output(path) as part:
+        return _encode(part, first, frames, fps, crf)
+
+
+def _encode(part, first: np.ndarray, frames, fps: float, crf: int) -> int:
+    import imageio_ffmpeg
+
+    height, width = first.shape[:2]
     cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error",
            "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{width}x{height}", "-r", f"{fps}",
            "-i", "-", "-an", "-c:v", "libx264", "-preset", "medium", "-crf", str(crf),
            "-pix_fmt", "yuv420p", "-threads", "1", "-x264-params", "threads=1",
            "-fflags", "+bitexact", "-flags:v", "+bitexact", "-movflags", "+faststart",
-           "-f", "mp4", part]
+           "-f", "mp4", str(part)]
     count = 0
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            for frame in _chain(first, frames):
-                if frame.shape != first.shape or frame.dtype != np.uint8:
-                    raise DiffposeError("all frames must be uint8 of the same size")
-                proc.stdin.write(np.ascontiguousarray(frame).tobytes())
-                count += 1
-        finally:
-            proc.stdin.close()
-            err = proc.stderr.read().decode(errors="replace")
-            code = proc.wait()
-        if code != 0:
-            raise DiffposeError(f"ffmpeg failed: {err.strip().splitlines()[-1] if err.strip() else code}")
-        os.replace(part, path)
+        for frame in _chain(first, frames):
+            if frame.shape != first.shape or frame.dtype != np.uint8:
+                raise DiffposeError("all frames must be uint8 of the same size")
+            proc.stdin.write(np.ascontiguousarray(frame).tobytes())
+            count += 1
     finally:
-        if os.path.exists(part):
-            os.remove(part)
+        proc.stdin.close()
+        err = proc.stderr.read().decode(errors="replace")
+        code = proc.wait()
+    if code != 0:
+        raise DiffposeError(f"ffmpeg failed: {err.strip().splitlines()[-1] if err.strip() else code}")
     return count
-
-
-def _part_file(path: str) -> str:
-    """A fresh `<name>.part-XXXX` beside `path`, with the permissions a plain open() would give."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, part = tempfile.mkstemp(prefix=os.path.basename(path) + ".part-", dir=directory)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(part, 0o666 & ~umask)
-    return part
 
 
 def _chain(first, rest):
@@ -798,18 +788,12 @@ def truth_arrays(joints_world: np.ndarray, camera: dict, fps: float) -> dict:
 
 
 def save_truth(path, joints_world: np.ndarray, camera: dict, fps: float) -> None:
-    """Write the ground truth .npz (temp name in the same folder, then rename)."""
+    """Write the ground truth .npz (through the atomic writer)."""
     path = os.fspath(path)
     if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise DiffposeError(f"output folder does not exist: {os.path.dirname(os.path.abspath(path))}")
-    part = _part_file(path)
-    try:
-        with open(part, "wb") as f:
-            np.savez_compressed(f, **truth_arrays(joints_world, camera, fps))
-        os.replace(part, path)
-    finally:
-        if os.path.exists(part):
-            os.remove(part)
+    with atomic_output(path) as part, open(part, "wb") as f:
+        np.savez_compressed(f, **truth_arrays(joints_world, camera, fps))
 
 
 def load_truth(path) -> dict:

@@ -190,7 +190,7 @@ def fit_calibration(errors, spreads):
     """Per joint (a, b) so that std = a * spread + b describes the errors, then one factor for 90%.
 
     For an isotropic 3D Gaussian the mean error radius is sqrt(8 / pi) * std, so each joint's
-    |error| / 1.596 is regressed on its spread; then a common factor makes 2.5 * std cover 90%.
+    |error| / 1.596 is regressed on its spread; then a common factor makes RADIUS_90 * std cover 90%.
     """
     J = errors.shape[1]
     calib = np.zeros((J, 2), np.float32)

@@ -110,6 +110,9 @@ class VideoReader:
             raise DiffposeError(f"video not found: {self.path}")
         if os.path.isdir(self.path):
             raise DiffposeError(f"{self.path} is a directory, not a video file")
+        if not os.path.isfile(self.path):
+            raise DiffposeError(f"{self.path} is not a regular file (a FIFO, socket or device): give a "
+                                "video file")
         if os.path.getsize(self.path) == 0:
             raise DiffposeError(f"{self.path} is empty (0 bytes)")
         with _quiet_stderr():

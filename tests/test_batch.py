@@ -19,6 +19,7 @@ import hostile_inputs as make
 from diffpose_cli.batch import (REPORT_NAME, FileEntry, _plan, find_videos, output_paths,
                                 parse_formats, remove_partial_outputs)
 from diffpose_cli.errors import DiffposeError
+from diffpose_cli.files import temporary_prefix
 
 SHARED_FRAMES = {"runner.mp4": 47, "walk_side.mp4": 401, "two_people.mp4": 230}
 
@@ -91,10 +92,13 @@ def test_report_name_is_reserved(tmp_path):
 
 
 def test_remove_partial_outputs_only_touches_temporaries(tmp_path):
+    """One temporary-name pattern (files.atomic_output's), also for names cut to fit 255 bytes."""
     target = tmp_path / "clip [1].json"
-    keep = [touch(target), touch(tmp_path / "clip [1].npz"), touch(tmp_path / "other.json.part-1")]
-    gone = [touch(tmp_path / "clip [1].json.part-77"), touch(tmp_path / ".clip [1].json.part-a1b2")]
-    assert sorted(remove_partial_outputs([target])) == sorted(gone)
+    long_target = tmp_path / ("é" * 125 + ".npz")
+    keep = [touch(target), touch(tmp_path / "clip [1].npz"), touch(tmp_path / ".other.json.part-1")]
+    gone = [touch(tmp_path / ".clip [1].json.part-a1b2")]
+    gone.append(touch(long_target.with_name(temporary_prefix(long_target) + "0a1b2c3d")))
+    assert sorted(remove_partial_outputs([target, long_target])) == sorted(gone)
     assert all(p.exists() for p in keep) and not any(p.exists() for p in gone)
 
 
