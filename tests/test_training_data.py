@@ -1,0 +1,113 @@
+"""What the lifter is trained on: the training subjects' real Stacked-Hourglass detections, the
+virtual cameras and varied proportions, and the batch mix the training loop draws."""
+
+import numpy as np
+import pytest
+import torch
+
+from diffpose_cli.h36m import load_tracks, sh_tracks
+from diffpose_cli.lifter import load_lifter
+from diffpose_cli.mixtures import mixtures_from_points
+from diffpose_cli.skeleton import BONES
+from diffpose_cli.train import BATCH_MIX, WindowSampler, batch_of
+from diffpose_cli.virtual_camera import (ELEVATION_DEG, FOV_DEG, LONG_SIDE_PX, film, random_cameras,
+                                         vary_proportions)
+
+
+@pytest.fixture(scope="module")
+def s1_walking(h36m_dir):
+    gt = [t for t in load_tracks(h36m_dir, ["S1"]) if t.action_group == "Walking"]
+    sh = [t for t in sh_tracks(h36m_dir, ["S1"]) if t.action_group == "Walking"]
+    return gt, sh
+
+
+def test_training_subjects_stacked_hourglass_detections(s1_walking):
+    """detections_sh_train.npz: every S1 walking track of 3D has its detections, frame for frame,
+    the neck missing, the rest a few pixels from the projected truth (the data README's figure)."""
+    gt, sh = s1_walking
+    assert len(sh) == len(gt) == 8  # two takes x four cameras
+    by_key = {t.key: t for t in gt}
+    for t in sh:
+        truth = by_key[t.key]
+        assert len(t.keypoints) == len(t.joints_camera) == len(truth.joints_camera)
+        assert np.isnan(t.keypoints[:, 9]).all()
+        others = [j for j in range(17) if j not in (7, 9, 10)]  # SH's own spine and head differ
+        d = np.linalg.norm(t.keypoints[:, others] - truth.keypoints[:, others], axis=-1)
+        assert 4 < np.median(d) < 12
+
+
+def test_virtual_cameras_film_the_motion_as_a_pinhole_would(s1_walking):
+    gt, _ = s1_walking
+    sampler = WindowSampler(gt, 27)
+    rng = np.random.default_rng(0)
+    centres = rng.integers(0, len(sampler), 512)
+    joints = sampler.joints[centres][:, None]
+    up = sampler.up[sampler.track[centres]]
+    rotation, centre, (focal, cx, cy) = random_cameras(joints[:, 0, 0].astype(np.float64), up, rng)
+    X, px = film(joints, rotation, centre, (focal, cx, cy))
+    # projection
+    assert np.allclose(px[..., 0], focal[:, None, None] * X[..., 0] / X[..., 2] + cx[:, None, None], atol=1e-2)
+    # rigid: bone lengths kept by the camera
+    for p, c in BONES:
+        assert np.allclose(np.linalg.norm(X[:, 0, c] - X[:, 0, p], axis=-1),
+                           np.linalg.norm(joints[:, 0, c] - joints[:, 0, p], axis=-1), atol=1e-4)
+    # elevation: the angle of the viewing ray to the pelvis below the horizontal, within range
+    ray = -(centre - joints[:, 0, 0]) / np.linalg.norm(centre - joints[:, 0, 0], axis=-1, keepdims=True)
+    unit_up = up / np.linalg.norm(up, axis=-1, keepdims=True)
+    elevation = np.degrees(np.arcsin(-(ray * unit_up).sum(-1)))
+    assert ELEVATION_DEG[0] - 12 < elevation.min() and elevation.max() < ELEVATION_DEG[1] + 12
+    assert elevation.max() > 35 and elevation.min() < 0  # steep and upward views do occur
+    fov = np.degrees(2 * np.arctan(0.5 * LONG_SIDE_PX / focal))
+    assert FOV_DEG[0] - 1e-6 <= fov.min() and fov.max() <= FOV_DEG[1] + 1e-6
+    # the person is in the picture
+    inside = (px[..., 0] > 0) & (px[..., 0] < 2 * cx[:, None, None]) & (px[..., 1] > 0) & \
+             (px[..., 1] < 2 * cy[:, None, None])
+    assert inside.mean() > 0.99
+
+
+def test_varied_proportions_keep_left_and_right_equal(s1_walking):
+    gt, _ = s1_walking
+    joints = gt[0].joints_camera[:50][None].astype(np.float64)
+    out = vary_proportions(np.repeat(joints, 64, 0), np.random.default_rng(1))
+    ratio = {}
+    for p, c in BONES:
+        ratio[c] = np.linalg.norm(out[:, :, c] - out[:, :, p], axis=-1) / \
+            np.linalg.norm(joints[:, :, c] - joints[:, :, p], axis=-1)
+    assert np.allclose(ratio[2], ratio[5]) and np.allclose(ratio[12], ratio[15])  # thighs, arms
+    assert ratio[2].std() > 0.02 and np.abs(ratio[2] - 1).max() <= 0.0701
+    assert np.allclose(out[:, :, 0], joints[:, :, 0])  # the pelvis stays where it was
+
+
+def test_every_kind_of_batch_is_what_the_lifter_reads(s1_walking):
+    """Each kind in BATCH_MIX gives mixtures and pelvis-relative targets of the same shapes; the
+    SH kind marks the neck missing; the shipped lifter lifts the virtual views sensibly."""
+    gt, sh = s1_walking
+    samplers = {"camera": WindowSampler(gt, 27), "virtual": WindowSampler(gt, 27),
+                "sh": WindowSampler(sh, 27)}
+    rng = np.random.default_rng(2)
+    assert set(BATCH_MIX) == set(samplers) and abs(sum(BATCH_MIX.values()) - 1) < 1e-9
+    for kind, sampler in samplers.items():
+        centres = rng.integers(0, len(sampler), 32)
+        means, stds, weights, target = batch_of(kind, sampler, centres, rng, flip=rng.random(32) < 0.5)
+        assert means.shape[:3] == (32, 27, 17) and weights.shape[:3] == (32, 27, 17)
+        assert target.shape == (32, 17, 3) and torch.allclose(target[:, 0], torch.zeros(3))
+        assert torch.isfinite(means).all() and torch.isfinite(stds).all()
+        if kind == "sh":
+            assert (weights[:, :, 9] == 0).all()
+
+
+def test_shared_start_draws_take_the_sampling_jitter_out(h36m_dir):
+    """Every frame's samples start from the same numbers by default, so the 3D of neighbouring
+    frames differs only as their 2D does: far less frame-to-frame acceleration than with each
+    frame's own draws, on clean 2D of a walk."""
+    lifter = load_lifter()
+    track = [t for t in load_tracks(h36m_dir, ["S9"], ["54138969"]) if t.action == "Walking 1"][0]
+    mixtures = mixtures_from_points(track.keypoints[:200], 1.0)
+    shared = lifter.lift(mixtures, 50.0, camera=track.intrinsics).joints
+    own = lifter.lift(mixtures, 50.0, camera=track.intrinsics, per_frame_draws=True).joints
+    truth = track.joints_camera[:200] - track.joints_camera[:200, :1]
+
+    def accel_error(pred):
+        return np.linalg.norm(np.diff(pred - truth, 2, axis=0), axis=-1)[:, 1:].mean()
+
+    assert accel_error(shared) < 0.5 * accel_error(own)
