@@ -36,7 +36,8 @@ def diffpose_command() -> list[str]:
 
 def package_location() -> str:
     """Where the measured `diffpose` imports diffpose_cli from (PYTHONPATH is passed on to it)."""
-    done = subprocess.run([sys.executable, "-c", "import diffpose_cli, os; print(os.path.dirname(diffpose_cli.__file__))"],
+    code = "import diffpose_cli, os; print(os.path.dirname(diffpose_cli.__file__))"
+    done = subprocess.run([sys.executable, "-c", code],
                           capture_output=True, text=True, cwd=os.path.abspath(os.sep))   # not the cwd's copy
     return done.stdout.strip() or f"? ({done.stderr.strip()[-200:]})"
 

@@ -152,7 +152,7 @@ def videos(names):
     from diffpose_cli.pipeline import estimate, load_models
     models = load_models()
     make = models.new_detector
-    print(f"videos: jitter of the 12 limb joints relative to the mid-hip (mm/frame)")
+    print("videos: jitter of the 12 limb joints relative to the mid-hip (mm/frame)")
     print(f"  {'clip':<16}{'output':<26}{'speed':>8}{'accel':>8}{'peak':>8}")
     for name in names:
         path = shared_dir() / "videos" / name

@@ -9,7 +9,7 @@ import csv
 import numpy as np
 
 from .feet import foot_contacts
-from .outputs import atomic_output
+from .files import atomic_output
 
 CSV_CHUNK = 1024   # frames converted at a time by write_csv
 

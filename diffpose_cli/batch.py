@@ -403,7 +403,7 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
               pattern: str | None = None, skip_existing: bool = False, overwrite: bool = False,
               workers: int | str | None = None, device: str | None = None, progress: bool = True,
               options: RunOptions | dict | None = None, stream=None, engine: str = __name__,
-              verbose: bool = False, ray: str | None = None) -> dict:
+              verbose: bool = False, cluster=None) -> dict:
     """Run every matching video of `input_dir`; returns the summary (also in batch_report.json).
 
     summary: {"counts": {done, skipped, failed, interrupted, not_run}, "exit_code", "interrupted",
@@ -412,9 +412,9 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
     load). `options` (a RunOptions; a dict of its fields is taken too) go to the pipeline; `device`,
     when given, overrides `options.device`. `workers`: None or "auto" (chosen from cores, memory
     and device) or a number >= 1. `verbose` lets the workers' libraries print to the terminal (they
-    are silenced otherwise). `ray` runs the videos on a Ray cluster instead of a local pool: its
-    address, `auto` (the cluster running on this machine) or `local` (a new one for this batch);
-    see batch_ray.py and docs/scale.md.
+    are silenced otherwise). `cluster` runs the videos on a cluster instead of a local pool: an
+    engine with `address`, `check()` (before any work) and `start(device, workers, videos,
+    verbose)`, such as batch_ray.RayEngine (docs/scale.md).
 
     Every option is checked, and the inputs listed, before OUTPUT_DIR is created: a batch that
     cannot run leaves no folder and no report behind.
@@ -431,9 +431,8 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
     if "fbx" in formats:   # a missing FBX exporter fails now (the rig is checked by RunOptions)
         from .fbx import check_fbx_exporter
         check_fbx_exporter()
-    if ray is not None:
-        from .batch_ray import check_ray
-        check_ray(ray)   # Ray installed, the cluster reachable: before any work
+    if cluster is not None:
+        cluster.check()   # the engine installed, the cluster reachable: before any work
     if skip_existing and overwrite:
         raise DiffposeError("--skip-existing and --overwrite exclude each other: choose one")
     input_dir = Path(input_dir)
@@ -453,8 +452,10 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
     except OSError as e:
         raise DiffposeError(f"cannot list {input_dir}: {e.strerror or e}") from None
     if not relatives:
-        what = f"matching '{pattern}'" if pattern else "with a video extension (" + ", ".join(VIDEO_EXTENSIONS[:5]) + ", ...)"
-        raise DiffposeError(f"no files {what} in {input_dir}" + ("" if recursive else " (use --recursive for sub-folders)"))
+        what = (f"matching '{pattern}'" if pattern
+                else "with a video extension (" + ", ".join(VIDEO_EXTENSIONS[:5]) + ", ...)")
+        raise DiffposeError(f"no files {what} in {input_dir}"
+                            + ("" if recursive else " (use --recursive for sub-folders)"))
     device = resolve_device(options.device)
     created = make_output_dir(output_dir)
     report_path = output_dir / REPORT_NAME
@@ -462,10 +463,9 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
 
     entries = _plan(relatives, input_dir, output_dir, formats, skip_existing, overwrite)
     todo = [e for e in entries if e.status == "pending"]
-    cluster = None
-    if ray is not None:
-        from .batch_ray import RayCluster
-        cluster = RayCluster(ray, device, workers, max(1, len(todo)), verbose)   # joins or starts it
+    address = None if cluster is None else cluster.address
+    if cluster is not None:
+        cluster = cluster.start(device, workers, max(1, len(todo)), verbose)   # joins or starts it
         device, workers, threads = cluster.device, cluster.workers, 1
     else:
         if workers is None:
@@ -476,7 +476,7 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
 
     header = dict(schema=REPORT_SCHEMA, input_dir=str(input_dir), output_dir=str(output_dir),
                   formats=formats, recursive=recursive, pattern=pattern, skip_existing=skip_existing,
-                  overwrite=overwrite, device=device, workers=workers, ray=ray,
+                  overwrite=overwrite, device=device, workers=workers, ray=address,
                   started=datetime.fromtimestamp(started_wall, timezone.utc).isoformat(timespec="seconds"))
 
     def report(final: bool, interrupted_by: str | None = None, fatal: str | None = None) -> dict:

@@ -74,6 +74,19 @@ class VideoWorker:
         return batch._run_one(job)
 
 
+class RayEngine:
+    """What batch.run_batch needs to run a batch on the Ray cluster at `address` (`cluster=`)."""
+
+    def __init__(self, address: str):
+        self.address = address
+
+    def check(self) -> None:
+        check_ray(self.address)
+
+    def start(self, device, workers, videos: int, verbose: bool) -> RayCluster:
+        return RayCluster(self.address, device, workers, videos, verbose)
+
+
 class RayCluster:
     """The driver's side: joins (or starts) the cluster, sizes the actor pool, runs the videos."""
 

@@ -40,22 +40,22 @@ class BlazePose:
         try:
             import mediapipe as mp
         except ImportError as e:  # pragma: no cover - a broken install
-            raise DiffposeError(f"the blazepose detector needs mediapipe==0.10.21 ({e})")
+            raise DiffposeError(f"the blazepose detector needs mediapipe==0.10.21 ({e})") from None
         solutions = getattr(mp, "solutions", None)
         if solutions is None or not hasattr(solutions, "pose"):
             raise DiffposeError("this mediapipe has no bundled BlazePose (mediapipe.solutions.pose): "
                                 "install mediapipe==0.10.21")
-        from .video import _quiet_stderr
+        from .video import quiet_stderr
         self._calls = 0
         self.world_landmarks = None
         try:
-            with _quiet_stderr():   # MediaPipe/TFLite log their set-up on stderr
+            with quiet_stderr():   # MediaPipe/TFLite log their set-up on stderr
                 self._pose = solutions.pose.Pose(static_image_mode=not video_mode,
                                                  model_complexity=model_complexity,
                                                  min_detection_confidence=min_confidence,
                                                  min_tracking_confidence=min_confidence)
         except Exception as e:  # mediapipe raises plain RuntimeErrors for a missing model
-            raise DiffposeError(f"cannot start BlazePose: {str(e).splitlines()[0] if str(e) else e}")
+            raise DiffposeError(f"cannot start BlazePose: {str(e).splitlines()[0] if str(e) else e}") from None
 
     def __call__(self, image_bgr: np.ndarray):
         """(H, W, 3) BGR image -> (points (17, 2) pixels COCO order, visibility (17,)) or None."""
@@ -63,8 +63,8 @@ class BlazePose:
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         rgb.flags.writeable = False
         if self._calls < 3:    # the first calls log the graph's set-up: keep stderr clean
-            from .video import _quiet_stderr
-            with _quiet_stderr():
+            from .video import quiet_stderr
+            with quiet_stderr():
                 res = self._pose.process(rgb)
         else:
             res = self._pose.process(rgb)

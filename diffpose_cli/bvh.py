@@ -15,7 +15,7 @@ import numpy as np
 
 from .bones import clip_bone_lengths, with_bone_lengths
 from .errors import DiffposeError
-from .outputs import atomic_output
+from .files import atomic_output
 from .rig import RIGS, animation_motion, local_rotations, nearest_valid_index, rest_offsets, valid_frames
 
 _X = (1.0, 0.0, 0.0)

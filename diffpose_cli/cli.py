@@ -27,8 +27,13 @@ def main():
         sys.exit(130)
 
 
-# The commands live in their own modules and register themselves on `app` when imported.
-from . import cli_lifter  # noqa: E402,F401  (train, eval)
-from . import cli_batch  # noqa: E402,F401  (batch)
-from . import cli_studio  # noqa: E402,F401  (render)
-from . import cli_video  # noqa: E402,F401  (video, lift)
+# The commands live in their own modules (each only parses options and calls the library);
+# they are registered here, so that none of them imports this module.
+from . import cli_batch, cli_lifter, cli_studio, cli_video  # noqa: E402
+
+app.command()(cli_lifter.train)
+app.command("eval")(cli_lifter.evaluate_command)
+app.command()(cli_batch.batch)
+app.command()(cli_studio.render)
+app.command("video")(cli_video.video_cmd)
+app.command("lift")(cli_video.lift_cmd)

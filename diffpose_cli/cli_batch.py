@@ -2,12 +2,10 @@
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from . import cli_options as opt
-from .cli import app
 from .options import HYPOTHESES, MIRROR_AVERAGE, STEPS
 
 
@@ -16,14 +14,13 @@ class Engine(str, Enum):
     ray = "ray"       # a Ray cluster (docs/scale.md)
 
 
-@app.command()
 def batch(
     input_dir: Path = typer.Argument(..., help="Folder of videos."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder; mirrors the input tree."),
     format: str = typer.Option("json", "--format", "-f",
                                help="Comma-separated outputs per video: json,bvh,glb,fbx,trc,mp4,npz,csv."),
     recursive: bool = typer.Option(False, "--recursive", "-r", help="Include sub-folders."),
-    pattern: Optional[str] = typer.Option(
+    pattern: str | None = typer.Option(
         None, "--pattern", "-p",
         help="Glob on the file name, e.g. '*.mov' (default: the usual video extensions)."),
     skip_existing: bool = typer.Option(
@@ -49,7 +46,7 @@ def batch(
     smooth: opt.Smooth = "default",
     skeleton: opt.Skeleton = "h36m",
     no_foot_lock: opt.NoFootLock = False,
-    ray: Optional[str] = typer.Option(
+    ray: str | None = typer.Option(
         None, "--ray", metavar="ADDRESS",
         help="Run on a Ray cluster: host:port of its head, 'auto' (the one running on this machine) or "
              "'local' (a new one for this batch). Needs diffpose-cli[ray]; see docs/scale.md."),
@@ -64,6 +61,7 @@ def batch(
     from contextlib import nullcontext
 
     from .batch import run_batch
+    from .batch_ray import RayEngine
     from .video import native_logs_silenced
 
     options = opt.run_options(
@@ -79,5 +77,6 @@ def batch(
     with native_logs_silenced() if ray is not None and not verbose else nullcontext():
         summary = run_batch(input_dir, out, formats=format, recursive=recursive, pattern=pattern,
                             skip_existing=skip_existing, overwrite=overwrite, workers=workers,
-                            progress=not quiet, verbose=verbose, options=options, ray=ray)
+                            progress=not quiet, verbose=verbose, options=options,
+                            cluster=None if ray is None else RayEngine(ray))
     raise typer.Exit(summary["exit_code"])

@@ -1,28 +1,25 @@
 """`diffpose train` and `diffpose eval`: the lifter's commands (they need Human3.6M, see README)."""
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from . import cli_options as opt
-from .cli import app
 from .options import HYPOTHESES, MIRROR_AVERAGE, STEPS
 
 
-@app.command()
 def train(
-    data: Optional[Path] = typer.Option(None, help="Human3.6M folder (poses_3d.npz, cameras.json); "
+    data: Path | None = typer.Option(None, help="Human3.6M folder (poses_3d.npz, cameras.json); "
                                         "default $DIFFPOSE_H36M or ../shared/data/h36m"),
     out: Path = typer.Option(Path("runs/h36m-27f"), help="run folder: checkpoints, log, model.pt"),
     iters: int = typer.Option(22000, help="optimiser steps"),
     batch_size: int = typer.Option(256),
     lr: float = typer.Option(1e-3),
     seed: int = typer.Option(0),
-    budget_minutes: Optional[float] = typer.Option(None, help="stop (with a checkpoint) after this "
+    budget_minutes: float | None = typer.Option(None, help="stop (with a checkpoint) after this "
                                                    "many minutes; rerun the same command to resume"),
-    threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: all cores)"),
-    init: Optional[Path] = typer.Option(None, help="start from these lifter weights (fine-tuning) "
+    threads: int | None = typer.Option(None, help="torch CPU threads (default: all cores)"),
+    init: Path | None = typer.Option(None, help="start from these lifter weights (fine-tuning) "
                                         "instead of random ones"),
 ):
     """Train the lifter; resumes from OUT/last.pt; writes OUT/model.pt when done."""
@@ -44,22 +41,21 @@ def train(
                      budget_minutes=budget_minutes, init=init, log=log)
 
 
-@app.command("eval")
 def evaluate_command(
     input_2d: str = typer.Option("gt", "--input", help="gt: projected ground-truth 2D; "
                                  "sh: Stacked-Hourglass detections"),
-    data: Optional[Path] = typer.Option(None, help="Human3.6M folder (default $DIFFPOSE_H36M or "
+    data: Path | None = typer.Option(None, help="Human3.6M folder (default $DIFFPOSE_H36M or "
                                         "../shared/data/h36m)"),
     lifter_weights: opt.LifterWeights = None,
-    weights: Optional[Path] = typer.Option(None, "--weights", hidden=True,
+    weights: Path | None = typer.Option(None, "--weights", hidden=True,
                                            help="the older name of --lifter-weights"),
     every: int = typer.Option(1, help="evaluate every k-th frame (windows still read every frame)"),
     hypotheses: opt.Hypotheses = HYPOTHESES,
     steps: opt.Steps = STEPS,
     mirror: opt.Mirror = MIRROR_AVERAGE,
     device: opt.Device = "auto",
-    save_predictions: Optional[Path] = typer.Option(None, help="write predictions to this .npz"),
-    report: Optional[Path] = typer.Option(None, help="write the figures to this .json"),
+    save_predictions: Path | None = typer.Option(None, help="write predictions to this .npz"),
+    report: Path | None = typer.Option(None, help="write the figures to this .json"),
     quiet: bool = typer.Option(False, help="no progress bar"),
 ):
     """MPJPE (P1) and P-MPJPE (P2) on Human3.6M S9+S11, per action, plus uncertainty quality."""

@@ -2,15 +2,12 @@
 
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from .cli import app
 from .errors import DiffposeError
 
 
-@app.command()
 def render(
     out: Path = typer.Argument(..., help="the MP4 to write (H.264, yuv420p)"),
     seconds: float = typer.Option(6.0, help="length of the clip"),
@@ -18,7 +15,7 @@ def render(
     width: int = typer.Option(640, help="image width in pixels (even)"),
     height: int = typer.Option(360, help="image height in pixels (even)"),
     seed: int = typer.Option(0, help="varies proportions, headings and amplitudes"),
-    truth: Optional[Path] = typer.Option(
+    truth: Path | None = typer.Option(
         None, help="also write the ground truth .npz: joints_world, joints_camera, keypoints_2d, "
                    "K, R, t, width, height, fps"),
 ):

@@ -5,7 +5,6 @@ from pathlib import Path
 import typer
 
 from . import cli_options as opt
-from .cli import app
 from .errors import DiffposeError
 from .options import HYPOTHESES, MIRROR_AVERAGE, STEPS, RunOptions
 
@@ -39,7 +38,6 @@ def _summary(result, out) -> str:
             + ", ".join(str(p) for p in out))
 
 
-@app.command("video")
 def video_cmd(
     video: Path = typer.Argument(..., help="Input video (any format FFmpeg reads)."),
     out: list[Path] = typer.Option([], "--out", "-o",
@@ -96,10 +94,10 @@ def _video(video: Path, out: list[Path], options: RunOptions, overwrite: bool, q
     _say(quiet, _summary(result, written))
 
 
-@app.command("lift")
 def lift_cmd(
     keypoints: Path = typer.Argument(..., help="2D keypoints: MMPose prediction .json, .npz or .csv."),
-    out: list[Path] = typer.Option([], "--out", "-o", help="Output file(s): .json .bvh .glb .fbx .trc .npz .csv (.mp4 with --video)."),
+    out: list[Path] = typer.Option([], "--out", "-o",
+                                   help="Output file(s): .json .bvh .glb .fbx .trc .npz .csv (.mp4 with --video)."),
     layout: str | None = typer.Option(None, "--layout", help="coco17 (default) or h36m17."),
     image_size: tuple[int, int] = typer.Option((0, 0), "--image-size", metavar="W H",
                                                help="Image width and height in pixels."),

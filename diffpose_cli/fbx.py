@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import DiffposeError
 from .gltf import write_glb
-from .outputs import atomic_output
+from .files import atomic_output
 
 BLENDER_TIMEOUT_S = 1800
 

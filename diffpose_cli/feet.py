@@ -30,7 +30,7 @@ No frame is frozen: the body moves as estimated relative to its feet.
 
 import numpy as np
 
-from .pipeline import ANKLE_HEIGHT
+from .skeleton import ANKLE_HEIGHT
 from .skeleton import JOINT_NAMES
 
 FEET = ("left", "right")     # column order of the contact flags

@@ -12,8 +12,8 @@ Y up, the figure facing +Z at rest.
 import numpy as np
 import pygltflib as gl
 
-from .outputs import atomic_output
-from .pipeline import ANKLE_HEIGHT
+from .files import atomic_output
+from .skeleton import ANKLE_HEIGHT
 from .rig import animation_motion, local_rotations, rest_offsets
 
 CHUNK = 2048          # frames turned into rotations at a time

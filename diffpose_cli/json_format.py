@@ -174,9 +174,9 @@ def read_json(path) -> Result:
         with open(path) as f:
             data = json.load(f)
     except FileNotFoundError:
-        raise DiffposeError(f"file not found: {path}")
+        raise DiffposeError(f"file not found: {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DiffposeError(f"{path} is not valid JSON ({e})")
+        raise DiffposeError(f"{path} is not valid JSON ({e})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA_NAME:
         raise DiffposeError(f"{path} is not a diffpose-cli pose file (no \"schema\": \"{SCHEMA_NAME}\")")
     major = str(data.get("schema_version", "0")).split(".")[0]

@@ -29,8 +29,9 @@ STEPS = 2
 MIRROR_AVERAGE = True
 
 # Bounds. The lifter's working memory grows linearly with the hypotheses (benchmarks/option_bounds.py
-# prints it; the README quotes it); MAX_HYPOTHESES keeps one batch of the lift within a few GB. The sampler skips through
-# the diffusion's K = 50 noise levels, so more than 50 steps would only repeat levels.
+# prints it; the README quotes it); MAX_HYPOTHESES keeps one batch of the lift within a few GB. The
+# sampler skips through the diffusion's K = 50 noise levels, so more than 50 steps would only repeat
+# levels.
 MAX_HYPOTHESES = 100
 MAX_STEPS = 50
 DETECTORS = ("auto", "hrnet", "blazepose")

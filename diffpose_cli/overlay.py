@@ -21,7 +21,7 @@ import numpy as np
 
 from .rig import nearest_valid_index
 from .errors import DiffposeError
-from .outputs import atomic_output
+from .files import atomic_output
 from .skeleton import BONES, JOINT_NAMES
 
 LOW_UNCERTAINTY_M = 0.02    # green at or below

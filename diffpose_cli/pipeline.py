@@ -26,10 +26,10 @@ from .keypoint_files import read_keypoints  # noqa: F401  (the public name `pipe
 from .mixtures import Mixtures, mixture_moments, mixtures_from_points
 from .options import RunOptions, resolve_device, run_options
 from .result import Result
+from .skeleton import ANKLE_HEIGHT
 
 MIN_CONFIDENT_JOINTS = 8   # a detection counts when >= this many COCO joints have score >= 0.3
 CONFIDENT = 0.3
-ANKLE_HEIGHT = 0.08        # metres: ankle joint centre above the floor when the foot is down
 FLOOR_PERCENTILE = 25      # the floor: this percentile of the lowest ankle per frame (robust to
                            # depth jitter and to the frames with both feet off the ground)
 ROOT_SMOOTH_S = 0.2        # the pelvis trajectory is averaged over this long (within each run)

@@ -14,6 +14,7 @@ JOINT_NAMES = [
 ]
 NUM_JOINTS = 17
 PELVIS = 0
+ANKLE_HEIGHT = 0.08  # metres: the ankle joint centre above the floor when the foot is down
 
 # parent of each joint in the kinematic tree rooted at the pelvis (-1 for the root)
 PARENTS = [-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -575,8 +575,9 @@ def procedural_motion(seconds: float = 6.0, fps: float = 30.0, seed: int = 0) ->
     heading), turning 40-55 degrees while stepping on the spot 45-60%, raising both arms sideways
     overhead and down 60-78%, one squat 78-100%. The turn ends facing the way studio_camera
     looks from, so the walk is seen 40-55 degrees off frontal: BlazePose still tells left from
-    right there (at 55-70 degrees it swapped them in a few percent of frames). Bone lengths are fixed; the pelvis height keeps the lower ankle on the
-    floor, so feet plant instead of floating. `seed` varies proportions (+-3%), the walking
+    right there (at 55-70 degrees it swapped them in a few percent of frames). Bone lengths are
+    fixed; the pelvis height keeps the lower ankle on the floor, so feet plant instead of floating.
+    `seed` varies proportions (+-3%), the walking
     heading, the turn and the amplitudes, deterministically.
     """
     if not seconds > 0 or not fps > 0:
@@ -817,10 +818,7 @@ def studio_accuracy(result_joints_3d_camera, truth) -> dict:
     `joints_camera`. Returns p1_mm, p2_mm, per_joint_mm (pelvis-aligned, {joint name: mm}),
     per_joint_p2_mm, frames_used and frames_missing.
     """
-    if isinstance(truth, np.ndarray):
-        target = truth
-    else:
-        target = np.asarray(truth["joints_camera"])
+    target = truth if isinstance(truth, np.ndarray) else np.asarray(truth["joints_camera"])
     pred = np.asarray(result_joints_3d_camera, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     if pred.shape != target.shape or pred.shape[1:] != (NUM_JOINTS, 3):

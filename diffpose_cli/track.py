@@ -81,10 +81,10 @@ def track_main_person(boxes: np.ndarray, detected: np.ndarray, fps: float) -> Tr
             sj, ej = tracklets[j]
             if ej >= si:
                 continue
-            if _compatible(centres[ej], sizes[ej], centres[si], sizes[si], (si - ej) * dt_frame):
-                if best[j] + weight[i] > best[i]:
-                    best[i] = best[j] + weight[i]
-                    back[i] = j
+            if (_compatible(centres[ej], sizes[ej], centres[si], sizes[si], (si - ej) * dt_frame)
+                    and best[j] + weight[i] > best[i]):
+                best[i] = best[j] + weight[i]
+                back[i] = j
     keep = np.zeros(F, bool)
     chosen = []
     if n:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .outputs import atomic_output
+from .files import atomic_output
 
 CHUNK = 1024   # frames formatted at a time
 

@@ -31,7 +31,7 @@ class Frame:
 
 
 @contextlib.contextmanager
-def _quiet_stderr():
+def quiet_stderr():
     """Silence what FFmpeg / OpenCV's C code prints on stderr (the user gets one clear line)."""
     try:
         fd = os.dup(2)
@@ -75,10 +75,8 @@ def native_logs_silenced():
     try:
         yield
     finally:
-        try:
+        with contextlib.suppress(Exception):
             sys.stderr.flush()
-        except Exception:
-            pass
         os.dup2(saved, 2)
         os.close(saved)
         sys.stderr = old_stderr
@@ -115,7 +113,7 @@ class VideoReader:
                                 "video file")
         if os.path.getsize(self.path) == 0:
             raise DiffposeError(f"{self.path} is empty (0 bytes)")
-        with _quiet_stderr():
+        with quiet_stderr():
             cap = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
             opened = cap.isOpened()
             if opened:

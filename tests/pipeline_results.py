@@ -7,7 +7,7 @@ import functools
 import pytest
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _estimate(path: str):
     try:
         from diffpose_cli.pipeline import estimate

@@ -91,9 +91,10 @@ def test_given_start_draws_pick_kernels_by_weight_and_skip_empty_ones():
     g = torch.Generator().manual_seed(4)
     mix, means, stds, weights = two_peaked(n)
     # empty kernels before, between and after, as a detector's mixtures may carry
-    pad = lambda t, v: torch.cat([torch.full_like(t[:, :, :1], v), t[:, :, :1],
-                                  torch.full_like(t[:, :, :1], v), t[:, :, 1:],
-                                  torch.full_like(t[:, :, :1], v)], 2)
+    def pad(t, v):
+        return torch.cat([torch.full_like(t[:, :, :1], v), t[:, :, :1],
+                                      torch.full_like(t[:, :, :1], v), t[:, :, 1:],
+                                      torch.full_like(t[:, :, :1], v)], 2)
     padded = JointMixture(pad(mix.means, 9.0), pad(mix.stds, 1.0), pad(mix.weights, 0.0))
     uniform = torch.rand(n, 1, generator=g)
     uniform[:4] = torch.tensor([[0.0], [0.7], [1 - 1e-7], [0.6999999]])  # the edges
