@@ -130,6 +130,7 @@ def main():
     parser.add_argument("--weights", default=None, help="lifter weights (default: the shipped ones)")
     parser.add_argument("--smooth", default=None, help="smoothing strength (default: the product's)")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument("--plot", default=None, help="also draw the per-camera figures to this PNG")
     args = parser.parse_args()
     out = run(args.weights, args.smooth)
     print(f"lifter {out['lifter']}; 12 limb joints, mm; ratio = ours / MediaPipe world landmarks")
@@ -142,6 +143,30 @@ def main():
               f"{r['median_std_mm']:>5.0f}/{r['median_error_mm']:.0f}")
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2))
+    if args.plot:
+        plot(out, args.plot)
+
+
+def plot(out, path):
+    """Grouped bars per camera: ours and MediaPipe's, mid-hip aligned and Procrustes."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = list(out["rows"])
+    x = np.arange(len(names))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), sharey=False)
+    for ax, (ours, theirs, title) in zip(axes, [("ours_mm", "mediapipe_mm", "MPJPE, mid-hip aligned"),
+                                                ("ours_pa_mm", "mediapipe_pa_mm", "after Procrustes")]):
+        ax.bar(x - 0.2, [out["rows"][n][ours] for n in names], 0.4, label="diffpose-cli", color="#2b7bba")
+        ax.bar(x + 0.2, [out["rows"][n][theirs] for n in names], 0.4, label="MediaPipe world landmarks",
+               color="#bbbbbb")
+        ax.set_xticks(x, names)
+        ax.set_title(title)
+        ax.set_ylabel("mm, 12 limb joints")
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle("pose2sim_balance: each camera alone against the 4-camera reference", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
 
 
 if __name__ == "__main__":
