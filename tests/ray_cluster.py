@@ -41,7 +41,20 @@ def ray_env() -> dict:
     # the nodes' workers import diffpose_cli from this checkout, as the driver does
     repo = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (repo, env.get("PYTHONPATH")) if p)
+    # a home of their own: Ray reads ~/.ray (an auth token left there by another Ray run makes
+    # the second node's handshake fail), and the tests must not depend on what a machine has
+    env["HOME"] = _ray_home()
     return env
+
+
+_HOME = []
+
+
+def _ray_home() -> str:
+    if not _HOME:
+        import tempfile
+        _HOME.append(tempfile.mkdtemp(prefix="diffpose-ray-home-"))
+    return _HOME[0]
 
 
 class PrivateRayCluster:
