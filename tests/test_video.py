@@ -197,7 +197,7 @@ def test_walk_json_has_every_frame_and_the_documented_fields(walk_json):
     assert data["models"]["hypotheses"] == HYPOTHESES and data["models"]["steps"] == STEPS
     assert data["skeleton"]["joint_names"][0] == "pelvis" and len(data["skeleton"]["parents"]) == 17
     assert {"camera", "world", "units"} <= set(data["coordinates"])
-    assert data["camera"]["focal"] == pytest.approx(1.2 * 1280)
+    assert data["camera"]["focal"] == pytest.approx(DEFAULT_FOCAL_FACTOR * 1280)
     frames = data["frames"]
     assert [f["index"] for f in frames] == list(range(401))
     assert all(b["time"] > a["time"] for a, b in zip(frames[:-1], frames[1:]))

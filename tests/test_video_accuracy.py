@@ -11,12 +11,12 @@ from diffpose_cli.pipeline import load_models
 from diffpose_cli.video_accuracy import H36M_CLIPS, h36m_clip_accuracy, sample_accuracy
 
 # (P1, P2) upper bounds in mm
-# (measured 2026-12-02 with test-time mirroring and per-frame start draws: sample 89.7 / 85.1,
-# S9 walking 68.0 / 41.2, S11 directions 88.6 / 50.7)
+# (measured 2026-12-03 with shared start draws, smoothing and the 0.8 x default focal length:
+# sample 92.7 / 87.3, S9 walking 72.8 / 41.8, S11 directions 72.7 / 48.3)
 BOUNDS = {
-    "samples/studio_walk.mp4": (92.5, 87.5),
-    "S9/Walking 1/54138969": (70.5, 44.5),
-    "S11/Directions 1/60457274": (91.5, 53.5),
+    "samples/studio_walk.mp4": (95.0, 89.5),
+    "S9/Walking 1/54138969": (75.0, 44.0),
+    "S11/Directions 1/60457274": (75.0, 50.5),
 }
 
 
