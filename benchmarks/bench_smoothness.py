@@ -46,16 +46,7 @@ def shared_dir() -> Path:
 def subset(data_dir, subjects, input_2d, frames):
     """[(track, points, present)] for the first take of each of ACTIONS, first `frames` frames."""
     from diffpose_cli.evaluate import load_test_inputs
-    from diffpose_cli.h36m import sh_tracks
-    if subjects == ["S8"]:  # the held-out training subject: SH from the training file
-        tracks = sh_tracks(data_dir, subjects)
-        inputs = [(t, t.keypoints if input_2d == "sh" else None, None) for t in tracks]
-        if input_2d == "gt":
-            from diffpose_cli.h36m import load_tracks
-            by_key = {t.key: t for t in load_tracks(data_dir, subjects)}
-            inputs = [(by_key[t.key], by_key[t.key].keypoints, None) for t in tracks]
-    else:
-        inputs = load_test_inputs(data_dir, input_2d, subjects)
+    inputs = load_test_inputs(data_dir, input_2d, subjects)  # S8's SH comes from the training file
     chosen, seen = [], set()
     for t, points, present in sorted(inputs, key=lambda x: x[0].key):
         group = (t.subject, t.action_group, t.camera)
@@ -129,12 +120,30 @@ class WorldLandmarkRecorder:
 
     def __call__(self, image):
         pose = self.detector(image)
-        w = self.detector._bp.world_landmarks if pose is not None else None
+        w = self.detector.world_landmarks if pose is not None else None
         self.world.append(np.full((33, 3), np.nan) if w is None else w)
         return pose
 
     def close(self):
         self.detector.close()
+
+
+def estimate_with_world_landmarks(path, models, options=None):
+    """`estimate` of a video, and MediaPipe's world landmarks (F, 33, 3) from the same BlazePose
+    run (NaN where it found nobody)."""
+    from diffpose_cli.pipeline import estimate
+    make, recorders = models.new_detector, []
+
+    def recording():
+        recorders.append(WorldLandmarkRecorder(make()))
+        return recorders[-1]
+
+    models.new_detector = recording
+    try:
+        result = estimate(path, models=models, options=options)
+    finally:
+        models.new_detector = make
+    return result, np.asarray(recorders[-1].world, np.float64)
 
 
 def limb_jitter(joints, limbs, pelvis):
@@ -151,23 +160,12 @@ def videos(names):
     from diffpose_cli.options import RunOptions
     from diffpose_cli.pipeline import estimate, load_models
     models = load_models()
-    make = models.new_detector
     print("videos: jitter of the 12 limb joints relative to the mid-hip (mm/frame)")
     print(f"  {'clip':<16}{'output':<26}{'speed':>8}{'accel':>8}{'peak':>8}")
     for name in names:
         path = shared_dir() / "videos" / name
-        recorder = None
-
-        def recording():
-            nonlocal recorder
-            recorder = WorldLandmarkRecorder(make())
-            return recorder
-
-        models.new_detector = recording
-        off = estimate(path, models=models, options=RunOptions(smooth="off"))
-        models.new_detector = make
+        off, world = estimate_with_world_landmarks(path, models, RunOptions(smooth="off"))
         on = estimate(path, models=models)
-        world = np.asarray(recorder.world, np.float64)
         rows = {"MediaPipe world landmarks": limb_jitter(world, LIMBS_MEDIAPIPE,
                                                          world[:, [23, 24]].mean(1)),
                 "ours, smoother off": limb_jitter(off.joints_camera, LIMBS_H36M, off.joints_camera[:, 0]),

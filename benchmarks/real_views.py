@@ -83,32 +83,22 @@ def scores(pred, ref):
 
 
 def run(weights=None, smooth=None):
-    from bench_smoothness import WorldLandmarkRecorder
+    from bench_smoothness import estimate_with_world_landmarks
     from diffpose_cli.options import RunOptions
     from diffpose_cli.evaluate import RADIUS_90, spearman
-    from diffpose_cli.pipeline import estimate, load_models
+    from diffpose_cli.pipeline import load_models
     folder = clip_dir()
     qca = folder / "Calib.qca.txt"
     trc = read_trc(folder / "reference.trc")
     models = load_models(lifter_weights=weights)
-    make = models.new_detector
     rows = {}
     for name in CAMERAS:
-        recorder = None
-
-        def recording():
-            nonlocal recorder
-            recorder = WorldLandmarkRecorder(make())
-            return recorder
-
-        models.new_detector = recording
-        result = estimate(folder / f"{name}.mp4", models=models,
-                          options=RunOptions(smooth=smooth, calibration=qca, camera_name=name))
-        models.new_detector = make
+        result, world = estimate_with_world_landmarks(
+            folder / f"{name}.mp4", models, RunOptions(smooth=smooth, calibration=qca, camera_name=name))
         ref = reference_in_camera(trc, qca, name)[:, REF_LIMBS]
         n = min(len(ref), len(result.joints_camera))
         ours = result.joints_camera[:n, OUR_LIMBS]
-        world = np.asarray(recorder.world)[:n, MP_LIMBS]
+        world = world[:n, MP_LIMBS]
         e_ours, pa_ours, ok = scores(ours, ref[:n])
         e_mp, pa_mp, _ = scores(world, ref[:n])
         # our std is about the pelvis, which is the mid-hip point: the hip-aligned error is its error

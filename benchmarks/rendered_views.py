@@ -60,28 +60,15 @@ def knee_angles(joints):
 
 
 def run_clip(world, camera, models, workdir):
-    from bench_smoothness import WorldLandmarkRecorder
+    from bench_smoothness import estimate_with_world_landmarks
     from diffpose_cli.options import RunOptions
-    from diffpose_cli.pipeline import estimate
     from diffpose_cli.studio import render_motion, to_camera, write_video
     video = Path(workdir) / "clip.mp4"
     write_video(video, render_motion(world, camera, world_up=(0.0, 0.0, 1.0)), FPS)
-    make = models.new_detector
-    recorder = None
-
-    def recording():
-        nonlocal recorder
-        recorder = WorldLandmarkRecorder(make())
-        return recorder
-
-    models.new_detector = recording
-    try:
-        result = estimate(video, models=models, options=RunOptions(
-            intrinsics=(camera["fx"], camera["fy"], camera["cx"], camera["cy"])))
-    finally:
-        models.new_detector = make
+    result, world_landmarks = estimate_with_world_landmarks(video, models, RunOptions(
+        intrinsics=(camera["fx"], camera["fy"], camera["cx"], camera["cy"])))
     truth = to_camera(world, camera)
-    return result, np.asarray(recorder.world), truth
+    return result, world_landmarks, truth
 
 
 def score(result, world_landmarks, truth):

@@ -6,6 +6,7 @@ Reads the packed files of ../shared/data/h36m (see its README): `poses_3d.npz` (
 product never needs it, only training, evaluation and tests do.
 """
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -126,8 +127,6 @@ def load_sh_detections(h36m_dir, tracks: list[Track]) -> dict:
 def sh_tracks(h36m_dir, subjects) -> list[Track]:
     """The subjects' tracks with Stacked-Hourglass 2D as their keypoints (the missing neck NaN)
     and the 3D cut to the same length; tracks without detections are left out."""
-    import dataclasses
-
     tracks = load_tracks(h36m_dir, subjects)
     detections = load_sh_detections(h36m_dir, tracks)
     out = []

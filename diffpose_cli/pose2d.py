@@ -248,6 +248,11 @@ class BlazePoseDetector:
         weights = np.ones((17, 1), np.float32)
         return PersonPose(pts, vis, means, stds, weights, box)
 
+    @property
+    def world_landmarks(self):
+        """MediaPipe's own 3D of the last frame (33 x 3 metres), or None (benchmarks compare)."""
+        return self._bp.world_landmarks
+
     def close(self):
         self._bp.close()
 

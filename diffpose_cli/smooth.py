@@ -74,7 +74,6 @@ def rts_smooth(z: np.ndarray, r: np.ndarray, q: float, dt: float) -> np.ndarray:
         P = P - k[:, :, None] * P[:, None, 0, :]
         x_f[t], P_f[t] = x, P
     xs = x_f[-1].copy()
-    Ps = P_f[-1].copy()
     out = np.empty((T, D))
     out[-1] = xs[:, 0]
     for t in range(T - 2, -1, -1):
@@ -84,7 +83,6 @@ def rts_smooth(z: np.ndarray, r: np.ndarray, q: float, dt: float) -> np.ndarray:
                         np.stack([-Pn[:, 1, 0], Pn[:, 0, 0]], -1)], -2) / det[:, None, None]
         C = P_f[t] @ F.T @ inv                               # smoother gain (D, 2, 2)
         xs = x_f[t] + (C @ (xs - x_p[t + 1])[..., None])[..., 0]
-        Ps = P_f[t] + C @ (Ps - Pn) @ C.transpose(0, 2, 1)
         out[t] = xs[:, 0]
     return out
 
