@@ -32,6 +32,7 @@ def main():
 from . import cli_batch, cli_lifter, cli_studio, cli_video  # noqa: E402
 
 app.command()(cli_lifter.train)
+app.command("blazepose-cache")(cli_lifter.blazepose_cache)
 app.command("eval")(cli_lifter.evaluate_command)
 app.command()(cli_batch.batch)
 app.command()(cli_studio.render)

@@ -21,6 +21,8 @@ def train(
     threads: int | None = typer.Option(None, help="torch CPU threads (default: all cores)"),
     init: Path | None = typer.Option(None, help="start from these lifter weights (fine-tuning) "
                                         "instead of random ones"),
+    blazepose_cache: Path | None = typer.Option(None, help="BlazePose-on-renders clips from "
+                                                   "`diffpose blazepose-cache` to train on too"),
 ):
     """Train the lifter; resumes from OUT/last.pt; writes OUT/model.pt when done."""
     import torch
@@ -38,7 +40,29 @@ def train(
             print(msg, file=log_file, flush=True)
 
         run_training(find_h36m(data), out, iters=iters, batch_size=batch_size, lr=lr, seed=seed,
-                     budget_minutes=budget_minutes, init=init, log=log)
+                     budget_minutes=budget_minutes, init=init,
+                     blazepose_cache=blazepose_cache, log=log)
+
+
+def blazepose_cache(
+    out: Path = typer.Option(Path("runs/blazepose"), help="cache folder (one .npz per clip)"),
+    clips: int = typer.Option(2000, help="clips to build in all (64 frames each)"),
+    data: Path | None = typer.Option(None, help="Human3.6M folder (default $DIFFPOSE_H36M or "
+                                        "../shared/data/h36m)"),
+    subjects: str = typer.Option(",".join(("S1", "S5", "S6", "S7", "S8")),
+                                 help="comma-separated subjects whose motion is rendered"),
+    seed: int = typer.Option(0),
+    budget_minutes: float | None = typer.Option(None, help="stop after this many minutes; rerun "
+                                                   "the same command to continue"),
+):
+    """Render training motion, read it with BlazePose, store detections and truth (for `train`)."""
+    import cv2
+
+    from .blazepose_cache import build_cache
+    cv2.setNumThreads(1)
+    n = build_cache(out, clips, data, [s.strip() for s in subjects.split(",") if s.strip()], seed,
+                    budget_minutes)
+    print(f"{out}: {n} of {clips} clips")
 
 
 def evaluate_command(

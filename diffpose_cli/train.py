@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .blazepose_cache import BlazePoseWindows, load_clips
 from .detector_noise import COMPONENTS, synthesize_detections
 from .evaluate import RADIUS_90, SH_STD_PX
 from .h36m import load_tracks, sh_tracks
@@ -114,12 +115,17 @@ def sh_mixtures(kp):
 # synthetic detector errors; "virtual": the same motion re-filmed by random virtual cameras with
 # varied proportions, synthetic errors; "sh": the Stacked-Hourglass detector's real output for the
 # training subjects with its truth (a real detector's bias and gross errors, which synthetic noise
-# does not imitate).
-BATCH_MIX = {"camera": 0.3, "virtual": 0.4, "sh": 0.3}
+# does not imitate); "blazepose": the product's own detector on studio renders of the training
+# subjects' motion through random cameras (blazepose_cache: BlazePose's landmarks are not Human3.6M's
+# joints, and only data shows the lifter where they sit). Without a BlazePose cache its share goes
+# to "virtual".
+BATCH_MIX = {"camera": 0.2, "virtual": 0.3, "sh": 0.2, "blazepose": 0.3}
 
 
 def batch_of(kind, sampler, centres, rng, flip=None, clean_fraction=0.25):
     """(means, stds, weights, target) tensors for windows of one kind around `centres`."""
+    if kind == "blazepose":
+        return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in sampler.windows(centres, flip))
     kp, target = sampler.windows(centres, flip, views=rng if kind == "virtual" else None)
     if kind == "sh":
         means, stds, weights = sh_mixtures(kp)
@@ -209,7 +215,8 @@ def fit_calibration(errors, spreads):
 
 def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budget_minutes=None,
           checkpoint_minutes=5.0, log_every=100, val_every=2000, config=None, subjects=TRAIN,
-          held_out=HELD_OUT, val_frame_every=50, calibration_every=10, init=None, log=print):
+          held_out=HELD_OUT, val_frame_every=50, calibration_every=10, init=None,
+          blazepose_cache=None, log=print):
     t_start = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -225,8 +232,19 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
     samplers["sh"] = WindowSampler(sh_tracks(data_dir, subjects), config["window"])
     held_out_set = WindowSampler(load_tracks(data_dir, held_out), config["window"])
     held_out_sh = WindowSampler(sh_tracks(data_dir, held_out), config["window"])
+    mix = dict(BATCH_MIX)
+    held_out_sets = {"camera": held_out_set, "virtual": held_out_set, "sh": held_out_sh}
+    clips = load_clips(blazepose_cache, subjects) if blazepose_cache else []
+    if clips:
+        samplers["blazepose"] = BlazePoseWindows(clips, config["window"], COMPONENTS)
+        held_out_clips = load_clips(blazepose_cache, held_out)
+        if held_out_clips:
+            held_out_sets["blazepose"] = BlazePoseWindows(held_out_clips, config["window"], COMPONENTS)
+    else:
+        mix["virtual"] += mix.pop("blazepose")
     log(f"train frames (x4 cameras) of {subjects}: {len(samplers['camera'])} (SH detections "
-        f"{len(samplers['sh'])}), held out {held_out}: {len(held_out_set)}; batch mix {BATCH_MIX}")
+        f"{len(samplers['sh'])}, BlazePose on renders {len(samplers.get('blazepose', []))}), "
+        f"held out {held_out}: {len(held_out_set)}; batch mix {mix}")
 
     # ---- model and optimiser; learning rate: linear warm-up, then cosine decay to 1%
     model = DiffPoseModel(config)
@@ -264,7 +282,7 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
             {"numpy_rng": rng.bit_generator.state, "history": history, "step": step}))
         tmp.replace(ckpt_path)
 
-    counts = {kind: int(round(share * batch_size)) for kind, share in BATCH_MIX.items()}
+    counts = {kind: int(round(share * batch_size)) for kind, share in mix.items()}
     counts["camera"] += batch_size - sum(counts.values())
 
     # ---- the loop
@@ -312,8 +330,7 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
             # without the test-time mirror, at half the cost; it draws on torch's global random
             # numbers, which the training steps share, so any change to it changes the whole run
             figures = {}
-            for kind, sampler in (("camera", held_out_set), ("virtual", held_out_set),
-                                  ("sh", held_out_sh)):
+            for kind, sampler in held_out_sets.items():
                 figures[kind] = evaluate_sampler(model, sampler, np.random.default_rng(1), kind,
                                                  every=val_frame_every, mirror=False)[1]
             log(f"validation {held_out}, diffusion mean: " +
@@ -326,14 +343,14 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
 
     # ---- calibrate the size and the uncertainty on the held-out subject, then write the file:
     # one pass of the lifter as it runs (mirror included) over S8 at output scale 1, through a real
-    # detector (its Stacked-Hourglass output) and through virtual cameras with synthetic errors,
-    # since the product meets both; the scale is fitted first, then the uncertainty to the scaled
-    # poses and spreads
+    # detector (its Stacked-Hourglass output, and BlazePose on renders when the cache is there) and
+    # through virtual cameras with synthetic errors, since the product meets all of them; the scale
+    # is fitted first, then the uncertainty to the scaled poses and spreads
     log(f"fitting the output scale and the uncertainty calibration on {held_out}")
     model.output_scale.fill_(1.0)
     passes = [held_out_predictions(model, sampler, np.random.default_rng(2), kind,
                                    every=calibration_every, clean_fraction=0.25)
-              for kind, sampler in (("sh", held_out_sh), ("virtual", held_out_set))]
+              for kind, sampler in held_out_sets.items() if kind != "camera"]
     _, mean, spread, target = (torch.cat(v) for v in zip(*passes))
     scale = fit_output_scale(mean, target)
     model.output_scale.fill_(scale)
@@ -345,12 +362,14 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
     std = spreads * calib[:, 0] + calib[:, 1]
     inside = errors[:, 1:] <= RADIUS_90 * std[:, 1:]
     coverage = float(inside.mean())
-    n_sh = len(passes[0][1])
+    bounds = np.cumsum([0] + [len(p[1]) for p in passes])
+    per_kind = {kind: float(inside[lo:hi].mean()) for kind, lo, hi in
+                zip([k for k in held_out_sets if k != "camera"], bounds[:-1], bounds[1:])}
     log(f"{held_out} after calibration: MPJPE {diff_mm:.1f} mm, 90% radius covers "
-        f"{100 * coverage:.1f}% (SH {100 * inside[:n_sh].mean():.1f}%, virtual cameras "
-        f"{100 * inside[n_sh:].mean():.1f}%)")
+        f"{100 * coverage:.1f}% (" + ", ".join(f"{k} {100 * v:.1f}%" for k, v in per_kind.items()) + ")")
     info = {"steps": step, "batch_size": batch_size, "lr": lr, "seed": seed, "init": str(init or ""),
-            "batch_mix": BATCH_MIX, "train_subjects": list(subjects),
+            "batch_mix": mix, "blazepose_cache_clips": len(clips),
+            "held_out_coverage_90_by_input": per_kind, "train_subjects": list(subjects),
             "calibration_subjects": list(held_out), "held_out_mpjpe_mm": diff_mm,
             "output_scale": scale, "held_out_coverage_90": coverage, "history": history[-5:]}
     save_model(model, out_dir / "model.pt", info)

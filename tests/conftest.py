@@ -28,3 +28,16 @@ def h36m_dir(shared) -> Path:
 @pytest.fixture(scope="session")
 def videos_dir(shared) -> Path:
     return shared / "videos"
+
+
+@pytest.fixture(scope="session")
+def blazepose_cache_dir(h36m_dir, tmp_path_factory) -> Path:
+    """Two clips of `diffpose blazepose-cache`: clip 0 (S1, a training subject) and clip 4 (S8)."""
+    import numpy as np
+
+    from diffpose_cli.blazepose_cache import SUBJECTS, write_clip
+    folder = tmp_path_factory.mktemp("blazepose_cache")
+    poses = np.load(h36m_dir / "poses_3d.npz")
+    for index in (0, 4):
+        write_clip(folder, poses, list(SUBJECTS), 0, index)
+    return folder

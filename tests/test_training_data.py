@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import torch
 
+from diffpose_cli.blazepose_cache import BlazePoseWindows, load_clips
+from diffpose_cli.detector_noise import COMPONENTS
 from diffpose_cli.h36m import load_tracks, sh_tracks
 from diffpose_cli.lifter import load_lifter
 from diffpose_cli.mixtures import mixtures_from_points
@@ -78,18 +80,19 @@ def test_varied_proportions_keep_left_and_right_equal(s1_walking):
     assert np.allclose(out[:, :, 0], joints[:, :, 0])  # the pelvis stays where it was
 
 
-def test_every_kind_of_batch_is_what_the_lifter_reads(s1_walking):
-    """Each kind in BATCH_MIX gives mixtures and pelvis-relative targets of the same shapes; the
-    SH kind marks the neck missing; the shipped lifter lifts the virtual views sensibly."""
+def test_every_kind_of_batch_is_what_the_lifter_reads(s1_walking, blazepose_cache_dir):
+    """Each kind in BATCH_MIX gives mixtures and pelvis-relative targets of the same shapes (so
+    they stack into one batch); the SH kind marks the neck missing."""
     gt, sh = s1_walking
     samplers = {"camera": WindowSampler(gt, 27), "virtual": WindowSampler(gt, 27),
-                "sh": WindowSampler(sh, 27)}
+                "sh": WindowSampler(sh, 27),
+                "blazepose": BlazePoseWindows(load_clips(blazepose_cache_dir, ["S1"]), 27, COMPONENTS)}
     rng = np.random.default_rng(2)
     assert set(BATCH_MIX) == set(samplers) and abs(sum(BATCH_MIX.values()) - 1) < 1e-9
     for kind, sampler in samplers.items():
         centres = rng.integers(0, len(sampler), 32)
         means, stds, weights, target = batch_of(kind, sampler, centres, rng, flip=rng.random(32) < 0.5)
-        assert means.shape[:3] == (32, 27, 17) and weights.shape[:3] == (32, 27, 17)
+        assert means.shape == (32, 27, 17, COMPONENTS, 2) and weights.shape == (32, 27, 17, COMPONENTS)
         assert target.shape == (32, 17, 3) and torch.allclose(target[:, 0], torch.zeros(3))
         assert torch.isfinite(means).all() and torch.isfinite(stds).all()
         if kind == "sh":
