@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 ACTIONS = ["Walking", "Eating", "Photo", "SittingDown"]
 LIMBS_H36M = [11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3]        # shoulders .. ankles, left first
 LIMBS_MEDIAPIPE = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]  # the same joints
-GRID = [0.1, 0.3, 1.0, 3.0]
+GRID = [0.02, 0.05, 0.1, 0.3, 1.0]
 
 
 def shared_dir() -> Path:

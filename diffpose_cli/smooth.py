@@ -19,10 +19,10 @@ import numpy as np
 
 from .errors import DiffposeError
 
-# process noise q (m^2/s^3) per named strength: how much acceleration the smoother believes in.
-# Chosen on the held-out training subject S8 (benchmarks/bench_smoothness.py --tune), never on the
-# test subjects or the real clips.
-STRENGTHS = {"off": None, "light": 10.0, "default": 1.0, "strong": 0.2}
+# process noise q (m^2/s^3) per named strength: the least acceleration the smoother believes in
+# (each joint may ask for more, see joint_process_noise). Chosen on the held-out training subject
+# S8 (benchmarks/bench_smoothness.py --tune), never on the test subjects or the real clips.
+STRENGTHS = {"off": None, "light": 0.5, "default": 0.05, "strong": 0.01}
 DEFAULT_STRENGTH = "default"
 START_SPEED_STD = 2.0  # m/s: the prior on a run's first velocity
 
@@ -44,17 +44,18 @@ def process_noise(strength) -> float | None:
     return q
 
 
-def rts_smooth(z: np.ndarray, r: np.ndarray, q: float, dt: float) -> np.ndarray:
+def rts_smooth(z: np.ndarray, r: np.ndarray, q, dt: float) -> np.ndarray:
     """Constant-velocity RTS smoother over the first axis.
 
-    z (T, D) observations, r (T, D) their variances, q the acceleration noise density, dt the
-    frame interval (s). Returns the smoothed positions (T, D). Every value must be finite.
+    z (T, D) observations, r (T, D) their variances, q the acceleration noise density (one value,
+    or one per column), dt the frame interval (s). Returns the smoothed positions (T, D). Every
+    value must be finite.
     """
     T, D = z.shape
     if T < 2:
         return z.copy()
     F = np.array([[1.0, dt], [0.0, 1.0]])
-    Q = q * np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]])
+    Q = np.asarray(q, np.float64).reshape(-1, 1, 1) * np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]])
     x_f = np.empty((T, D, 2))   # filtered state (position, velocity)
     P_f = np.empty((T, D, 2, 2))
     x_p = np.empty((T, D, 2))   # predicted state
@@ -85,6 +86,48 @@ def rts_smooth(z: np.ndarray, r: np.ndarray, q: float, dt: float) -> np.ndarray:
         xs = x_f[t] + (C @ (xs - x_p[t + 1])[..., None])[..., 0]
         out[t] = xs[:, 0]
     return out
+
+
+def log_likelihood(z: np.ndarray, r: np.ndarray, q: np.ndarray, dt: float) -> np.ndarray:
+    """Per column, the log-likelihood of observations z (T, D) under the constant-velocity model
+    with variances r (T, D) and acceleration noise q (D,): the forward filter's innovations."""
+    T, D = z.shape
+    F = np.array([[1.0, dt], [0.0, 1.0]])
+    Q = q.reshape(-1, 1, 1) * np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]])
+    x = np.stack([z[0], np.zeros(D)], -1)
+    P = np.zeros((D, 2, 2))
+    P[:, 0, 0] = r[0]
+    P[:, 1, 1] = START_SPEED_STD**2
+    total = np.zeros(D)
+    for t in range(1, T):
+        x = x @ F.T
+        P = F @ P @ F.T + Q
+        s = P[:, 0, 0] + r[t]
+        v = z[t] - x[:, 0]
+        total -= 0.5 * (np.log(2 * np.pi * s) + v * v / s)
+        k = P[:, :, 0] / s[:, None]
+        x = x + k * v[:, None]
+        P = P - k[:, :, None] * P[:, None, 0, :]
+    return total
+
+
+# how far above the chosen strength the data may push a joint's process noise (factors of 4)
+ADAPT_STEPS = 8
+
+
+def joint_process_noise(z: np.ndarray, r: np.ndarray, q_min: float, dt: float, group: int = 3) -> np.ndarray:
+    """Per column of z (T, D), the process noise that best explains its joint's motion.
+
+    One value fits every motion badly: standing legs want a stiff model, a runner's swinging
+    shins a loose one, else their swing is flattened. Each joint (`group` columns) gets the q
+    among q_min * 4^k (k < ADAPT_STEPS) under which its observations are most likely (the filter's
+    innovations); q_min, the chosen strength, is the smoothest any joint is made.
+    """
+    grid = q_min * 4.0 ** np.arange(ADAPT_STEPS)
+    G, D = len(grid), z.shape[1]
+    ll = log_likelihood(np.tile(z, (1, G)), np.tile(r, (1, G)), np.repeat(grid, D), dt)
+    per_joint = ll.reshape(G, D // group, group).sum(-1)          # (G, joints)
+    return np.repeat(grid[per_joint.argmax(0)], group)
 
 
 def runs_of(valid: np.ndarray) -> list[np.ndarray]:
@@ -125,9 +168,10 @@ def smooth_motion(joints: np.ndarray, std: np.ndarray, fps: float, valid: np.nda
             continue
         z = joints[run].reshape(len(run), J * 3).astype(np.float64)
         var = observation_noise(z, np.repeat(std[run].astype(np.float64), 3, axis=1))
-        out_joints[run] = rts_smooth(z, var, q, dt).reshape(len(run), J, 3)
+        q_cols = joint_process_noise(z, var, q, dt)
+        out_joints[run] = rts_smooth(z, var, q_cols, dt).reshape(len(run), J, 3)
         s = std[run].astype(np.float64)
-        out_std[run] = np.maximum(rts_smooth(s, observation_noise(s, s), q, dt), 0.0)
+        out_std[run] = np.maximum(rts_smooth(s, observation_noise(s, s), q_cols[::3], dt), 0.0)
     return out_joints, out_std
 
 

@@ -167,8 +167,9 @@ def test_a_clip_without_anybody_is_a_clear_error(h36m_dir, tmp_path):
 
 @pytest.mark.slow
 def test_round_trip_of_the_real_estimate_of_walk_side(videos_dir, tmp_path):
-    """The pipeline's own Result (empty room at both ends): round trip within 1 mm, and the empty
-    frames hold the first / last pose instead of NaN."""
+    """The pipeline's own Result (empty room at both ends, smoothed as by default): round trip
+    within 1 mm, the empty frames hold the first / last pose instead of NaN, and no joint's
+    rotation flips or spins from one frame to the next (a sign flip shows as a ~180 degree step)."""
     from pipeline_results import pipeline_result
     result = pipeline_result(videos_dir / "walk_side.mp4")
     path = tmp_path / "walk.bvh"
@@ -182,6 +183,15 @@ def test_round_trip_of_the_real_estimate_of_walk_side(videos_dir, tmp_path):
     assert np.isfinite(frames).all()
     first = np.flatnonzero(result.present)[0]
     np.testing.assert_allclose(frames[:first], np.repeat(frames[first:first + 1], first, 0), atol=1e-6)
+    local = local_rotations_from_file((names, parents, offsets, channels, frames, frame_time))
+    relative = np.swapaxes(local[1:], -1, -2) @ local[:-1]
+    step = np.degrees(np.arccos(np.clip((np.einsum("fkii->fk", relative) - 1) / 2, -1, 1)))
+    print(f"walk_side largest joint rotation between frames {step.max():.1f} deg, "
+          f"99th percentile {np.percentile(step, 99):.2f} deg")
+    # a flipped sign turns a joint by ~180 degrees in one frame; the largest real step here is an
+    # upper arm rolling with a forearm that whips as the person leaves the picture
+    assert step.max() < 90.0 and np.percentile(step, 99) < 15.0
+    assert np.abs(np.diff(frames[:, 3:], axis=0)).max() < 180.0
 
 
 def test_written_in_chunks_the_file_is_the_same(exported, tmp_path, monkeypatch):

@@ -35,11 +35,11 @@ def test_smoothing_removes_most_of_white_noise_and_keeps_the_motion():
     out, _ = smooth_motion(joints, std, FPS)
     raw_err = np.linalg.norm(joints - truth, axis=-1)[:, 1:].mean()
     err = np.linalg.norm(out - truth, axis=-1)[:, 1:].mean()
-    assert err < 0.9 * raw_err
+    assert err < 0.7 * raw_err
     # acceleration (what shows as jitter) falls far more
     raw_acc = np.linalg.norm(np.diff(joints - truth, 2, axis=0), axis=-1).mean()
     acc = np.linalg.norm(np.diff(out - truth, 2, axis=0), axis=-1).mean()
-    assert acc < 0.15 * raw_acc
+    assert acc < 0.3 * raw_acc
     # the swing is not flattened: peak speed within 10% of the truth's
     peak = np.percentile(np.linalg.norm(np.diff(out, axis=0), axis=-1)[:, 1:], 99)
     true_peak = np.percentile(np.linalg.norm(np.diff(truth, axis=0), axis=-1)[:, 1:], 99)
