@@ -10,7 +10,8 @@ the clip), filmed level. Each clip goes through `estimate` (BlazePose, tracking,
 smoothing) with the camera's intrinsics given; MediaPipe's `pose_world_landmarks` come from the
 same BlazePose run. Scores on the 12 limb joints in the camera frame: MPJPE after aligning the
 mid-hip points and after Procrustes, for both; for ours also P1 over all 17 joints (pelvis-
-aligned), the 90% coverage and Spearman(std, error). The standing clip gives the knee-angle error
+aligned), the 90% coverage and Spearman(std, error); velocity and acceleration errors against the
+truth for both, averaged over the views. The standing clip gives the knee-angle error
 (95th percentile) and the jitter of the static joints (median acceleration, mm/frame^2).
 Renders are written to a temporary folder and removed.
 """
@@ -71,6 +72,18 @@ def run_clip(world, camera, models, workdir):
     return result, world_landmarks, truth
 
 
+def motion_errors(pred, ref):
+    """Velocity and acceleration errors (mm/frame, mm/frame^2) of (F, 12, 3) limb joints against
+    the truth, both mid-hip aligned, over frames where both exist in a row."""
+    from real_views import hip_aligned
+    ok = np.isfinite(pred).all((1, 2)) & np.isfinite(ref).all((1, 2))
+    p, r = np.full_like(pred, np.nan), np.full_like(ref, np.nan)
+    p[ok], r[ok] = hip_aligned(pred[ok]), hip_aligned(ref[ok])
+    vel = np.linalg.norm(np.diff(p - r, axis=0), axis=-1)
+    acc = np.linalg.norm(np.diff(p - r, 2, axis=0), axis=-1)
+    return 1000 * np.nanmean(vel), 1000 * np.nanmean(acc)
+
+
 def score(result, world_landmarks, truth):
     from real_views import MP_LIMBS, OUR_LIMBS, scores
     from diffpose_cli.evaluate import RADIUS_90, spearman
@@ -78,6 +91,8 @@ def score(result, world_landmarks, truth):
     ours, ref = result.joints_camera[:n], truth[:n]
     e, pa, ok = scores(ours[:, OUR_LIMBS], ref[:, OUR_LIMBS])
     e_mp, pa_mp, _ = scores(world_landmarks[:n, MP_LIMBS], ref[:, OUR_LIMBS])
+    vel, acc = motion_errors(ours[:, OUR_LIMBS], ref[:, OUR_LIMBS])
+    vel_mp, acc_mp = motion_errors(world_landmarks[:n, MP_LIMBS], ref[:, OUR_LIMBS])
     rel = ours[ok] - ours[ok][:, :1]
     err17 = np.linalg.norm(rel - (ref[ok] - ref[ok][:, :1]), axis=-1)
     std = result.uncertainty[:n][ok]
@@ -85,7 +100,9 @@ def score(result, world_landmarks, truth):
             "mediapipe_mm": float(1000 * e_mp.mean()), "mediapipe_pa_mm": float(1000 * pa_mp.mean()),
             "p1_17_mm": float(1000 * err17.mean()),
             "coverage_90": float((err17[:, 1:] <= RADIUS_90 * std[:, 1:]).mean()),
-            "spearman": spearman(std[:, 1:].ravel(), err17[:, 1:].ravel())}
+            "spearman": spearman(std[:, 1:].ravel(), err17[:, 1:].ravel()),
+            "velocity_error": vel, "acceleration_error": acc,
+            "mediapipe_velocity_error": vel_mp, "mediapipe_acceleration_error": acc_mp}
 
 
 def main():
@@ -125,6 +142,10 @@ def main():
               f"{mean['mediapipe_pa_mm']:>8.1f}{mean['p1_17_mm']:>8.1f}{100 * mean['coverage_90']:>8.1f}%"
               f"{mean['spearman']:>9.2f}")
         print(f"worst view / level views: {worst / level:.2f}")
+        print(f"motion against the truth, 12 limb joints, mean over views: velocity error ours "
+              f"{mean['velocity_error']:.2f} / MediaPipe {mean['mediapipe_velocity_error']:.2f} mm/frame, "
+              f"acceleration error ours {mean['acceleration_error']:.2f} / MediaPipe "
+              f"{mean['mediapipe_acceleration_error']:.2f} mm/frame^2")
 
         subject, action, start = STANDING
         still = np.repeat(poses[f"{subject}/{action}"][start:start + 1].astype(np.float64), 2 * args.frames, 0)

@@ -23,6 +23,8 @@ def train(
                                         "instead of random ones"),
     blazepose_cache: Path | None = typer.Option(None, help="BlazePose-on-renders clips from "
                                                    "`diffpose blazepose-cache` to train on too"),
+    batch_mix: str | None = typer.Option(None, help="shares of each kind of window in a batch, "
+                                         "e.g. camera=0.6,blazepose=0.4 (default: train.BATCH_MIX)"),
 ):
     """Train the lifter; resumes from OUT/last.pt; writes OUT/model.pt when done."""
     import torch
@@ -30,6 +32,12 @@ def train(
     from .h36m import find_h36m
     from .train import train as run_training
 
+    mix = None
+    if batch_mix:
+        try:
+            mix = {k.strip(): float(v) for k, v in (part.split("=") for part in batch_mix.split(","))}
+        except ValueError:
+            raise typer.BadParameter("--batch-mix takes kind=share pairs, e.g. camera=0.6,blazepose=0.4") from None
     if threads:
         torch.set_num_threads(threads)
     out.mkdir(parents=True, exist_ok=True)
@@ -41,7 +49,7 @@ def train(
 
         run_training(find_h36m(data), out, iters=iters, batch_size=batch_size, lr=lr, seed=seed,
                      budget_minutes=budget_minutes, init=init,
-                     blazepose_cache=blazepose_cache, log=log)
+                     blazepose_cache=blazepose_cache, batch_mix=mix, log=log)
 
 
 def blazepose_cache(

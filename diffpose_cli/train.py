@@ -216,7 +216,7 @@ def fit_calibration(errors, spreads):
 def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budget_minutes=None,
           checkpoint_minutes=5.0, log_every=100, val_every=2000, config=None, subjects=TRAIN,
           held_out=HELD_OUT, val_frame_every=50, calibration_every=10, init=None,
-          blazepose_cache=None, log=print):
+          blazepose_cache=None, batch_mix=None, log=print):
     t_start = time.time()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -232,7 +232,9 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
     samplers["sh"] = WindowSampler(sh_tracks(data_dir, subjects), config["window"])
     held_out_set = WindowSampler(load_tracks(data_dir, held_out), config["window"])
     held_out_sh = WindowSampler(sh_tracks(data_dir, held_out), config["window"])
-    mix = dict(BATCH_MIX)
+    mix = dict(batch_mix or BATCH_MIX)
+    if set(mix) - set(BATCH_MIX) or abs(sum(mix.values()) - 1) > 1e-6:
+        raise ValueError(f"a batch mix shares 1 among {sorted(BATCH_MIX)}, got {mix}")
     held_out_sets = {"camera": held_out_set, "virtual": held_out_set, "sh": held_out_sh}
     clips = load_clips(blazepose_cache, subjects) if blazepose_cache else []
     if clips:
@@ -240,8 +242,8 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
         held_out_clips = load_clips(blazepose_cache, held_out)
         if held_out_clips:
             held_out_sets["blazepose"] = BlazePoseWindows(held_out_clips, config["window"], COMPONENTS)
-    else:
-        mix["virtual"] += mix.pop("blazepose")
+    elif mix.get("blazepose"):
+        mix["virtual"] = mix.get("virtual", 0.0) + mix.pop("blazepose")
     log(f"train frames (x4 cameras) of {subjects}: {len(samplers['camera'])} (SH detections "
         f"{len(samplers['sh'])}, BlazePose on renders {len(samplers.get('blazepose', []))}), "
         f"held out {held_out}: {len(held_out_set)}; batch mix {mix}")
@@ -282,7 +284,7 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
             {"numpy_rng": rng.bit_generator.state, "history": history, "step": step}))
         tmp.replace(ckpt_path)
 
-    counts = {kind: int(round(share * batch_size)) for kind, share in mix.items()}
+    counts = {kind: int(round(share * batch_size)) for kind, share in mix.items() if share > 0}
     counts["camera"] += batch_size - sum(counts.values())
 
     # ---- the loop
