@@ -41,7 +41,7 @@ PERSON_SHARE = 0.7  # the person's height as a share of the image height
 
 
 def view_camera(centre, elevation, azimuth, fov):
-    from diffpose_cli.studio import look_at_camera
+    from diffpose_cli.studio.render import look_at_camera
     e, a = np.radians(elevation), np.radians(azimuth)
     focal = (WIDTH / 2) / np.tan(np.radians(fov) / 2)
     distance = focal * 1.8 / (PERSON_SHARE * HEIGHT)
@@ -62,7 +62,7 @@ def knee_angles(joints):
 def run_clip(world, camera, models, workdir):
     from bench_smoothness import estimate_with_world_landmarks
     from diffpose_cli.options import RunOptions
-    from diffpose_cli.studio import render_motion, to_camera, write_video
+    from diffpose_cli.studio.render import render_motion, to_camera, write_video
     video = Path(workdir) / "clip.mp4"
     write_video(video, render_motion(world, camera, world_up=(0.0, 0.0, 1.0)), FPS)
     result, world_landmarks = estimate_with_world_landmarks(video, models, RunOptions(
@@ -73,7 +73,7 @@ def run_clip(world, camera, models, workdir):
 
 def score(result, world_landmarks, truth):
     from real_views import MP_LIMBS, OUR_LIMBS, scores
-    from diffpose_cli.evaluate import RADIUS_90, spearman
+    from diffpose_cli.training.evaluate import RADIUS_90, spearman
     n = min(len(truth), len(result.joints_camera))
     ours, ref = result.joints_camera[:n], truth[:n]
     e, pa, ok = scores(ours[:, OUR_LIMBS], ref[:, OUR_LIMBS])
@@ -95,7 +95,7 @@ def main():
     parser.add_argument("--data", default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    from diffpose_cli.h36m import find_h36m
+    from diffpose_cli.training.h36m import find_h36m
     from diffpose_cli.pipeline import load_models
     poses = np.load(find_h36m(args.data) / "poses_3d.npz")
     models = load_models(lifter_weights=args.weights)

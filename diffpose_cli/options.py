@@ -87,7 +87,7 @@ class RunOptions:
         put("seed", _integer("--seed", self.seed, 0, 2**63 - 1))
         put("flip_test", bool(self.flip_test))
         put("foot_lock", bool(self.foot_lock))
-        from .rig import rig_for
+        from .export.rig import rig_for
         put("skeleton", str(self.skeleton).strip().lower())
         rig_for(self.skeleton)
         put("mirror", bool(self.mirror))
@@ -95,7 +95,7 @@ class RunOptions:
             put("focal", _positive("--focal", self.focal, "pixels"))
         self._check_camera(put)
         if self.smooth is not None:
-            from .smooth import process_noise
+            from .placement.smooth import process_noise
             put("smooth", self.smooth.strip().lower() if isinstance(self.smooth, str) else self.smooth)
             process_noise(self.smooth)
         if self.max_gap_s is not None:
@@ -108,7 +108,7 @@ class RunOptions:
     def _check_camera(self, put):
         """The camera options, each parsed once; at most one way of giving the camera; a
         calibration file is read now, so a broken one fails before any work."""
-        from .camera import intrinsics_for, parse_numbers
+        from .placement.camera import intrinsics_for, parse_numbers
         if isinstance(self.intrinsics, str):
             put("intrinsics", parse_numbers(self.intrinsics, "--intrinsics", (4,)))
         elif self.intrinsics is not None:

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import DiffposeError
-from .keypoint_files import read_keypoints  # noqa: F401  (the public name `pipeline.read_keypoints`)
-from .mixtures import Mixtures, mixture_moments, mixtures_from_points
+from .pose2d.keypoint_files import read_keypoints  # noqa: F401  (the public name `pipeline.read_keypoints`)
+from .pose2d.mixtures import Mixtures, mixture_moments, mixtures_from_points
 from .options import RunOptions, resolve_device, run_options
 from .result import Result
 from .skeleton import ANKLE_HEIGHT
@@ -91,7 +91,7 @@ class Models:
 
     def new_detector(self):
         """A fresh per-video detector (trackers inside carry state from frame to frame)."""
-        from .pose2d import BlazePoseDetector, HRNetDetector
+        from .pose2d.detectors import BlazePoseDetector, HRNetDetector
         if self.detector_name == "hrnet":
             return HRNetDetector(device=self.device, flip_test=self.flip_test, min_score=CONFIDENT,
                                  model=self._hrnet)
@@ -100,8 +100,8 @@ class Models:
 
 def load_models(device: str = "auto", detector: str = "auto", pose2d_weights=None, lifter_weights=None,
                 flip_test: bool = False, quiet: bool = True, need_detector: bool = True) -> Models:
-    from .lifter import load_lifter
-    from .pose2d import HRNetDetector, make_detector
+    from .lifter.model import load_lifter
+    from .pose2d.detectors import HRNetDetector, make_detector
     bound_heap()
     dev = resolve_device(device)
     weights = pose2d_weights
@@ -208,8 +208,8 @@ def detect_2d(path, detector, quiet: bool = True, max_frames: int | None = None)
     BlazePose, COMPONENTS for HRNet's heatmap mixtures); the lift reads any number of them."""
     from tqdm import tqdm
 
-    from .pose2d import COMPONENTS
-    from .video import VideoReader, mean_fps
+    from .pose2d.detectors import COMPONENTS
+    from .pose2d.video import VideoReader, mean_fps
     t0 = time.perf_counter()
     with VideoReader(path) as reader:
         total = reader.frame_count if max_frames is None else min(reader.frame_count or max_frames, max_frames)
@@ -328,7 +328,7 @@ def constant_bones(joints_rel: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """One skeleton per clip (bones.clip_bone_lengths, shared with every writer), keeping the
     lifted bone directions, rebuilt outwards from the pelvis. Frames not `valid` are returned
     unchanged. The float64 work goes through the clip in chunks of CHUNK frames."""
-    from .bones import clip_bone_lengths, with_bone_lengths
+    from .placement.bones import clip_bone_lengths, with_bone_lengths
     out = joints_rel.copy()
     ok = valid & np.isfinite(joints_rel).all((-1, -2))
     frames = np.flatnonzero(ok)
@@ -421,8 +421,8 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
             quiet: bool) -> Result:
     """The lift and the placement. `kp` and `scores` become the Result's own (changed in place)."""
     from tqdm import tqdm
-    from .camera import intrinsics_for
-    from .smooth import smooth_motion
+    from .placement.camera import intrinsics_for
+    from .placement.smooth import smooth_motion
     hypotheses, steps = options.hypotheses, options.steps
     cam = intrinsics_for(width, height, focal=options.focal, intrinsics=options.intrinsics,
                          distortion=options.distortion, calibration=options.calibration,
@@ -484,14 +484,14 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
 
     The run's options come as `options` (a RunOptions) or, equivalently, as the keyword arguments
     after `max_frames` (not both). They are checked before the video is opened or a model loaded."""
-    from .track import MAX_GAP_S, fillable_gaps, track_main_person
+    from .pose2d.track import MAX_GAP_S, fillable_gaps, track_main_person
     options = run_options(options, detector=detector, pose2d_weights=pose2d_weights,
                           lifter_weights=lifter_weights, device=device, hypotheses=hypotheses,
                           steps=steps, focal=focal, flip_test=flip_test, max_gap_s=max_gap_s)
     max_gap_s = options.max_gap_s
     path = os.fspath(path)
     bound_heap()
-    from .video import VideoReader
+    from .pose2d.video import VideoReader
     VideoReader(path).close()   # fail fast on a bad file, before loading any model
     if models is None:
         models = load_models(device=options.device, detector=options.detector,
@@ -502,7 +502,7 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
         # them in `models` so that the next video reuses them
         weights = options.pose2d_weights
         if weights is not None and str(weights) != str(models.pose2d_weights):
-            from .pose2d import HRNetDetector
+            from .pose2d.detectors import HRNetDetector
             det = HRNetDetector(weights, models.device)
             models.detector_name, models.pose2d_weights, models._hrnet = "hrnet", weights, det.model
         models.flip_test = options.flip_test
@@ -533,7 +533,7 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
 def _coco_to_h36m(mix: Mixtures, scores: np.ndarray):
     """pose2d.coco_to_h36m over the clip in chunks of CHUNK frames (it works frame by frame; its
     temporaries take ~1.5 KB per frame)."""
-    from .pose2d import coco_to_h36m
+    from .pose2d.detectors import coco_to_h36m
     F, _, M, _ = mix.means.shape
     out = Mixtures(np.empty((F, 17, M, 2), np.float32), np.empty((F, 17, M, 2), np.float32),
                    np.empty((F, 17, M), np.float32))
@@ -564,9 +564,9 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
     ("coco17" or "h36m17"), NaN for missing joints/frames; image_size (width, height); optional
     scores (F, 17) in [0, 1]. Returns the same Result as `estimate`. Options as for `estimate`
     (the 2D detector's are not used)."""
-    from .blazepose import blazepose_std
-    from .pose2d import coco_to_h36m, keypoint_box
-    from .track import MAX_GAP_S, fillable_gaps
+    from .pose2d.blazepose import blazepose_std
+    from .pose2d.detectors import coco_to_h36m, keypoint_box
+    from .pose2d.track import MAX_GAP_S, fillable_gaps
     options = run_options(options, lifter_weights=lifter_weights, device=device, hypotheses=hypotheses,
                           steps=steps, focal=focal, max_gap_s=max_gap_s)
     max_gap_s = options.max_gap_s

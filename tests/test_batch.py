@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import hostile_inputs as make
-from diffpose_cli.batch import (REPORT_NAME, FileEntry, _plan, find_videos, output_paths,
+from diffpose_cli.batch.run import (REPORT_NAME, FileEntry, _plan, find_videos, output_paths,
                                 parse_formats, remove_partial_outputs)
 from diffpose_cli.errors import DiffposeError
 from diffpose_cli.files import temporary_prefix

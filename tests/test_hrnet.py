@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from diffpose_cli import pose2d
+from diffpose_cli.pose2d import detectors as pose2d
 from diffpose_cli.errors import DiffposeError
-from diffpose_cli.hrnet import TopDownHRNet, build_hrnet
+from diffpose_cli.pose2d.hrnet import TopDownHRNet, build_hrnet
 
 
 def randomised_state_dict(seed=0) -> dict:
