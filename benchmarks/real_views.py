@@ -74,7 +74,7 @@ def hip_aligned(points):
 
 def scores(pred, ref):
     """Per-frame mean errors (mm) of (F, 12, 3) pred against ref: mid-hip aligned and Procrustes."""
-    from diffpose_cli.training.evaluate import procrustes_align
+    from diffpose_cli.metrics import procrustes_align
     ok = np.isfinite(pred).all((1, 2)) & np.isfinite(ref).all((1, 2))
     p, r = hip_aligned(pred[ok]), hip_aligned(ref[ok])
     mpjpe = np.linalg.norm(p - r, axis=-1)

@@ -41,7 +41,7 @@ PERSON_SHARE = 0.7  # the person's height as a share of the image height
 
 
 def view_camera(centre, elevation, azimuth, fov):
-    from diffpose_cli.studio.render import look_at_camera
+    from diffpose_cli.studio import look_at_camera
     e, a = np.radians(elevation), np.radians(azimuth)
     focal = (WIDTH / 2) / np.tan(np.radians(fov) / 2)
     distance = focal * 1.8 / (PERSON_SHARE * HEIGHT)
@@ -62,7 +62,7 @@ def knee_angles(joints):
 def run_clip(world, camera, models, workdir):
     from bench_smoothness import estimate_with_world_landmarks
     from diffpose_cli.options import RunOptions
-    from diffpose_cli.studio.render import render_motion, to_camera, write_video
+    from diffpose_cli.studio import render_motion, to_camera, write_video
     video = Path(workdir) / "clip.mp4"
     write_video(video, render_motion(world, camera, world_up=(0.0, 0.0, 1.0)), FPS)
     result, world_landmarks = estimate_with_world_landmarks(video, models, RunOptions(

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 import hostile_inputs as make
-from diffpose_cli.batch.run import REPORT_NAME
+from diffpose_cli.batch import REPORT_NAME
 from ray_cluster import ADDRESS, PrivateRayCluster
 
 FORMATS = "json,bvh,npz,csv"

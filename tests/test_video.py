@@ -522,7 +522,7 @@ def test_lift_gives_the_same_numbers_however_many_kernels_are_stored(runner_2d):
 
 
 def test_chunked_placement_equals_whole_clip(runner_2d, monkeypatch):
-    import diffpose_cli.pipeline as pipeline
+    import diffpose_cli.placement.world as world
     from diffpose_cli.lifter.model import load_lifter
     t = runner_2d
     mix, kp, scores, valid = _h36m_mixtures(t)
@@ -530,14 +530,14 @@ def test_chunked_placement_equals_whole_clip(runner_2d, monkeypatch):
     joints = lifter.lift(mix, t.fps, valid=valid, hypotheses=2, steps=1, batch_size=256).joints
 
     def place():
-        rel = pipeline.constant_bones(joints, valid)
-        root = pipeline.solve_root(rel, kp, scores, 500.0, t.width / 2, t.height / 2)
+        rel = world.constant_bones(joints, valid)
+        root = world.solve_root(rel, kp, scores, 500.0, t.width / 2, t.height / 2)
         cam = rel + root[:, None]
-        T, _ = pipeline.world_from_camera(cam)
-        return rel, root, pipeline._apply(T, cam)
+        T, _ = world.world_from_camera(cam)
+        return rel, root, world.apply_transform(T, cam)
 
     whole = place()
-    monkeypatch.setattr(pipeline, "CHUNK", 5)
+    monkeypatch.setattr(world, "CHUNK", 5)
     for a, b in zip(place(), whole):
         assert np.array_equal(a, b, equal_nan=True)
 
@@ -545,7 +545,7 @@ def test_chunked_placement_equals_whole_clip(runner_2d, monkeypatch):
 def test_frame_arrays_grow_in_place_and_widen(runner_2d):
     """The 2D pass's storage: a capacity far too small (a container that under-reports its frame
     count) and a detector that gives more kernels than expected still store every frame."""
-    from diffpose_cli.pipeline import _FrameArrays
+    from diffpose_cli.pose2d.detect import _FrameArrays
     from diffpose_cli.pose2d.detectors import PersonPose
     t = runner_2d
     poses = [PersonPose(t.keypoints[f], t.scores[f], t.mixtures.means[f], t.mixtures.stds[f],

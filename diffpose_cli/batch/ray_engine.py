@@ -1,10 +1,10 @@
 """`diffpose batch --ray ADDRESS`: the same batch, run on a Ray cluster (docs/scale.md).
 
 - The driver (the `diffpose batch` process) does what the local engine's parent does: it plans the
-  batch (`batch._plan`), shows the progress, keeps `batch_report.json` and handles the signals.
+  batch (`plan.plan_batch`), shows the progress, keeps `batch_report.json` and handles the signals.
 - The work goes to long-lived Ray actors, one per CPU of the cluster, or one per GPU when the
   cluster has GPUs (device auto / cuda). Each actor is a worker process that loads the models once
-  (`batch._init_worker`) and runs `batch._run_one`, the local engine's job function, on one video
+  (`worker.init_worker`) and runs `worker.run_one`, the local engine's job function, on one video
   per call. So both engines write the same outputs the same way: each output is written by the
   worker that made it, under a temporary name renamed when complete. INPUT_DIR and OUTPUT_DIR must
   therefore be the same paths on every node (shared storage).
@@ -27,8 +27,10 @@ import signal
 import socket
 from collections import deque
 
-from . import run as batch
 from ..errors import DiffposeError
+from .plan import job_for, remove_outputs_of_failed_attempt
+from .run import apply_outcome
+from .worker import init_worker, one_line, run_one
 
 INSTALL_HINT = "pip install 'diffpose-cli[ray]'"
 LOCAL = "local"                  # --ray local: a new single-machine cluster for this batch
@@ -68,14 +70,14 @@ class VideoWorker:
     def __init__(self, device: str, options: dict, engine: str):
         # One compute thread per actor (it asks Ray for one CPU). verbose=True: Ray already sends a
         # worker's own output to its log files, and a silenced worker would hide its errors there.
-        batch._init_worker(device, 1, options, engine, verbose=True)
+        init_worker(device, 1, options, engine, verbose=True)
 
     def run(self, job: dict) -> dict:
-        return batch._run_one(job)
+        return run_one(job)
 
 
 class RayEngine:
-    """What batch.run_batch needs to run a batch on the Ray cluster at `address` (`cluster=`)."""
+    """What run.run_batch needs to run a batch on the Ray cluster at `address` (`cluster=`)."""
 
     def __init__(self, address: str):
         self.address = address
@@ -103,7 +105,7 @@ class RayCluster:
             else:
                 ray.init(address=address, **settings)
         except Exception as e:
-            raise DiffposeError(batch._one_line(f"cannot join the Ray cluster at {address}: "
+            raise DiffposeError(one_line(f"cannot join the Ray cluster at {address}: "
                                                 f"{type(e).__name__}: {e}")) from None
         try:
             self.device, self.workers, self.resources = self._size(device, workers, videos)
@@ -138,7 +140,7 @@ class RayCluster:
         return device, count, ask
 
     def schedule(self, todo, options, engine, overwrite, stop, bar, input_dir, save_report) -> str | None:
-        """Run `todo` (FileEntry list) on the actors; the same contract as batch._schedule.
+        """Run `todo` (FileEntry list) on the actors; the same contract as run._schedule.
 
         Returns a fatal reason when the models cannot load (the batch stops), else None."""
         ray = self.ray
@@ -160,7 +162,7 @@ class RayCluster:
                     entry = queue.popleft()
                     attempts[entry.input] = attempts.get(entry.input, 0) + 1
                     try:
-                        job = batch.job_for(entry, input_dir, overwrite or attempts[entry.input] > 1)
+                        job = job_for(entry, input_dir, overwrite or attempts[entry.input] > 1)
                     except OSError as e:
                         entry.status = "failed"
                         entry.reason = f"cannot create its output folder: {e.strerror or e}"
@@ -180,7 +182,7 @@ class RayCluster:
                         outcome = ray.get(ref)
                     except ray.exceptions.RayActorError as e:
                         if e.actor_init_failed:      # e.g. diffpose-cli missing on a node: every actor would
-                            fatal = batch._one_line(f"a Ray worker cannot start: {e}")
+                            fatal = one_line(f"a Ray worker cannot start: {e}")
                             entry.status = "pending"
                             queue.appendleft(entry)
                             break
@@ -194,14 +196,14 @@ class RayCluster:
                         continue
                     except ray.exceptions.RayError as e:     # the call itself broke: a bug, keep going
                         outcome = {"status": "failed",
-                                   "reason": batch._one_line(f"internal error: {type(e).__name__}: {e}")}
+                                   "reason": one_line(f"internal error: {type(e).__name__}: {e}")}
                     idle.append(actor)
                     if outcome["status"] == "fatal":
                         fatal = outcome["reason"]
                         entry.status = "pending"
                         queue.appendleft(entry)
                         break
-                    batch._apply(entry, outcome)
+                    apply_outcome(entry, outcome)
                     bar.finished(entry, input_dir)
                     save_report()
         finally:
@@ -215,7 +217,7 @@ class RayCluster:
 
     @staticmethod
     def _after_death(entry, attempt: int, queue: deque, bar, input_dir) -> None:
-        batch.remove_outputs_of_failed_attempt(entry.write, entry.fresh)
+        remove_outputs_of_failed_attempt(entry.write, entry.fresh)
         if attempt >= MAX_ATTEMPTS:
             entry.status = "failed"
             entry.reason = (f"the worker process died {attempt} times while processing this file "
@@ -241,10 +243,10 @@ class RayCluster:
                 except ray.exceptions.RayError:
                     outcome = None
             if outcome is not None and outcome["status"] in ("done", "failed"):
-                batch._apply(entry, outcome)      # it ended before its actor was killed
+                apply_outcome(entry, outcome)      # it ended before its actor was killed
                 bar.finished(entry, input_dir)
                 continue
-            batch.remove_outputs_of_failed_attempt(entry.write, entry.fresh)
+            remove_outputs_of_failed_attempt(entry.write, entry.fresh)
             if stop.signal is not None:
                 entry.status = "interrupted"
                 how = "Ctrl-C (SIGINT)" if stop.signal == signal.SIGINT else "SIGTERM"

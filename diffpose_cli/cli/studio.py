@@ -20,7 +20,7 @@ def render(
                    "K, R, t, width, height, fps"),
 ):
     """Render the studio mannequin walking, turning, raising its arms and squatting, into OUT."""
-    from ..studio import render as studio
+    from .. import studio
 
     if not 0 < seconds <= 600:
         raise DiffposeError("--seconds must be in (0, 600]")

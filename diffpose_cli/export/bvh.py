@@ -96,12 +96,6 @@ def _continuous(candidates: np.ndarray, prev: np.ndarray | None = None) -> np.nd
 
 # ----------------------------------------------------------------------------- writing
 
-def bone_lengths(joints: np.ndarray) -> dict:
-    """{(parent, child): metres}: the clip's skeleton (bones.clip_bone_lengths, the one the
-    pipeline and every writer use)."""
-    return clip_bone_lengths(joints)
-
-
 def bvh_target_positions(joints_world: np.ndarray) -> np.ndarray:
     """(F, 17, 3) what the BVH shows without foot locking: the estimated bone directions with the
     clip's fixed bone lengths, hung from the estimated pelvis; empty frames hold the nearest valid

@@ -124,7 +124,8 @@ def intrinsics_for(width: int, height: int, focal=None, intrinsics=None, distort
     else:
         dist = () if distortion is None else tuple(float(v) for v in distortion)
     if calibration is not None:
-        cam = read_calibration(calibration, camera_name)
+        # a file, or the Intrinsics already read from one (RunOptions reads its file once)
+        cam = calibration if isinstance(calibration, Intrinsics) else read_calibration(calibration, camera_name)
         return cam if distortion is None else Intrinsics(cam.fx, cam.fy, cam.cx, cam.cy, dist)
     if intrinsics is not None:
         values = (parse_numbers(intrinsics, "--intrinsics", (4,)) if isinstance(intrinsics, str)

@@ -16,6 +16,9 @@ import numpy as np
 from ..errors import DiffposeError
 
 JOINTS = 17
+MAX_IMAGE_SIDE = 65536     # pixels: larger image sizes are typing mistakes
+MAX_COORDINATE_SIDES = 10  # keypoints further than this many image sides from the image are not pixels
+FPS_RANGE = (0.1, 10000.0)  # frames per second a keypoint file may claim
 
 
 def read_keypoints(path, layout: str | None = None):
@@ -254,3 +257,39 @@ def _read_csv(p: str):
         return a.reshape(-1, JOINTS, 3), None
     raise DiffposeError(f"{p}: {width} columns; expected 34 (x, y) or 51 (x, y, score) per row for 17 "
                         "joints, optionally after a frame column")
+
+
+def check_image(image_size, fps) -> tuple[int, int, float]:
+    """(width, height, fps) as numbers within bounds, or a DiffposeError."""
+    try:
+        width, height = (float(v) for v in image_size)
+        fps = float(fps)
+    except (TypeError, ValueError):
+        raise DiffposeError(f"image size must be (width, height) and the frame rate a number, got "
+                            f"{image_size!r} and {fps!r}") from None
+    if not all(np.isfinite(v) and 1 <= v <= MAX_IMAGE_SIDE and v == int(v) for v in (width, height)):
+        raise DiffposeError(f"image size must be whole pixels between 1 and {MAX_IMAGE_SIDE}, got "
+                            f"{width:g}x{height:g}")
+    if not (np.isfinite(fps) and FPS_RANGE[0] <= fps <= FPS_RANGE[1]):
+        raise DiffposeError(f"frame rate must be between {FPS_RANGE[0]:g} and {FPS_RANGE[1]:g} frames per "
+                            f"second, got {fps:g}")
+    return int(width), int(height), fps
+
+
+def check_keypoints(keypoints, width: int, height: int) -> np.ndarray:
+    """(F, 17, 2) float32 pixels: NaN for missing joints; anything not finite or far outside the
+    image is refused (it is not a pixel coordinate, and the arithmetic would overflow)."""
+    try:
+        kp = np.asarray(keypoints, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DiffposeError("keypoints must be numbers shaped (frames, 17, 2)") from None
+    if kp.ndim != 3 or kp.shape[1:] != (17, 2) or kp.shape[0] == 0:
+        raise DiffposeError(f"keypoints must be shaped (frames, 17, 2), got {tuple(kp.shape)}")
+    side = float(max(width, height))
+    low, high = -MAX_COORDINATE_SIDES * side, (MAX_COORDINATE_SIDES + 1) * side
+    far = ~np.isnan(kp) & ~((kp >= low) & (kp <= high))
+    if far.any():
+        f, j, c = (int(i) for i in np.argwhere(far)[0])
+        raise DiffposeError(f"keypoint {j} of frame {f} has {'xy'[c]} = {kp[f, j, c]:g}: not a pixel of a "
+                            f"{width}x{height} image (missing joints are NaN)")
+    return kp.astype(np.float32)

@@ -21,10 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .mixtures import Mixtures, mixture_moments
+
 SPEED = 4.0          # body sizes per second a person can move (sprinting is about 4-5 heights/s)
 SLACK = 0.3          # body sizes of detector jitter allowed on top of the motion
 SIZE_RATIO = 1.8     # largest change of box size between linked detections
 MAX_GAP_S = 0.25     # gaps up to this long are interpolated (8 frames at 30 fps)
+INTERP_STD_GROWTH = 1.5  # interpolated joints: std of the neighbours x this
 
 
 @dataclass
@@ -113,3 +116,37 @@ def fillable_gaps(keep: np.ndarray, fps: float, max_gap_s: float = MAX_GAP_S):
     """The gaps short enough to interpolate: at most round(max_gap_s * fps) frames (at least 1)."""
     max_frames = max(1, int(round(max_gap_s * fps)))
     return [(a, b) for a, b in gap_runs(keep) if b - a + 1 <= max_frames]
+
+
+def fill_gaps(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, keep: np.ndarray, gaps):
+    """Linear interpolation of each joint across the short gaps (one Gaussian, widened).
+
+    Works in place on `mix`, `kp` and `scores` (the callers' own arrays) and returns them."""
+    interp = np.zeros(len(keep), bool)
+    if not gaps:
+        return mix, kp, scores, interp
+    means, stds, weights = mix.means, mix.stds, mix.weights
+    # the mixtures' moments at the frames either side of each gap (read before any gap is filled)
+    ends = np.unique(np.array([[a - 1, b + 1] for a, b in gaps], np.int64).ravel())
+    row = {int(e): i for i, e in enumerate(ends)}
+    mu, var, pres = mixture_moments(means[ends], stds[ends], weights[ends])
+    end_scores = scores[ends].copy()
+    for a, b in gaps:
+        lo, hi = a - 1, b + 1
+        il, ih = row[lo], row[hi]
+        ok = pres[il] & pres[ih]
+        for f in range(a, b + 1):
+            t = (f - lo) / (hi - lo)
+            m = (1 - t) * mu[il] + t * mu[ih]
+            s = np.sqrt((1 - t) * var[il] + t * var[ih]) * INTERP_STD_GROWTH
+            means[f] = 0.0
+            stds[f] = 1.0
+            weights[f] = 0.0
+            means[f, :, 0] = np.where(ok[:, None], m, 0.0)
+            stds[f, :, 0] = np.where(ok[:, None], s, 1.0)
+            weights[f, :, 0] = ok
+            kp[f] = np.where(ok[:, None], m, np.nan)
+            scores[f] = np.where(ok, 0.5 * np.minimum(end_scores[il], end_scores[ih]), 0.0)
+        interp[a:b + 1] = True
+    return mix, kp, scores, interp
+

@@ -64,7 +64,7 @@ def clip_plan(poses, subjects, seed: int, index: int):
 def build_clip(poses, subjects, seed: int, index: int) -> dict:
     """Render clip `index`, run BlazePose over it; the arrays stored for it."""
     from ..pose2d.detectors import BlazePoseDetector
-    from ..studio.render import render_motion, to_camera
+    from ..studio import render_motion, to_camera
     key, first, world, camera, quality = clip_plan(poses, subjects, seed, index)
     F = len(world)
     out = {"keypoints": np.full((F, 17, 2), np.nan, np.float32), "scores": np.zeros((F, 17), np.float32),

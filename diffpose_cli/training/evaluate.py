@@ -15,14 +15,15 @@ predicted 90% radius (2.50 x std for an isotropic 3D Gaussian).
 """
 
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from .h36m import TEST_SUBJECTS, load_sh_detections, load_tracks
+from ..files import atomic_output
 from ..lifter.model import HYPOTHESES, MIRROR_AVERAGE, STEPS
+from ..metrics import procrustes_align
 from ..pose2d.mixtures import mixtures_from_points
+from .h36m import TEST_SUBJECTS, load_sh_detections, load_tracks
 
 # How sure the 2D input is, in pixels, per Human3.6M joint. Ground truth: a pixel (rounding).
 GT_STD_PX = 1.0
@@ -32,20 +33,6 @@ GT_STD_PX = 1.0
 SH_STD_PX = np.array([8, 8, 8, 9, 8, 8, 9, 38, 8, 8, 20, 8, 8, 9, 8, 8, 9], dtype=np.float32)
 
 RADIUS_90 = 2.50  # 90% of an isotropic 3D Gaussian lies within 2.50 std of its centre
-
-
-def procrustes_align(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Best rotation, scale and translation of each pred (N, J, 3) onto truth (N, J, 3)."""
-    mu_p, mu_t = pred.mean(1, keepdims=True), truth.mean(1, keepdims=True)
-    x, y = pred - mu_p, truth - mu_t
-    u, s, vt = np.linalg.svd(np.einsum("nji,njk->nik", x, y))
-    # no reflections: flip the last axis where the best orthogonal map would be a mirror
-    d = np.sign(np.linalg.det(np.einsum("nij,njk->nik", u, vt)))
-    u[:, :, -1] *= d[:, None]
-    s[:, -1] *= d
-    rotation = np.einsum("nij,njk->nik", u, vt)
-    scale = s.sum(1) / (x**2).sum((1, 2))
-    return scale[:, None, None] * np.einsum("nji,nik->njk", x, rotation) + mu_t
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -124,11 +111,8 @@ def score_lifter(lifter, cases, label, total, every=1, hypotheses=HYPOTHESES, st
         "coverage_90": round(float((errors <= RADIUS_90 * stds).mean()), 4),
     }
     if save_predictions:
-        save_predictions = Path(save_predictions)
-        tmp = save_predictions.with_name(f".{save_predictions.name}.part")
-        with open(tmp, "wb") as f:
+        with atomic_output(save_predictions) as part, open(part, "wb") as f:
             np.savez_compressed(f, **saved)
-        tmp.replace(save_predictions)
     return result
 
 

@@ -29,7 +29,7 @@ H36M_FPS = 25.0  # render every 2nd Human3.6M frame: a 25 fps clip
 
 def sample_accuracy(models=None) -> dict:
     from ..pipeline import estimate
-    from ..studio.render import load_truth, studio_accuracy
+    from ..studio import load_truth, studio_accuracy
     result = estimate(SAMPLE, models=models)
     out = studio_accuracy(result.joints_camera, load_truth(SAMPLE_TRUTH))
     out["clip"] = "samples/studio_walk.mp4"
@@ -41,7 +41,7 @@ def h36m_clip_accuracy(h36m_dir, subject, action, camera, start=0, seconds=H36M_
     """Render a piece of a Human3.6M test motion, estimate it from the video, compare."""
     from .h36m import load_cameras
     from ..pipeline import estimate
-    from ..studio.render import h36m_camera, render_h36m, studio_accuracy, to_camera, write_video
+    from ..studio import h36m_camera, render_h36m, studio_accuracy, to_camera, write_video
     poses = np.load(Path(h36m_dir) / "poses_3d.npz")[f"{subject}/{action}"]
     step = int(round(50 / H36M_FPS))
     world = poses[start:start + int(seconds * 50):step].astype(np.float64)
