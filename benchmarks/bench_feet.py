@@ -19,9 +19,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from diffpose_cli.feet import floor_contacts, foot_contacts, sliding_mm  # noqa: E402
-from diffpose_cli.pipeline import ANKLE_HEIGHT, estimate  # noqa: E402
-from diffpose_cli.rig import animation_motion  # noqa: E402
+from diffpose_cli.placement.feet import floor_contacts, foot_contacts, sliding_mm  # noqa: E402
+from diffpose_cli.pipeline import estimate  # noqa: E402
+from diffpose_cli.skeleton import ANKLE_HEIGHT  # noqa: E402
+from diffpose_cli.export.rig import animation_motion  # noqa: E402
 from diffpose_cli.studio import load_truth, studio_accuracy  # noqa: E402
 
 SAMPLE = REPO / "samples" / "studio_walk.mp4"

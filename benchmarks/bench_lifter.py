@@ -14,13 +14,13 @@ import time
 import numpy as np
 import torch
 
-from diffpose_cli.lifter import HYPOTHESES, STEPS, load_lifter
-from diffpose_cli.mixtures import mixtures_from_points
+from diffpose_cli.lifter.model import HYPOTHESES, STEPS, load_lifter
+from diffpose_cli.pose2d.mixtures import mixtures_from_points
 
 
 def input_mixtures(frames: int):
     try:
-        from diffpose_cli.h36m import find_h36m, load_tracks
+        from diffpose_cli.training.h36m import find_h36m, load_tracks
         track = load_tracks(find_h36m(), ["S9"], ["54138969"])[0]
         reps = int(np.ceil(frames / len(track.keypoints)))
         points = np.concatenate([track.keypoints] * reps)[:frames]

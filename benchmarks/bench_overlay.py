@@ -22,9 +22,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))   # result_from_h36m: Results made from real motion
 
-from diffpose_cli.arrays import write_csv, write_npz  # noqa: E402
-from diffpose_cli.bvh import write_bvh  # noqa: E402
-from diffpose_cli.overlay import OverlayRenderer, write_overlay  # noqa: E402
+from diffpose_cli.export.arrays import write_csv, write_npz  # noqa: E402
+from diffpose_cli.export.bvh import write_bvh  # noqa: E402
+from diffpose_cli.export.overlay import OverlayRenderer, write_overlay  # noqa: E402
 
 
 def h36m_result_for(video: Path):

@@ -45,7 +45,7 @@ def shared_dir() -> Path:
 
 def subset(data_dir, subjects, input_2d, frames):
     """[(track, points, present)] for the first take of each of ACTIONS, first `frames` frames."""
-    from diffpose_cli.evaluate import load_test_inputs
+    from diffpose_cli.training.evaluate import load_test_inputs
     inputs = load_test_inputs(data_dir, input_2d, subjects)  # S8's SH comes from the training file
     chosen, seen = [], set()
     for t, points, present in sorted(inputs, key=lambda x: x[0].key):
@@ -58,8 +58,8 @@ def subset(data_dir, subjects, input_2d, frames):
 
 
 def lift_all(lifter, cases, input_2d, per_frame_draws):
-    from diffpose_cli.evaluate import GT_STD_PX, SH_STD_PX
-    from diffpose_cli.mixtures import mixtures_from_points
+    from diffpose_cli.training.evaluate import GT_STD_PX, SH_STD_PX
+    from diffpose_cli.pose2d.mixtures import mixtures_from_points
     std_px = GT_STD_PX if input_2d == "gt" else SH_STD_PX
     out = []
     for t, points, present in cases:
@@ -72,7 +72,7 @@ def lift_all(lifter, cases, input_2d, per_frame_draws):
 
 def figures(tracks) -> dict:
     """P1, MPJVE, acceleration error (mm) and 90% coverage over (pred, std, truth) tracks."""
-    from diffpose_cli.evaluate import RADIUS_90
+    from diffpose_cli.training.evaluate import RADIUS_90
     p1, vel, acc, inside = [], [], [], []
     for pred, std, truth in tracks:
         err = np.linalg.norm(pred - truth, axis=-1)
@@ -85,7 +85,7 @@ def figures(tracks) -> dict:
 
 
 def smoothed(tracks, strength):
-    from diffpose_cli.smooth import smooth_motion
+    from diffpose_cli.placement.smooth import smooth_motion
     return [(*smooth_motion(pred, std, 50.0, strength=strength), truth) for pred, std, truth in tracks]
 
 
@@ -94,7 +94,7 @@ def print_row(name, f):
 
 
 def human36m(lifter, data_dir, subjects, frames, tune):
-    from diffpose_cli.smooth import STRENGTHS
+    from diffpose_cli.placement.smooth import STRENGTHS
     for input_2d in ("gt", "sh"):
         cases = subset(data_dir, subjects, input_2d, frames)
         print(f"{'+'.join(subjects)}, {input_2d} 2D, {len(cases)} tracks x {frames} frames")
@@ -186,8 +186,8 @@ def main():
     parser.add_argument("--skip-videos", action="store_true")
     parser.add_argument("--skip-h36m", action="store_true")
     args = parser.parse_args()
-    from diffpose_cli.h36m import find_h36m
-    from diffpose_cli.lifter import load_lifter
+    from diffpose_cli.training.h36m import find_h36m
+    from diffpose_cli.lifter.model import load_lifter
     lifter = load_lifter(args.weights)
     print(f"lifter {lifter.name}")
     if not args.skip_h36m:

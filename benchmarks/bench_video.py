@@ -83,7 +83,7 @@ def speed(path: str, device: str, detector: str):
     fps_e2e = res.frame_count / e2e_s
 
     # the lifter alone, on the same person's frames (what the rest of the time goes to)
-    from diffpose_cli.pose2d import coco_to_h36m
+    from diffpose_cli.pose2d.detectors import coco_to_h36m
     mix, _, _ = coco_to_h36m(t2d.mixtures, t2d.scores)
     valid = res.present & mix.present[:, 0]
     t, c = time.perf_counter(), cpu_s()

@@ -15,10 +15,10 @@ import time
 import numpy as np
 import torch
 
-from diffpose_cli.evaluate import RADIUS_90, spearman
-from diffpose_cli.h36m import find_h36m, load_tracks
-from diffpose_cli.lifter import load_lifter
-from diffpose_cli.train import WindowSampler, evaluate_sampler, fit_calibration
+from diffpose_cli.training.evaluate import RADIUS_90, spearman
+from diffpose_cli.training.h36m import find_h36m, load_tracks
+from diffpose_cli.lifter.model import load_lifter
+from diffpose_cli.training.train import WindowSampler, evaluate_sampler, fit_calibration
 
 
 def main():

@@ -74,7 +74,7 @@ def hip_aligned(points):
 
 def scores(pred, ref):
     """Per-frame mean errors (mm) of (F, 12, 3) pred against ref: mid-hip aligned and Procrustes."""
-    from diffpose_cli.evaluate import procrustes_align
+    from diffpose_cli.metrics import procrustes_align
     ok = np.isfinite(pred).all((1, 2)) & np.isfinite(ref).all((1, 2))
     p, r = hip_aligned(pred[ok]), hip_aligned(ref[ok])
     mpjpe = np.linalg.norm(p - r, axis=-1)
@@ -85,7 +85,7 @@ def scores(pred, ref):
 def run(weights=None, smooth=None):
     from bench_smoothness import estimate_with_world_landmarks
     from diffpose_cli.options import RunOptions
-    from diffpose_cli.evaluate import RADIUS_90, spearman
+    from diffpose_cli.training.evaluate import RADIUS_90, spearman
     from diffpose_cli.pipeline import load_models
     folder = clip_dir()
     qca = folder / "Calib.qca.txt"

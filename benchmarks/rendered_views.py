@@ -86,7 +86,7 @@ def motion_errors(pred, ref):
 
 def score(result, world_landmarks, truth):
     from real_views import MP_LIMBS, OUR_LIMBS, scores
-    from diffpose_cli.evaluate import RADIUS_90, spearman
+    from diffpose_cli.training.evaluate import RADIUS_90, spearman
     n = min(len(truth), len(result.joints_camera))
     ours, ref = result.joints_camera[:n], truth[:n]
     e, pa, ok = scores(ours[:, OUR_LIMBS], ref[:, OUR_LIMBS])
@@ -112,7 +112,7 @@ def main():
     parser.add_argument("--data", default=None)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    from diffpose_cli.h36m import find_h36m
+    from diffpose_cli.training.h36m import find_h36m
     from diffpose_cli.pipeline import load_models
     poses = np.load(find_h36m(args.data) / "poses_3d.npz")
     models = load_models(lifter_weights=args.weights)

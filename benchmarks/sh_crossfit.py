@@ -25,10 +25,10 @@ import time
 import numpy as np
 import torch
 
-from diffpose_cli.evaluate import evaluate
-from diffpose_cli.h36m import find_h36m, load_tracks, sh_tracks
-from diffpose_cli.lifter import Lifter, load_lifter
-from diffpose_cli.train import NLL_WEIGHT, TRAIN, WindowSampler, detections_for, losses, sh_mixtures
+from diffpose_cli.training.evaluate import evaluate
+from diffpose_cli.training.h36m import find_h36m, load_tracks, sh_tracks
+from diffpose_cli.lifter.model import Lifter, load_lifter
+from diffpose_cli.training.train import NLL_WEIGHT, TRAIN, WindowSampler, detections_for, losses, sh_mixtures
 
 LR = 1e-4
 BATCH = 256

@@ -37,10 +37,10 @@ import zlib
 import numpy as np
 import torch
 
-from diffpose_cli.evaluate import GT_STD_PX, SH_STD_PX, load_test_inputs, score_lifter
-from diffpose_cli.h36m import find_h36m
-from diffpose_cli.lifter import load_lifter
-from diffpose_cli.mixtures import mixtures_from_points
+from diffpose_cli.training.evaluate import GT_STD_PX, SH_STD_PX, load_test_inputs, score_lifter
+from diffpose_cli.training.h36m import find_h36m
+from diffpose_cli.lifter.model import load_lifter
+from diffpose_cli.pose2d.mixtures import mixtures_from_points
 
 
 def white_noise(truth_px, std_px, key):

@@ -87,7 +87,7 @@ class RunOptions:
         put("seed", _integer("--seed", self.seed, 0, 2**63 - 1))
         put("flip_test", bool(self.flip_test))
         put("foot_lock", bool(self.foot_lock))
-        from .rig import rig_for
+        from .export.rig import rig_for
         put("skeleton", str(self.skeleton).strip().lower())
         rig_for(self.skeleton)
         put("mirror", bool(self.mirror))
@@ -95,7 +95,7 @@ class RunOptions:
             put("focal", _positive("--focal", self.focal, "pixels"))
         self._check_camera(put)
         if self.smooth is not None:
-            from .smooth import process_noise
+            from .placement.smooth import process_noise
             put("smooth", self.smooth.strip().lower() if isinstance(self.smooth, str) else self.smooth)
             process_noise(self.smooth)
         if self.max_gap_s is not None:
@@ -107,8 +107,8 @@ class RunOptions:
 
     def _check_camera(self, put):
         """The camera options, each parsed once; at most one way of giving the camera; a
-        calibration file is read now, so a broken one fails before any work."""
-        from .camera import intrinsics_for, parse_numbers
+        calibration file is read now, so a broken one fails before any work, and kept for `camera`."""
+        from .placement.camera import intrinsics_for, parse_numbers, read_calibration
         if isinstance(self.intrinsics, str):
             put("intrinsics", parse_numbers(self.intrinsics, "--intrinsics", (4,)))
         elif self.intrinsics is not None:
@@ -121,8 +121,21 @@ class RunOptions:
             put("calibration", os.fspath(self.calibration))
         elif self.camera_name is not None:
             raise DiffposeError("--camera names a camera of a --calibration file: give the file too")
+        read = None
+        if self.calibration is not None and self.focal is None and self.intrinsics is None:
+            read = read_calibration(self.calibration, self.camera_name)
+            object.__setattr__(self, "_calibration_read", read)     # not a field: no part of eq/asdict
         intrinsics_for(2, 2, focal=self.focal, intrinsics=self.intrinsics, distortion=self.distortion,
-                       calibration=self.calibration, camera_name=self.camera_name)
+                       calibration=self.calibration if read is None else read, camera_name=self.camera_name)
+
+    def camera(self, width: int, height: int):
+        """The camera (placement.camera.Intrinsics) of a width x height video, from these options;
+        the calibration file was read when the options were made and is not read again."""
+        from .placement.camera import intrinsics_for
+        read = self.__dict__.get("_calibration_read")
+        return intrinsics_for(width, height, focal=self.focal, intrinsics=self.intrinsics,
+                              distortion=self.distortion, calibration=self.calibration if read is None else read,
+                              camera_name=self.camera_name)
 
     def replace(self, **changes) -> RunOptions:
         """A copy with some fields changed (checked again)."""

@@ -14,6 +14,10 @@ JOINT_NAMES = [
 ]
 NUM_JOINTS = 17
 PELVIS = 0
+# the other joints by name, for code that reads better with them
+R_HIP, R_KNEE, R_ANKLE, L_HIP, L_KNEE, L_ANKLE = 1, 2, 3, 4, 5, 6
+SPINE, THORAX, NECK_NOSE, HEAD = 7, 8, 9, 10
+L_SHOULDER, L_ELBOW, L_WRIST, R_SHOULDER, R_ELBOW, R_WRIST = 11, 12, 13, 14, 15, 16
 ANKLE_HEIGHT = 0.08  # metres: the ankle joint centre above the floor when the foot is down
 
 # parent of each joint in the kinematic tree rooted at the pelvis (-1 for the root)

@@ -35,7 +35,7 @@ def blazepose_cache_dir(h36m_dir, tmp_path_factory) -> Path:
     """Two clips of `diffpose blazepose-cache`: clip 0 (S1, a training subject) and clip 4 (S8)."""
     import numpy as np
 
-    from diffpose_cli.blazepose_cache import SUBJECTS, write_clip
+    from diffpose_cli.training.blazepose_cache import SUBJECTS, write_clip
     folder = tmp_path_factory.mktemp("blazepose_cache")
     poses = np.load(h36m_dir / "poses_3d.npz")
     for index in (0, 4):

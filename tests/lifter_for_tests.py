@@ -11,7 +11,7 @@ def lifter_path():
     env = os.environ.get("DIFFPOSE_TEST_LIFTER")
     if env:
         return Path(env)
-    from diffpose_cli.lifter import DEFAULT_MODEL, MODELS, weights_dir
+    from diffpose_cli.lifter.model import DEFAULT_MODEL, MODELS, weights_dir
     p = weights_dir() / MODELS[DEFAULT_MODEL]["file"]
     if not p.is_file():
         pytest.fail(f"lifter weights missing: {p} (or set DIFFPOSE_TEST_LIFTER)")

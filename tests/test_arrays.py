@@ -6,9 +6,9 @@ import csv
 import numpy as np
 import pytest
 
-from diffpose_cli.arrays import write_csv, write_npz
+from diffpose_cli.export.arrays import write_csv, write_npz
 from diffpose_cli.errors import DiffposeError
-from diffpose_cli.outputs import atomic_output, write_outputs
+from diffpose_cli.export.outputs import atomic_output, write_outputs
 from diffpose_cli.skeleton import JOINT_NAMES
 from result_from_h36m import h36m_motion, make_result
 
@@ -91,7 +91,7 @@ def test_an_interrupted_write_leaves_no_file(tmp_path):
 
 
 def test_csv_written_in_chunks_is_the_same(result, tmp_path, monkeypatch):
-    import diffpose_cli.arrays as arrays
+    import diffpose_cli.export.arrays as arrays
     write_csv(result, tmp_path / "whole.csv")
     monkeypatch.setattr(arrays, "CSV_CHUNK", 7)
     write_csv(result, tmp_path / "chunked.csv")

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 import hostile_inputs as make
-from diffpose_cli.batch import (REPORT_NAME, FileEntry, _plan, find_videos, output_paths,
-                                parse_formats, remove_partial_outputs)
+from diffpose_cli.batch import REPORT_NAME
+from diffpose_cli.batch.plan import (FileEntry, find_videos, output_paths, parse_formats, plan_batch,
+                                     remove_partial_outputs)
 from diffpose_cli.errors import DiffposeError
 from diffpose_cli.files import temporary_prefix
 
@@ -65,29 +66,29 @@ def test_plan_skip_existing_overwrite_and_name_clashes(tmp_path):
     relatives = find_videos(source)
     formats = ["json", "npz"]
 
-    plan = {e.input.as_posix(): e for e in _plan(relatives, source, out, formats, False, False)}
+    plan = {e.input.as_posix(): e for e in plan_batch(relatives, source, out, formats, False, False)}
     assert plan["a.mov"].status == "pending"
     assert plan["a.mp4"].status == "failed" and "same names" in plan["a.mp4"].reason
     assert plan["b.mp4"].status == "failed" and "--overwrite" in plan["b.mp4"].reason
 
-    plan = {e.input.as_posix(): e for e in _plan(relatives, source, out, formats, True, False)}
+    plan = {e.input.as_posix(): e for e in plan_batch(relatives, source, out, formats, True, False)}
     assert plan["b.mp4"].status == "pending" and plan["b.mp4"].write == [out / "b.npz"]
     assert plan["c.mp4"].status == "skipped"
 
-    plan = {e.input.as_posix(): e for e in _plan(relatives, source, out, formats, False, True)}
+    plan = {e.input.as_posix(): e for e in plan_batch(relatives, source, out, formats, False, True)}
     assert plan["c.mp4"].status == "pending" and plan["c.mp4"].write == [out / "c.json", out / "c.npz"]
 
 
 def test_outputs_in_the_input_folder_are_not_inputs(tmp_path):
     for name in ("a.mp4", "a.overlay.mp4", "b.overlay.mp4"):
         touch(tmp_path / name)
-    entries = _plan(find_videos(tmp_path), tmp_path, tmp_path, ["json", "mp4"], True, False)
+    entries = plan_batch(find_videos(tmp_path), tmp_path, tmp_path, ["json", "mp4"], True, False)
     assert {e.input.as_posix(): e.status for e in entries} == {"a.mp4": "pending", "b.overlay.mp4": "pending"}
 
 
 def test_report_name_is_reserved(tmp_path):
     touch(tmp_path / "in" / "batch_report.mp4")
-    entries = _plan(find_videos(tmp_path / "in"), tmp_path / "in", tmp_path / "out", ["json"], False, False)
+    entries = plan_batch(find_videos(tmp_path / "in"), tmp_path / "in", tmp_path / "out", ["json"], False, False)
     assert entries[0].status == "failed" and "batch report" in entries[0].reason
 
 

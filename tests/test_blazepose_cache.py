@@ -4,10 +4,10 @@ the windows the training loop makes of it."""
 import numpy as np
 import torch
 
-from diffpose_cli.blazepose_cache import (CLIP_FRAMES, SUBJECTS, BlazePoseWindows, build_cache,
+from diffpose_cli.training.blazepose_cache import (CLIP_FRAMES, SUBJECTS, BlazePoseWindows, build_cache,
                                           clip_path, load_clips)
 from diffpose_cli.skeleton import MIRROR
-from diffpose_cli.train import batch_of
+from diffpose_cli.training.train import batch_of
 
 # COCO keypoint -> the Human3.6M joint at the same place (knees, ankles, elbows, wrists)
 SAME_PLACE = {13: 5, 14: 2, 15: 6, 16: 3, 7: 12, 8: 15, 9: 13, 10: 16}

@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from diffpose_cli.bvh import BVH_JOINT_NAMES, write_bvh
+from diffpose_cli.export.bvh import BVH_JOINT_NAMES, write_bvh
 from diffpose_cli.skeleton import BONES, JOINT_NAMES
 from result_from_h36m import h36m_motion, make_result
 

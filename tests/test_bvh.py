@@ -4,7 +4,7 @@ T-pose rest, empty frames held, smooth curves."""
 import numpy as np
 import pytest
 
-from diffpose_cli.bvh import (BVH_JOINT_NAMES, HELPER_JOINTS, bvh_positions, bvh_target_positions,
+from diffpose_cli.export.bvh import (BVH_JOINT_NAMES, HELPER_JOINTS, bvh_positions, bvh_target_positions,
                               euler_to_matrix, read_bvh, write_bvh)
 from diffpose_cli.errors import DiffposeError
 from diffpose_cli.skeleton import BONES, JOINT_NAMES, MIRROR
@@ -197,7 +197,7 @@ def test_round_trip_of_the_real_estimate_of_walk_side(videos_dir, tmp_path):
 def test_written_in_chunks_the_file_is_the_same(exported, tmp_path, monkeypatch):
     """write_bvh works through the clip CHUNK frames at a time (long videos); the Euler curves
     carry over from chunk to chunk, so any chunk size writes the same file."""
-    import diffpose_cli.bvh as bvh
+    import diffpose_cli.export.bvh as bvh
     result, path = exported[0], exported[1]
     monkeypatch.setattr(bvh, "CHUNK", 7)
     write_bvh(result, tmp_path / "chunked.bvh", foot_lock=False)

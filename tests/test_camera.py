@@ -1,4 +1,4 @@
-"""Camera intrinsics, lens distortion and the calibration-file readers (diffpose_cli/camera.py)."""
+"""Camera intrinsics, lens distortion and the calibration-file readers (diffpose_cli/placement/camera.py)."""
 
 import json
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from diffpose_cli.camera import (DEFAULT_FOCAL_FACTOR, Intrinsics, intrinsics_for,
+from diffpose_cli.placement.camera import (DEFAULT_FOCAL_FACTOR, Intrinsics, intrinsics_for,
                                  read_calibration)
 from diffpose_cli.errors import DiffposeError
 

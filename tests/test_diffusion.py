@@ -5,7 +5,7 @@ import math
 import numpy as np
 import torch
 
-from diffpose_cli.diffusion import JointMixture, MixtureDiffusion
+from diffpose_cli.lifter.diffusion import JointMixture, MixtureDiffusion
 
 
 def mixture_cdf(x, means, stds, weights):

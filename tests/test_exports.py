@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diffpose_cli.fbx import write_fbx
-from diffpose_cli.gltf import write_glb
-from diffpose_cli.json_format import read_json, write_json
-from diffpose_cli.rig import RIGS, animation_motion
+from diffpose_cli.export.fbx import write_fbx
+from diffpose_cli.export.gltf import write_glb
+from diffpose_cli.export.json_format import read_json, write_json
+from diffpose_cli.export.rig import RIGS, animation_motion
 from diffpose_cli.skeleton import JOINT_NAMES
-from diffpose_cli.trc import write_trc
+from diffpose_cli.export.trc import write_trc
 from pipeline_results import pipeline_result
 
 REPO = Path(__file__).resolve().parent.parent

@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from diffpose_cli.arrays import write_csv, write_npz
-from diffpose_cli.bvh import bvh_positions, read_bvh, write_bvh
-from diffpose_cli.feet import floor_contacts, foot_contacts, sliding_mm
-from diffpose_cli.json_format import write_json
-from diffpose_cli.pipeline import ANKLE_HEIGHT
-from diffpose_cli.rig import animation_motion
+from diffpose_cli.export.arrays import write_csv, write_npz
+from diffpose_cli.export.bvh import bvh_positions, read_bvh, write_bvh
+from diffpose_cli.placement.feet import floor_contacts, foot_contacts, sliding_mm
+from diffpose_cli.export.json_format import write_json
+from diffpose_cli.skeleton import ANKLE_HEIGHT
+from diffpose_cli.export.rig import animation_motion
 from diffpose_cli.skeleton import JOINT_NAMES
 from diffpose_cli.studio import load_truth, studio_accuracy
 from pipeline_results import pipeline_result

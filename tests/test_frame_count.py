@@ -4,8 +4,8 @@ on real cuts of the shared runner clip."""
 from __future__ import annotations
 
 import hostile_inputs as make
-from diffpose_cli.frame_count import declared_frames, truncation
-from diffpose_cli.video import VideoReader
+from diffpose_cli.pose2d.frame_count import declared_frames, truncation
+from diffpose_cli.pose2d.video import VideoReader
 
 RUNNER_FRAMES = 47
 

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from diffpose_cli import pose2d
+from diffpose_cli.pose2d import detectors, hrnet_io
 from diffpose_cli.errors import DiffposeError
-from diffpose_cli.hrnet import TopDownHRNet, build_hrnet
+from diffpose_cli.pose2d.hrnet import TopDownHRNet, build_hrnet
 
 
 def randomised_state_dict(seed=0) -> dict:
@@ -79,7 +79,7 @@ def test_architecture_is_hrnet_w32_with_mmpose_names():
 @pytest.mark.parametrize("naming", ["1x", "0x"])
 def test_mmpose_checkpoint_loads_unchanged(checkpoints, naming):
     sd, p1, p0 = checkpoints
-    net = pose2d.load_hrnet(p1 if naming == "1x" else p0, device="cpu")
+    net = hrnet_io.load_hrnet(p1 if naming == "1x" else p0, device="cpu")
     assert not net.training
     ref = TopDownHRNet()
     ref.load_state_dict(sd, strict=True)
@@ -97,73 +97,73 @@ def test_bare_state_dict_and_data_preprocessor_keys_are_accepted(tmp_path, check
     sd = checkpoints[0]
     p = tmp_path / "bare.pth"
     torch.save(dict(sd), p)
-    pose2d.load_hrnet(p)
+    hrnet_io.load_hrnet(p)
     extra = dict(sd)
     extra["data_preprocessor.mean"] = torch.zeros(3)
     torch.save({"state_dict": extra}, p)
-    pose2d.load_hrnet(p)
+    hrnet_io.load_hrnet(p)
 
 
 def test_bad_checkpoints_are_one_line_errors(tmp_path, checkpoints):
     sd = checkpoints[0]
     missing = tmp_path / "missing.pth"
     with pytest.raises(DiffposeError, match="not found"):
-        pose2d.load_hrnet(missing)
+        hrnet_io.load_hrnet(missing)
     corrupt = tmp_path / "corrupt.pth"
     corrupt.write_bytes(b"PK\x03\x04 this is not a checkpoint")
     with pytest.raises(DiffposeError, match="cannot read HRNet checkpoint"):
-        pose2d.load_hrnet(corrupt)
+        hrnet_io.load_hrnet(corrupt)
     truncated = tmp_path / "truncated.pth"
     torch.save(mmpose_1x(sd), truncated)
     truncated.write_bytes(truncated.read_bytes()[:100000])
     with pytest.raises(DiffposeError):
-        pose2d.load_hrnet(truncated)
+        hrnet_io.load_hrnet(truncated)
     wrong = tmp_path / "wrong.pth"
     torch.save({"state_dict": {"model.fc.weight": torch.zeros(2, 2)}}, wrong)
     with pytest.raises(DiffposeError, match="no 'backbone"):
-        pose2d.load_hrnet(wrong)
+        hrnet_io.load_hrnet(wrong)
     less = dict(sd)
     del less["backbone.stage3.1.branches.2.0.conv1.weight"]
     torch.save({"state_dict": less}, wrong)
     with pytest.raises(DiffposeError, match="missing keys.*stage3.1.branches.2.0.conv1.weight"):
-        pose2d.load_hrnet(wrong)
+        hrnet_io.load_hrnet(wrong)
     w48 = dict(sd)
     w48["head.final_layer.weight"] = torch.zeros(17, 48, 1, 1)
     torch.save({"state_dict": w48}, wrong)
     with pytest.raises(DiffposeError, match="head.final_layer.weight has shape"):
-        pose2d.load_hrnet(wrong)
+        hrnet_io.load_hrnet(wrong)
     more = dict(sd)
     more["head.deconv_layers.0.weight"] = torch.zeros(1)
     torch.save({"state_dict": more}, wrong)
     with pytest.raises(DiffposeError, match="unexpected keys.*deconv"):
-        pose2d.load_hrnet(wrong)
+        hrnet_io.load_hrnet(wrong)
 
 
 def test_box_and_affine_crop_follow_mmpose():
     # box 100x300 at (200, 250): padded 1.25 -> 125x375, aspect fixed to 3:4 -> 281.25x375
-    c, s = pose2d.box_to_center_scale([150, 100, 250, 400])
+    c, s = hrnet_io.box_to_center_scale([150, 100, 250, 400])
     assert np.allclose(c, [200, 250]) and np.allclose(s, [281.25, 375])
-    c2, s2 = pose2d.box_to_center_scale([0, 0, 400, 100])     # wide box: height grows
+    c2, s2 = hrnet_io.box_to_center_scale([0, 0, 400, 100])     # wide box: height grows
     assert np.allclose(s2, [500, 500 / 0.75])
-    m = pose2d.warp_matrix(c, s)
+    m = hrnet_io.warp_matrix(c, s)
     k = 192 / 281.25
     assert np.allclose(m, [[k, 0, 96 - k * 200], [0, k, 128 - k * 250]], atol=1e-4)
     # a bright dot in the image lands where the affine says, and decodes back to the image
     img = np.zeros((600, 500, 3), np.uint8)
     cv2.circle(img, (230, 180), 3, (255, 255, 255), -1)
-    crop = pose2d.crop(img, c, s)
+    crop = hrnet_io.crop(img, c, s)
     assert crop.shape == (256, 192, 3)
     ys, xs = np.nonzero(crop[..., 0] > 100)
     expect = m @ [230, 180, 1]
     assert abs(xs.mean() - expect[0]) < 1 and abs(ys.mean() - expect[1]) < 1
-    back = pose2d.heatmap_to_image(np.array([expect[0] / 4, expect[1] / 4], np.float32), c, s)
+    back = hrnet_io.heatmap_to_image(np.array([expect[0] / 4, expect[1] / 4], np.float32), c, s)
     assert np.allclose(back, [230, 180], atol=0.5)
 
 
 def test_normalise_is_rgb_imagenet():
     crop = np.zeros((1, 256, 192, 3), np.uint8)
     crop[..., 0] = 255          # blue in BGR
-    x = pose2d.normalise(crop)
+    x = hrnet_io.normalise(crop)
     assert x.shape == (1, 3, 256, 192)
     assert np.allclose(x[0, :, 0, 0].numpy(), [(0 - 123.675) / 58.395, (0 - 116.28) / 57.12,
                                                (255 - 103.53) / 57.375], atol=1e-5)
@@ -175,27 +175,27 @@ def test_heatmap_decoding_is_argmax_plus_quarter_pixel():
     hm[0, 0, 20, 11] = 0.5     # right neighbour higher -> +0.25 in x
     hm[0, 0, 19, 10] = 0.3     # upper neighbour higher -> -0.25 in y
     hm[0, 1, 0, 0] = 0.8       # border: no shift
-    kp, sc = pose2d.decode_heatmaps(hm)
+    kp, sc = hrnet_io.decode_heatmaps(hm)
     assert np.allclose(kp[0, 0], [10.25, 19.75]) and sc[0, 0] == pytest.approx(1.0)
     assert np.allclose(kp[0, 1], [0, 0]) and sc[0, 1] == pytest.approx(0.8)
     # MMPose shifts x only for 1 < x < w-1, y only for 1 < y < h-1
     hm = np.zeros((1, 2, 64, 48), np.float32)
     hm[0, 0, 30, 1], hm[0, 0, 30, 2], hm[0, 0, 31, 1] = 1.0, 0.5, 0.4
     hm[0, 1, 1, 20], hm[0, 1, 2, 20], hm[0, 1, 1, 21] = 1.0, 0.5, 0.4
-    kp, _ = pose2d.decode_heatmaps(hm)
+    kp, _ = hrnet_io.decode_heatmaps(hm)
     assert np.allclose(kp[0, 0], [1, 30.25]) and np.allclose(kp[0, 1], [20.25, 1])
     # no positive response: (-1, -1), score <= 0
-    kp, sc = pose2d.decode_heatmaps(-np.ones((1, 1, 64, 48), np.float32))
+    kp, sc = hrnet_io.decode_heatmaps(-np.ones((1, 1, 64, 48), np.float32))
     assert np.allclose(kp[0, 0], [-1, -1]) and sc[0, 0] <= 0
 
 
 def test_flip_test_averages_the_mirrored_crop(checkpoints):
     sd, p1, _ = checkpoints
-    det = pose2d.HRNetDetector(p1, flip_test=True)
+    det = detectors.HRNetDetector(p1, flip_test=True)
     x = torch.randn(1, 3, 256, 192, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         a = det.model(x)
-        b = torch.flip(det.model(torch.flip(x, dims=[3])), dims=[3])[:, pose2d.COCO_FLIP]
+        b = torch.flip(det.model(torch.flip(x, dims=[3])), dims=[3])[:, hrnet_io.COCO_FLIP]
     b[..., 1:] = b[..., :-1].clone()
     assert np.allclose(det.heatmaps(x), ((a + b) / 2).numpy(), atol=1e-5)
 
@@ -206,30 +206,30 @@ def test_offline_download_fails_fast_with_a_clear_message(tmp_path, monkeypatch)
     url = "https://192.0.2.1/mmpose/td-hm_hrnet-w32_8xb64-210e_coco-256x192-81c58e40_20220909.pth"
     t = time.monotonic()
     with pytest.raises(DiffposeError, match="--pose2d-weights"):
-        pose2d.download_hrnet_weights(url, quiet=True)
+        hrnet_io.download_hrnet_weights(url, quiet=True)
     assert time.monotonic() - t < 20
     assert not list(tmp_path.iterdir())      # nothing half-written in the cache
 
 
 def test_cache_is_checksum_verified(tmp_path, monkeypatch):
     monkeypatch.setenv("DIFFPOSE_CACHE", str(tmp_path))
-    name = pose2d.HRNET_URL.rsplit("/", 1)[-1]
+    name = hrnet_io.HRNET_URL.rsplit("/", 1)[-1]
     (tmp_path / name).write_bytes(b"not the real weights")
-    assert pose2d.cached_hrnet_weights() is None          # checksum prefix 81c58e40 fails
-    assert pose2d._expected_sha256_prefix(pose2d.HRNET_URL) == "81c58e40"
+    assert hrnet_io.cached_hrnet_weights() is None          # checksum prefix 81c58e40 fails
+    assert hrnet_io._expected_sha256_prefix(hrnet_io.HRNET_URL) == "81c58e40"
 
 
 def test_auto_uses_hrnet_only_when_its_weights_are_at_hand(checkpoints, tmp_path, monkeypatch):
     monkeypatch.setenv("DIFFPOSE_CACHE", str(tmp_path))
-    det = pose2d.make_detector("auto")
+    det = detectors.make_detector("auto")
     try:
         assert det.name == "blazepose"
     finally:
         det.close()
-    det = pose2d.make_detector("auto", weights=checkpoints[1])
+    det = detectors.make_detector("auto", weights=checkpoints[1])
     assert det.name == "hrnet"
     with pytest.raises(DiffposeError, match="not found"):
-        pose2d.make_detector("hrnet", weights=tmp_path / "nope.pth")
+        detectors.make_detector("hrnet", weights=tmp_path / "nope.pth")
 
 
 def test_hrnet_detector_on_a_real_frame(checkpoints, videos_dir):
@@ -240,7 +240,7 @@ def test_hrnet_detector_on_a_real_frame(checkpoints, videos_dir):
     ok, img = cap.read()
     cap.release()
     assert ok
-    det = pose2d.HRNetDetector(checkpoints[1])
+    det = detectors.HRNetDetector(checkpoints[1])
     try:
         pose = det(img)
     finally:
@@ -249,7 +249,7 @@ def test_hrnet_detector_on_a_real_frame(checkpoints, videos_dir):
     assert pose.keypoints.shape == (17, 2) and pose.means.shape == (17, 5, 2)
     x1, y1, x2, y2 = pose.box
     assert 0 <= x1 < x2 <= 1280 and 0 <= y1 < y2 <= 720
-    c, s = pose2d.box_to_center_scale(pose.box)
+    c, s = hrnet_io.box_to_center_scale(pose.box)
     # every keypoint with a positive heatmap peak and every mixture centre lies inside the crop
     # window (a joint with no positive response decodes to heatmap (-1, -1), as in MMPose)
     lo, hi = c - s / 2 - 1, c + s / 2 + 1

@@ -93,3 +93,18 @@ def test_the_checker_finds_a_cycle():
     edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}
     assert find_cycle(edges) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_the_walk_covers_every_subpackage():
+    """The folders are the pipeline's stages; the checks above must see inside them."""
+    edges, _ = graph()
+    packages = {m.rsplit(".", 1)[0] for m in edges if m.count(".") >= 2}
+    assert {"diffpose_cli.pose2d", "diffpose_cli.lifter", "diffpose_cli.placement", "diffpose_cli.export",
+            "diffpose_cli.batch", "diffpose_cli.cli", "diffpose_cli.studio", "diffpose_cli.training"} <= packages
+
+
+def test_no_module_is_longer_than_450_lines():
+    """A module that grows past this holds more than one concept: split it by concept."""
+    lines = {str(p.relative_to(PACKAGE)): len(p.read_text(encoding="utf-8").splitlines())
+             for p in PACKAGE.rglob("*.py")}
+    assert not {name: n for name, n in lines.items() if n > 450}

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from diffpose_cli.evaluate import SH_STD_PX, evaluate, procrustes_align
-from diffpose_cli.h36m import load_sh_detections, load_tracks
-from diffpose_cli.lifter import load_lifter, pelvis_view_rotation, to_pelvis_view
-from diffpose_cli.mixtures import mixtures_from_points
-from diffpose_cli.train import NLL_WEIGHT, WindowSampler, detections_for, losses, train
-from diffpose_cli.lifter import DiffPoseModel
+from diffpose_cli.training.evaluate import SH_STD_PX, evaluate, procrustes_align
+from diffpose_cli.training.h36m import load_sh_detections, load_tracks
+from diffpose_cli.lifter.model import load_lifter, pelvis_view_rotation, to_pelvis_view
+from diffpose_cli.pose2d.mixtures import mixtures_from_points
+from diffpose_cli.training.train import NLL_WEIGHT, WindowSampler, detections_for, losses, train
+from diffpose_cli.lifter.model import DiffPoseModel
 
 TINY = dict(width=64, context=8, hidden=32, blocks=2)
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from diffpose_cli.mixtures import Mixtures, heatmaps_to_mixtures
-from diffpose_cli.pose2d import coco_to_h36m
+from diffpose_cli.pose2d.mixtures import Mixtures, heatmaps_to_mixtures
+from diffpose_cli.pose2d.detectors import coco_to_h36m
 
 H, W = 64, 48
 

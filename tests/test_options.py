@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import typer
 
-from diffpose_cli import lifter, options
+from diffpose_cli import options
 from diffpose_cli.cli import app
 from diffpose_cli.errors import DiffposeError
+from diffpose_cli.lifter import model as lifter
 from diffpose_cli.options import RunOptions, parse_workers, run_options
 from hostile_inputs import diffpose_command
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from diffpose_cli.errors import DiffposeError
-from diffpose_cli.overlay import uncertainty_colours, write_overlay
+from diffpose_cli.export.overlay import uncertainty_colours, write_overlay
 from diffpose_cli.skeleton import JOINT_NAMES
 from result_from_h36m import h36m_motion, make_result
 

@@ -1,10 +1,10 @@
-"""The motion smoother (diffpose_cli/smooth.py) on synthetic tracks whose truth is known."""
+"""The motion smoother (diffpose_cli/placement/smooth.py) on synthetic tracks whose truth is known."""
 
 import numpy as np
 import pytest
 
 from diffpose_cli.errors import DiffposeError
-from diffpose_cli.smooth import process_noise, smooth_motion
+from diffpose_cli.placement.smooth import process_noise, smooth_motion
 
 FPS = 30.0
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from diffpose_cli import studio
+from diffpose_cli.studio import geometry
 from diffpose_cli.errors import DiffposeError
 from diffpose_cli.skeleton import BONES, JOINT_NAMES
 
@@ -180,9 +181,9 @@ def test_round_cone_hits_agree_with_sphere_sampling():
     # brute force: march each ray in 1 mm steps against the union of spheres along the axis
     rng = np.random.default_rng(0)
     a, b, ra, rb = np.array([0.05, 0.0, 2.0]), np.array([-0.1, 0.25, 2.2]), 0.08, 0.04
-    rays = studio._unit(np.column_stack([rng.uniform(-0.12, 0.1, 400),
+    rays = geometry.unit(np.column_stack([rng.uniform(-0.12, 0.1, 400),
                                          rng.uniform(-0.06, 0.18, 400), np.ones(400)]))
-    t, normals = studio._round_cone_hits(rays, a, b, ra, rb)
+    t, normals = geometry.round_cone_hits(rays, a, b, ra, rb)
     s = np.linspace(0, 1, 400)
     centres = a + s[:, None] * (b - a)
     radii = ra + s * (rb - ra)

@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from diffpose_cli.blazepose_cache import BlazePoseWindows, load_clips
-from diffpose_cli.detector_noise import COMPONENTS
-from diffpose_cli.h36m import load_tracks, sh_tracks
-from diffpose_cli.lifter import load_lifter
-from diffpose_cli.mixtures import mixtures_from_points
+from diffpose_cli.training.blazepose_cache import BlazePoseWindows, load_clips
+from diffpose_cli.training.detector_noise import COMPONENTS
+from diffpose_cli.training.h36m import load_tracks, sh_tracks
+from diffpose_cli.lifter.model import load_lifter
+from diffpose_cli.pose2d.mixtures import mixtures_from_points
 from diffpose_cli.skeleton import BONES
-from diffpose_cli.train import BATCH_MIX, WindowSampler, batch_of
-from diffpose_cli.virtual_camera import (ELEVATION_DEG, FOV_DEG, LONG_SIDE_PX, film, random_cameras,
+from diffpose_cli.training.train import BATCH_MIX, WindowSampler, batch_of
+from diffpose_cli.training.virtual_camera import (ELEVATION_DEG, FOV_DEG, LONG_SIDE_PX, film, random_cameras,
                                          vary_proportions)
 
 

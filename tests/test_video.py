@@ -9,12 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from diffpose_cli.camera import DEFAULT_FOCAL_FACTOR
+from diffpose_cli.placement.camera import DEFAULT_FOCAL_FACTOR
 
 from diffpose_cli.errors import DiffposeError
-from diffpose_cli.json_format import read_json, write_json
+from diffpose_cli.export.json_format import read_json, write_json
 from diffpose_cli.skeleton import BONES
-from diffpose_cli.video import VideoReader
+from diffpose_cli.pose2d.video import VideoReader
 from lifter_for_tests import lifter_cli_args, lifter_path
 
 
@@ -83,7 +83,7 @@ def test_reader_keeps_variable_frame_rate_timing(videos_dir, tmp_path):
     d = np.diff(times)
     assert np.allclose(d[:29], 1 / 30, atol=2e-3)
     assert np.allclose(d[30:], 1 / 10, atol=2e-3)
-    from diffpose_cli.video import mean_fps
+    from diffpose_cli.pose2d.video import mean_fps
     assert mean_fps(times, 30) == pytest.approx(46 / (1 + 16 / 10), rel=0.02)
 
 
@@ -115,8 +115,8 @@ def test_reader_rejects_what_is_not_a_video(tmp_path, videos_dir):
 # ---------------------------------------------------------------------------------------------
 def detect(video_path):
     from diffpose_cli.pipeline import detect_2d
-    from diffpose_cli.pose2d import BlazePoseDetector, coco_to_h36m
-    from diffpose_cli.track import track_main_person
+    from diffpose_cli.pose2d.detectors import BlazePoseDetector, coco_to_h36m
+    from diffpose_cli.pose2d.track import track_main_person
     det = BlazePoseDetector()
     try:
         t = detect_2d(video_path, det)
@@ -193,7 +193,7 @@ def test_walk_json_has_every_frame_and_the_documented_fields(walk_json):
     assert (v["width"], v["height"], v["frame_count"]) == (1280, 720, 401)
     assert v["fps"] == pytest.approx(30.0, abs=0.01)
     assert data["models"]["detector"] == "blazepose"
-    from diffpose_cli.lifter import HYPOTHESES, STEPS
+    from diffpose_cli.lifter.model import HYPOTHESES, STEPS
     assert data["models"]["hypotheses"] == HYPOTHESES and data["models"]["steps"] == STEPS
     assert data["skeleton"]["joint_names"][0] == "pelvis" and len(data["skeleton"]["parents"]) == 17
     assert {"camera", "world", "units"} <= set(data["coordinates"])
@@ -479,7 +479,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(videos_dir, tmp_path):
 def _h36m_mixtures(t):
     """The real runner clip's Human3.6M mixtures as the pipeline stores them (BlazePose: 1 kernel),
     with a few frames knocked out so that the windows meet gaps."""
-    from diffpose_cli.pose2d import coco_to_h36m
+    from diffpose_cli.pose2d.detectors import coco_to_h36m
     mix, kp, scores = coco_to_h36m(t.mixtures, t.scores)
     valid = t.found & mix.present[:, 0]
     valid[[5, 6, 20, 33]] = False
@@ -487,7 +487,7 @@ def _h36m_mixtures(t):
 
 
 def _padded(mix, M):
-    from diffpose_cli.mixtures import Mixtures
+    from diffpose_cli.pose2d.mixtures import Mixtures
     F, J, m, _ = mix.means.shape
     means = np.zeros((F, J, M, 2), np.float32)
     stds = np.ones((F, J, M, 2), np.float32)
@@ -507,8 +507,8 @@ def test_lift_gives_the_same_numbers_however_many_kernels_are_stored(runner_2d):
     """The pipeline stores as many kernels as the detector gives (BlazePose: 1). Kernels of
     weight 0 must change nothing, to the bit: not the moments the networks read, not the
     inverse-CDF kernel picks, over several batches and gaps."""
-    from diffpose_cli.lifter import load_lifter
-    from diffpose_cli.pose2d import COMPONENTS
+    from diffpose_cli.lifter.model import load_lifter
+    from diffpose_cli.pose2d.detectors import COMPONENTS
     t = runner_2d
     mix, _, _, valid = _h36m_mixtures(t)
     lifter = load_lifter(lifter_path(), device="cpu")
@@ -522,22 +522,22 @@ def test_lift_gives_the_same_numbers_however_many_kernels_are_stored(runner_2d):
 
 
 def test_chunked_placement_equals_whole_clip(runner_2d, monkeypatch):
-    import diffpose_cli.pipeline as pipeline
-    from diffpose_cli.lifter import load_lifter
+    import diffpose_cli.placement.world as world
+    from diffpose_cli.lifter.model import load_lifter
     t = runner_2d
     mix, kp, scores, valid = _h36m_mixtures(t)
     lifter = load_lifter(lifter_path(), device="cpu")
     joints = lifter.lift(mix, t.fps, valid=valid, hypotheses=2, steps=1, batch_size=256).joints
 
     def place():
-        rel = pipeline.constant_bones(joints, valid)
-        root = pipeline.solve_root(rel, kp, scores, 500.0, t.width / 2, t.height / 2)
+        rel = world.constant_bones(joints, valid)
+        root = world.solve_root(rel, kp, scores, 500.0, t.width / 2, t.height / 2)
         cam = rel + root[:, None]
-        T, _ = pipeline.world_from_camera(cam)
-        return rel, root, pipeline._apply(T, cam)
+        T, _ = world.world_from_camera(cam)
+        return rel, root, world.apply_transform(T, cam)
 
     whole = place()
-    monkeypatch.setattr(pipeline, "CHUNK", 5)
+    monkeypatch.setattr(world, "CHUNK", 5)
     for a, b in zip(place(), whole):
         assert np.array_equal(a, b, equal_nan=True)
 
@@ -545,8 +545,8 @@ def test_chunked_placement_equals_whole_clip(runner_2d, monkeypatch):
 def test_frame_arrays_grow_in_place_and_widen(runner_2d):
     """The 2D pass's storage: a capacity far too small (a container that under-reports its frame
     count) and a detector that gives more kernels than expected still store every frame."""
-    from diffpose_cli.pipeline import _FrameArrays
-    from diffpose_cli.pose2d import PersonPose
+    from diffpose_cli.pose2d.detect import _FrameArrays
+    from diffpose_cli.pose2d.detectors import PersonPose
     t = runner_2d
     poses = [PersonPose(t.keypoints[f], t.scores[f], t.mixtures.means[f], t.mixtures.stds[f],
                         t.mixtures.weights[f], t.boxes[f]) if t.found[f] else None for f in range(47)]
@@ -572,7 +572,7 @@ def test_frame_arrays_grow_in_place_and_widen(runner_2d):
 def test_streamed_json_is_the_in_memory_document(videos_dir, tmp_path):
     """write_json streams frame by frame; the file is exactly the one json.dumps of the whole
     document gives (what it wrote before), on a real estimate."""
-    from diffpose_cli.json_format import result_to_dict
+    from diffpose_cli.export.json_format import result_to_dict
     from diffpose_cli.pipeline import estimate
     result = estimate(videos_dir / "runner.mp4", hypotheses=2, steps=1, **lifter_kwargs())
     out = write_json(result, tmp_path / "runner.json")

@@ -1,14 +1,14 @@
 """Video in -> 3D out against exact ground truth: the shipped sample and rendered S9/S11 motion.
 
 The bounds sit just above the figures measured with the shipped weights and the default detector
-(`python -m diffpose_cli.video_accuracy`, figures in the README), so a regression anywhere on the
+(`python -m diffpose_cli.training.video_accuracy`, figures in the README), so a regression anywhere on the
 video path (decoding, detection, tracking, mixtures, lifting) fails here.
 """
 
 import pytest
 
 from diffpose_cli.pipeline import load_models
-from diffpose_cli.video_accuracy import H36M_CLIPS, h36m_clip_accuracy, sample_accuracy
+from diffpose_cli.training.video_accuracy import H36M_CLIPS, h36m_clip_accuracy, sample_accuracy
 
 # (P1, P2) upper bounds in mm
 # (measured 2026-12-03 with shared start draws, smoothing and the 0.8 x default focal length:

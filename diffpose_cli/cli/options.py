@@ -1,0 +1,61 @@
+"""The command-line options that several commands share, declared once (Typer `Annotated` types).
+
+A command lists the ones it takes, with the defaults from `options.py`, and hands their values to
+`run_options`, which builds (and so checks) the RunOptions before any model loads.
+"""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..options import DETECTORS, MAX_HYPOTHESES, MAX_STEPS, RunOptions
+
+Detector = Annotated[str, typer.Option(
+    "--detector", help="2D detector: auto (HRNet if its weights are at hand, else BlazePose), "
+                       + ", ".join(DETECTORS[1:]) + ".")]
+Pose2dWeights = Annotated[Path | None, typer.Option(
+    "--pose2d-weights", help="MMPose HRNet-W32 COCO 256x192 checkpoint (.pth).")]
+FlipTest = Annotated[bool, typer.Option("--flip-test", help="HRNet: average with the mirrored crop.")]
+LifterWeights = Annotated[Path | None, typer.Option("--lifter-weights", help="Lifter checkpoint.")]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+Hypotheses = Annotated[int, typer.Option(
+    "--hypotheses", help=f"Diffusion hypotheses per frame, 1 to {MAX_HYPOTHESES}.")]
+Steps = Annotated[int, typer.Option("--steps", help=f"Denoising steps, 1 to {MAX_STEPS}.")]
+Mirror = Annotated[bool, typer.Option(
+    "--mirror/--no-mirror", help="Also lift each window's mirror image and average (twice the work).")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of the diffusion's random draws.")]
+Focal = Annotated[float | None, typer.Option(
+    "--focal", help="Focal length in pixels, > 0 (default: 0.8 x the longer image side, a phone's "
+                    "main camera).")]
+Intrinsics = Annotated[str | None, typer.Option(
+    "--intrinsics", metavar="FX,FY,CX,CY", help="Camera intrinsics in pixels.")]
+Distortion = Annotated[str | None, typer.Option(
+    "--distortion", metavar="K1,K2,P1,P2[,K3]", help="OpenCV lens distortion coefficients.")]
+Calibration = Annotated[Path | None, typer.Option(
+    "--calibration", help="Camera calibration file: OpenCV .yml/.json, Pose2Sim/anipose .toml, "
+                          "Qualisys .qca.txt.")]
+Camera = Annotated[str | None, typer.Option(
+    "--camera", help="Which camera of a --calibration file that holds several.")]
+Smooth = Annotated[str, typer.Option(
+    "--smooth", help="Temporal smoothing: off, light, default, strong, or the process noise "
+                     "(m^2/s^3; smaller is smoother).")]
+Skeleton = Annotated[str, typer.Option(
+    "--skeleton", help="Rig of the animation exports (.bvh .glb .fbx): h36m (Human3.6M joint names) "
+                       "or mixamo.")]
+NoFootLock = Annotated[bool, typer.Option(
+    "--no-foot-lock", help="Animation exports: let feet slide as estimated instead of planting them "
+                           "in contact.")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs (never an input).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")]
+
+
+
+def run_options(**given) -> RunOptions:
+    """The RunOptions of a command's shared options, by their parameter names (raises
+    DiffposeError on a bad value)."""
+    if "no_foot_lock" in given:
+        given["foot_lock"] = not given.pop("no_foot_lock")
+    if "camera" in given:
+        given["camera_name"] = given.pop("camera")
+    return RunOptions(**given)

@@ -1,0 +1,148 @@
+"""`--out` files: pick the writer from each file's extension, never clobber, never leave half a file.
+
+Every writer in the package writes through `atomic_output`, so a crash, a full disk or Ctrl-C leaves
+either the previous file or no file at all, never a truncated one.
+"""
+
+import contextlib
+import os
+from pathlib import Path
+
+from ..errors import DiffposeError
+from ..files import atomic_output, check_name_length, check_writable, refuse_inputs_as_outputs
+
+# atomic_output is imported from here by the writers
+__all__ = ["FORMATS", "atomic_output", "check_output_paths", "write_outputs"]
+
+# extension -> what the file holds (the help text and error messages quote this table)
+FORMATS = {
+    ".json": "pose, uncertainty and metadata (JSON)",
+    ".bvh": "skeleton animation for Blender, Maya, MotionBuilder (BVH)",
+    ".mp4": "overlay video: input frames with the 2D skeleton beside a 3D view (H.264)",
+    ".npz": "NumPy arrays (3D joints, uncertainty, 2D keypoints, ...)",
+    ".csv": "one row per frame, one column per joint coordinate",
+    ".glb": "skinned figure with the animation, for glTF viewers, Blender, Unity, Unreal (binary glTF)",
+    ".fbx": "skinned figure with the animation, through Blender's FBX exporter (FBX)",
+    ".trc": "the 3D joints as markers for OpenSim (TRC)",
+}
+
+def _bvh_writer():
+    from .bvh import write_bvh
+    return write_bvh
+
+
+def _glb_writer():
+    from .gltf import write_glb
+    return write_glb
+
+
+def _fbx_writer():
+    from .fbx import write_fbx
+    return write_fbx
+
+
+# the animation exports, by extension -> their writer (imported when used); they take the rig
+# (`skeleton`, rig.RIGS) and `foot_lock` (feet.py)
+ANIMATIONS = {".bvh": _bvh_writer, ".glb": _glb_writer, ".fbx": _fbx_writer}
+
+
+def check_output_paths(paths, overwrite: bool = False, inputs=(), skeleton: str = "h36m") -> list[Path]:
+    """Validate `--out` paths before any work is done: known extension, writable place, a name the
+    file system takes, no clobber, never one of the run's `inputs` (even with `overwrite`), a known
+    rig, and an FBX exporter where an .fbx is asked for.
+
+    Called by the CLI before the (slow) pose estimation so that a typo fails in a second, and again
+    by `write_outputs`.
+    """
+    refuse_inputs_as_outputs(paths, inputs)
+    checked = []
+    for p in paths:
+        p = Path(p)
+        ext = p.suffix.lower()
+        if ext not in FORMATS:
+            known = ", ".join(FORMATS)
+            raise DiffposeError(f"don't know how to write '{p}': the extension must be one of {known}")
+        if p in checked:
+            raise DiffposeError(f"'{p}' is given twice in --out")
+        check_name_length(p)
+        if p.is_dir():
+            raise DiffposeError(f"'{p}' is a directory, not an output file")
+        if not p.parent.is_dir():
+            raise DiffposeError(f"can't write '{p}': the directory '{p.parent}' does not exist")
+        if p.exists() and not overwrite:
+            raise DiffposeError(f"'{p}' already exists (use --overwrite to replace it)")
+        check_writable(p.parent)
+        if ext == ".fbx":
+            from .fbx import check_fbx_exporter
+            check_fbx_exporter()
+        checked.append(p)
+    from .rig import rig_for
+    rig_for(skeleton)   # an unknown rig name fails here, before any work
+    return checked
+
+
+def write_outputs(result, paths, video_path=None, overwrite: bool = False, skeleton: str = "h36m",
+                  foot_lock: bool = True) -> list[Path]:
+    """Write `result` to every path in `paths`, the format chosen by the extension.
+
+    `.mp4` needs `video_path` (the input video, re-read to draw on its frames). The animation
+    exports (.bvh .glb .fbx) use the rig `skeleton` ("h36m" or "mixamo") and, with `foot_lock`,
+    keep feet planted while in contact. Returns the paths
+    written. Writers are imported here, not at the top, so that `diffpose --help` stays fast and a
+    missing optional piece only matters when its format is asked for.
+    """
+    source = (getattr(result, "video", None) or {}).get("path")   # the keypoint file of `lift`
+    checked = check_output_paths(paths, overwrite, inputs=[video_path, source], skeleton=skeleton)
+    for p in checked:   # before writing anything: a late refusal would leave a partial set
+        if p.suffix.lower() == ".mp4" and video_path is None:
+            raise DiffposeError(f"'{p}': an overlay video needs the input video to draw on")
+        if p.suffix.lower() in ANIMATIONS and not result.present.any():
+            raise DiffposeError(f"no person found in {_source(result)}: '{p}' would have no motion "
+                                "to hold (JSON, NPZ and CSV can record an empty clip)")
+    written = []
+    try:
+        for p in checked:
+            _write_one(result, p, video_path, skeleton, foot_lock)
+            written.append(p)
+    except OSError as e:  # full disk, folder removed meanwhile: one line, and no partial set
+        _remove(written)
+        raise DiffposeError(f"can't write '{p}': {e.strerror or e}") from None
+    except BaseException:
+        _remove(written)
+        raise
+    return checked
+
+
+def _source(result) -> str:
+    """'the video' or 'the keypoints' (`diffpose lift`), for messages."""
+    detector = str((getattr(result, "models", None) or {}).get("detector", ""))
+    return "the keypoints" if detector.startswith("external 2D") else "the video"
+
+
+def _remove(paths):
+    for p in paths:
+        with contextlib.suppress(OSError):
+            os.unlink(p)
+
+
+def _write_one(result, p: Path, video_path, skeleton: str = "h36m", foot_lock: bool = True):
+    """One file, by its extension."""
+    ext = p.suffix.lower()
+    if ext in ANIMATIONS:
+        ANIMATIONS[ext]()(result, p, skeleton=skeleton, foot_lock=foot_lock)
+        return
+    if ext == ".json":
+        from .json_format import write_json
+        write_json(result, p)
+    elif ext == ".mp4":
+        from .overlay import write_overlay
+        write_overlay(result, video_path, p)
+    elif ext == ".npz":
+        from .arrays import write_npz
+        write_npz(result, p)
+    elif ext == ".csv":
+        from .arrays import write_csv
+        write_csv(result, p)
+    elif ext == ".trc":
+        from .trc import write_trc
+        write_trc(result, p)

@@ -1,0 +1,158 @@
+"""The lifted pelvis-relative 3D placed in space: one skeleton per clip, the pelvis trajectory in the
+camera frame from the 2D and the intrinsics, and a Y-up world frame with the floor at y = 0."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..skeleton import ANKLE_HEIGHT
+
+FLOOR_PERCENTILE = 25      # the floor: this percentile of the lowest ankle per frame (robust to
+                           # depth jitter and to the frames with both feet off the ground)
+ROOT_SMOOTH_S = 0.2        # the pelvis trajectory is averaged over this long (within each run)
+MAX_TILT_DEG = 35.0        # an "up" estimate further than this from the camera's -y is not trusted
+CHUNK = 4096               # frames per chunk of the whole-clip array work (bounds its temporaries)
+
+
+def solve_root(joints_rel: np.ndarray, kp: np.ndarray, scores: np.ndarray, focal: float,
+               cx: float, cy: float) -> np.ndarray:
+    """(F, 3) pelvis position in the camera frame (metres) so that pelvis-relative 3D joints project
+    onto the 2D keypoints: weighted linear least squares, per frame, on
+    f (X + tx) - (u - cx)(Z + tz) = 0 and f (Y + ty) - (v - cy)(Z + tz) = 0.
+
+    Every frame is solved on its own, so the clip goes through in chunks of CHUNK frames (the
+    least-squares rows take ~2 KB per frame)."""
+    F = joints_rel.shape[0]
+    out = np.empty((F, 3), np.float32)
+    for lo in range(0, F, CHUNK):
+        hi = min(F, lo + CHUNK)
+        out[lo:hi] = _solve_root(joints_rel[lo:hi], kp[lo:hi], scores[lo:hi], focal, cx, cy)
+    return out
+
+
+def _solve_root(joints_rel, kp, scores, focal, cx, cy) -> np.ndarray:
+    F = joints_rel.shape[0]
+    X, Y, Z = joints_rel[..., 0], joints_rel[..., 1], joints_rel[..., 2]
+    du, dv = kp[..., 0] - cx, kp[..., 1] - cy
+    w = np.where(np.isfinite(joints_rel).all(-1) & np.isfinite(kp).all(-1), np.maximum(scores, 0.05), 0.0)
+    w = np.where(scores > 0, w, 0.0)
+    Xn, Yn, Zn = (np.nan_to_num(a) for a in (X, Y, Z))
+    dun, dvn = np.nan_to_num(du), np.nan_to_num(dv)
+    zeros = np.zeros_like(Xn)
+    # rows: (F, 2J, 3) and rhs (F, 2J)
+    A = np.concatenate([np.stack([np.full_like(Xn, focal), zeros, -dun], -1),
+                        np.stack([zeros, np.full_like(Xn, focal), -dvn], -1)], 1)
+    b = np.concatenate([dun * Zn - focal * Xn, dvn * Zn - focal * Yn], 1)
+    ww = np.concatenate([w, w], 1)
+    AtA = np.einsum("fji,fj,fjk->fik", A, ww, A)
+    Atb = np.einsum("fji,fj,fj->fi", A, ww, b)
+    out = np.full((F, 3), np.nan, np.float64)
+    good = (w > 0).sum(1) >= 4
+    good &= np.abs(np.linalg.det(AtA)) > 1e-9
+    if good.any():
+        out[good] = np.linalg.solve(AtA[good], Atb[good][..., None])[..., 0]
+    bad = ~np.isfinite(out).all(-1) | (out[:, 2] <= 0.1)
+    # fallback where the least squares fails (too few joints, degenerate or behind the camera):
+    # depth from the ratio of the 3D and 2D spreads, the pelvis back-projected at that depth
+    for f in np.flatnonzero(bad):
+        ok = w[f] > 0
+        if ok.sum() < 2 or not np.isfinite(kp[f, 0]).all():
+            out[f] = np.nan
+            continue
+        s3 = np.sqrt(((joints_rel[f, ok, :2] - joints_rel[f, ok, :2].mean(0)) ** 2).sum(-1).mean())
+        s2 = np.sqrt(((kp[f, ok] - kp[f, ok].mean(0)) ** 2).sum(-1).mean())
+        if not (s3 > 0 and s2 > 0):
+            out[f] = np.nan
+            continue
+        z = focal * s3 / s2
+        out[f] = [(kp[f, 0, 0] - cx) * z / focal, (kp[f, 0, 1] - cy) * z / focal, z]
+    return out.astype(np.float32)
+
+
+def constant_bones(joints_rel: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """One skeleton per clip (bones.clip_bone_lengths, shared with every writer), keeping the
+    lifted bone directions, rebuilt outwards from the pelvis. Frames not `valid` are returned
+    unchanged. The float64 work goes through the clip in chunks of CHUNK frames."""
+    from .bones import clip_bone_lengths, with_bone_lengths
+    out = joints_rel.copy()
+    ok = valid & np.isfinite(joints_rel).all((-1, -2))
+    frames = np.flatnonzero(ok)
+    if frames.size == 0:
+        return out
+    length = clip_bone_lengths(joints_rel, ok)
+    for lo in range(0, frames.size, CHUNK):
+        idx = frames[lo:lo + CHUNK]
+        out[idx] = with_bone_lengths(joints_rel, length, idx).astype(out.dtype)
+    return out
+
+
+def smooth_runs(x: np.ndarray, valid: np.ndarray, width: int) -> np.ndarray:
+    """Moving average of (F, D) over `width` frames, inside each run of valid frames only."""
+    out = x.copy()
+    if width <= 1:
+        return out
+    h = width // 2
+    idx = np.flatnonzero(valid)
+    if idx.size == 0:
+        return out
+    breaks = np.flatnonzero(np.diff(idx) > 1)
+    for run in np.split(idx, breaks + 1):
+        seg = x[run]
+        for i in range(len(run)):
+            lo, hi = max(0, i - h), min(len(run), i + h + 1)
+            out[run[i]] = np.nanmean(seg[lo:hi], 0)
+    return out
+
+
+def world_from_camera(joints_cam: np.ndarray) -> tuple[np.ndarray, dict]:
+    """4x4 rigid transform camera -> world (Y up, floor at y = 0) and how it was found.
+
+    Up: the mean direction from the ankles' midpoint to the head-thorax midpoint over the clip
+    (people stand upright on average), used only if within MAX_TILT_DEG of the camera's -y (else
+    the camera is assumed level). World x: the camera's x made horizontal; world z = x cross y
+    (towards the camera). Floor: ANKLE_HEIGHT below the FLOOR_PERCENTILE-th percentile of the
+    lowest ankle per frame. The world origin is on the floor, straight below the camera centre."""
+    ok = np.isfinite(joints_cam).all((-1, -2))
+    up = np.array([0.0, -1.0, 0.0])
+    how = "level camera assumed (no pose to measure the tilt)"
+    if ok.sum() >= 5:
+        J = _joints_f64(joints_cam, ok, (10, 8, 3, 6))
+        top = (J[:, 0] + J[:, 1]) / 2
+        feet = (J[:, 2] + J[:, 3]) / 2
+        v = top - feet
+        v /= np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+        est = v.mean(0)
+        est /= max(np.linalg.norm(est), 1e-9)
+        tilt = np.degrees(np.arccos(np.clip(est @ up, -1, 1)))
+        if tilt <= MAX_TILT_DEG:
+            up = est
+            how = f"camera tilt {tilt:.1f} deg, from the body's mean up direction"
+        else:
+            how = f"level camera assumed (body up direction {tilt:.0f} deg off, not trusted)"
+    x = np.array([1.0, 0.0, 0.0]) - up[0] * up
+    x /= np.linalg.norm(x)
+    z = np.cross(x, up)
+    R = np.stack([x, up, z])                    # rows: world axes in camera coordinates
+    T = np.eye(4)
+    T[:3, :3] = R
+    floor = 0.0
+    if ok.any():
+        Jw = _joints_f64(joints_cam, ok, (3, 6)) @ R.T
+        lowest = np.minimum(Jw[:, 0, 1], Jw[:, 1, 1])
+        floor = float(np.percentile(lowest, FLOOR_PERCENTILE)) - ANKLE_HEIGHT
+    T[1, 3] = -floor
+    return T, {"up_estimate": how, "floor_camera_height_m": -floor}
+
+
+def _joints_f64(joints: np.ndarray, frames: np.ndarray, which) -> np.ndarray:
+    """joints[frames][:, which] as float64, without a float64 copy of every joint."""
+    return np.stack([joints[frames, j] for j in which], 1).astype(np.float64)
+
+
+def apply_transform(T: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """T applied to (F, J, 3) points: float64 arithmetic, float32 result, CHUNK frames at a time."""
+    out = np.empty(p.shape, np.float32)
+    for lo in range(0, p.shape[0], CHUNK):
+        out[lo:lo + CHUNK] = p[lo:lo + CHUNK].astype(np.float64) @ T[:3, :3].T + T[:3, 3]
+    return out
+

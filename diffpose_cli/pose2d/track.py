@@ -1,0 +1,152 @@
+"""One person through the clip: pick the main person, follow only them, mark and fill gaps.
+
+The 2D detectors give at most one person per frame, and which person that is may change (another
+person crosses, the detector loses its person and re-locks onto someone else). So identity is
+decided here, over the whole clip, from the 2D track alone:
+
+1. Tracklets: consecutive detections are the same person while the box centre moves no more than
+   a person can (`SLACK + SPEED * dt` box sizes) and the box size changes by less than `SIZE_RATIO`.
+   Any jump starts a new tracklet.
+2. Main person rule: tracklets are chained across gaps under the same motion bound (a person
+   cannot be 2 m away a tenth of a second later); the chain with the largest sum over its frames of
+   the box size wins, i.e. the person who is **in view the longest and largest**. Detections not on
+   that chain are dropped (marked as not detected), never attached to the main person.
+3. Gaps: missing runs of at most `max_gap_s` seconds between two detections of the main person are
+   filled by linear interpolation and marked `interpolated`; longer gaps stay empty (NaN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .mixtures import Mixtures, mixture_moments
+
+SPEED = 4.0          # body sizes per second a person can move (sprinting is about 4-5 heights/s)
+SLACK = 0.3          # body sizes of detector jitter allowed on top of the motion
+SIZE_RATIO = 1.8     # largest change of box size between linked detections
+MAX_GAP_S = 0.25     # gaps up to this long are interpolated (8 frames at 30 fps)
+INTERP_STD_GROWTH = 1.5  # interpolated joints: std of the neighbours x this
+
+
+@dataclass
+class Track:
+    keep: np.ndarray         # (F,) bool: frames whose detection belongs to the main person
+    tracklets: list          # [(start, end)] inclusive frame ranges of every tracklet found
+    chosen: list             # indices into `tracklets` of the main person's chain
+
+
+def _size(box: np.ndarray) -> np.ndarray:
+    return np.maximum(box[..., 2] - box[..., 0], box[..., 3] - box[..., 1])
+
+
+def _centre(box: np.ndarray) -> np.ndarray:
+    return np.stack([(box[..., 0] + box[..., 2]) / 2, (box[..., 1] + box[..., 3]) / 2], -1)
+
+
+def _compatible(c0, s0, c1, s1, dt) -> bool:
+    ref = (s0 + s1) / 2
+    ratio = max(s0, s1) / max(min(s0, s1), 1e-6)
+    return bool(np.linalg.norm(c1 - c0) <= (SLACK + SPEED * dt) * ref and ratio <= SIZE_RATIO)
+
+
+def track_main_person(boxes: np.ndarray, detected: np.ndarray, fps: float) -> Track:
+    """boxes (F, 4) x1 y1 x2 y2 (ignored where not detected), detected (F,) bool -> Track."""
+    F = len(detected)
+    detected = np.asarray(detected, bool) & np.isfinite(boxes).all(-1)
+    centres, sizes = _centre(boxes), _size(boxes)
+    dt_frame = 1.0 / max(float(fps), 1e-6)
+
+    # 1. tracklets of consecutive, compatible detections
+    tracklets = []
+    start = prev = None
+    for f in range(F):
+        if not detected[f]:
+            continue
+        if prev is not None and f == prev + 1 and _compatible(centres[prev], sizes[prev], centres[f],
+                                                              sizes[f], dt_frame):
+            prev = f
+            continue
+        if start is not None:
+            tracklets.append((start, prev))
+        start = prev = f
+    if start is not None:
+        tracklets.append((start, prev))
+
+    # 2. best chain of linkable tracklets (longest path in a DAG ordered by time)
+    n = len(tracklets)
+    weight = [float(sizes[s:e + 1].sum()) for s, e in tracklets]
+    best = list(weight)
+    back = [-1] * n
+    for i, (si, _) in enumerate(tracklets):
+        for j in range(i):
+            sj, ej = tracklets[j]
+            if ej >= si:
+                continue
+            if (_compatible(centres[ej], sizes[ej], centres[si], sizes[si], (si - ej) * dt_frame)
+                    and best[j] + weight[i] > best[i]):
+                best[i] = best[j] + weight[i]
+                back[i] = j
+    keep = np.zeros(F, bool)
+    chosen = []
+    if n:
+        i = int(np.argmax(best))
+        while i >= 0:
+            chosen.append(i)
+            s, e = tracklets[i]
+            keep[s:e + 1] = True
+            i = back[i]
+        chosen.reverse()
+    keep &= detected
+    return Track(keep, tracklets, chosen)
+
+
+def gap_runs(keep: np.ndarray):
+    """[(first missing, last missing)] of every run of missing frames between two kept frames."""
+    idx = np.flatnonzero(keep)
+    runs = []
+    for a, b in zip(idx[:-1], idx[1:]):
+        if b > a + 1:
+            runs.append((a + 1, b - 1))
+    return runs
+
+
+def fillable_gaps(keep: np.ndarray, fps: float, max_gap_s: float = MAX_GAP_S):
+    """The gaps short enough to interpolate: at most round(max_gap_s * fps) frames (at least 1)."""
+    max_frames = max(1, int(round(max_gap_s * fps)))
+    return [(a, b) for a, b in gap_runs(keep) if b - a + 1 <= max_frames]
+
+
+def fill_gaps(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, keep: np.ndarray, gaps):
+    """Linear interpolation of each joint across the short gaps (one Gaussian, widened).
+
+    Works in place on `mix`, `kp` and `scores` (the callers' own arrays) and returns them."""
+    interp = np.zeros(len(keep), bool)
+    if not gaps:
+        return mix, kp, scores, interp
+    means, stds, weights = mix.means, mix.stds, mix.weights
+    # the mixtures' moments at the frames either side of each gap (read before any gap is filled)
+    ends = np.unique(np.array([[a - 1, b + 1] for a, b in gaps], np.int64).ravel())
+    row = {int(e): i for i, e in enumerate(ends)}
+    mu, var, pres = mixture_moments(means[ends], stds[ends], weights[ends])
+    end_scores = scores[ends].copy()
+    for a, b in gaps:
+        lo, hi = a - 1, b + 1
+        il, ih = row[lo], row[hi]
+        ok = pres[il] & pres[ih]
+        for f in range(a, b + 1):
+            t = (f - lo) / (hi - lo)
+            m = (1 - t) * mu[il] + t * mu[ih]
+            s = np.sqrt((1 - t) * var[il] + t * var[ih]) * INTERP_STD_GROWTH
+            means[f] = 0.0
+            stds[f] = 1.0
+            weights[f] = 0.0
+            means[f, :, 0] = np.where(ok[:, None], m, 0.0)
+            stds[f, :, 0] = np.where(ok[:, None], s, 1.0)
+            weights[f, :, 0] = ok
+            kp[f] = np.where(ok[:, None], m, np.nan)
+            scores[f] = np.where(ok, 0.5 * np.minimum(end_scores[il], end_scores[ih]), 0.0)
+        interp[a:b + 1] = True
+    return mix, kp, scores, interp
+
