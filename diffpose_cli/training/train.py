@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..files import atomic_output
 from .blazepose_cache import BlazePoseWindows, load_clips
 from .detector_noise import COMPONENTS, synthesize_detections
 from .evaluate import RADIUS_90, SH_STD_PX
@@ -277,12 +278,12 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
     log(f"model: {params / 1e6:.2f} M parameters, config {config}")
 
     def save_checkpoint():
-        tmp = out_dir / "last.pt.tmp"
-        torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
-                    "torch_rng": torch.get_rng_state(), "step": step, "config": config}, tmp)
-        (out_dir / "last_state.json").write_text(json.dumps(
-            {"numpy_rng": rng.bit_generator.state, "history": history, "step": step}))
-        tmp.replace(ckpt_path)
+        with atomic_output(out_dir / "last_state.json") as tmp:
+            tmp.write_text(json.dumps({"numpy_rng": rng.bit_generator.state, "history": history,
+                                       "step": step}))
+        with atomic_output(ckpt_path) as tmp:
+            torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(),
+                        "torch_rng": torch.get_rng_state(), "step": step, "config": config}, tmp)
 
     counts = {kind: int(round(share * batch_size)) for kind, share in mix.items() if share > 0}
     counts["camera"] += batch_size - sum(counts.values())
