@@ -121,9 +121,10 @@ def _crop_box(box: np.ndarray, w: int, h: int):
 class People2D:
     """The 2D pass's result: one Track2D per person ID (frames without that person: not found)."""
 
-    def __init__(self, tracks: dict[int, Track2D], frame_count: int):
+    def __init__(self, tracks: dict[int, Track2D], nobody: Track2D):
         self.tracks = tracks
-        self.frame_count = frame_count
+        self.nobody = nobody            # the same frames with no detection at all
+        self.frame_count = len(nobody.times)
 
 
 def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
@@ -162,9 +163,8 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
     fps = mean_fps(times, nominal)
     frames, ids = np.frombuffer(frame_of, np.int32), np.frombuffer(id_of, np.int32)
     F, seconds = len(times), time.perf_counter() - t0
-    tracks = {}
-    for pid in np.unique(ids):
-        rows = np.flatnonzero(ids == pid)
+
+    def track(rows):
         at = frames[rows]
         found = np.zeros(F, bool)
         found[at] = True
@@ -176,6 +176,55 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
         weights = np.zeros((F, 17, 1), np.float32)
         boxes[at], kps[at], scores[at] = store.boxes[rows], store.kps[rows], store.scores[rows]
         means[at], stds[at], weights[at] = store.means[rows], store.stds[rows], store.weights[rows]
-        tracks[int(pid)] = Track2D(times, found, boxes, kps, scores, Mixtures(means, stds, weights),
-                                   int(width), int(height), fps, float(nominal), detector.name, seconds)
-    return People2D(tracks, F)
+        return Track2D(times, found, boxes, kps, scores, Mixtures(means, stds, weights),
+                       int(width), int(height), fps, float(nominal), detector.name, seconds)
+
+    tracks = {int(pid): track(np.flatnonzero(ids == pid)) for pid in np.unique(ids)}
+    return People2D(tracks, track(np.zeros(0, np.int64)))
+
+
+# ---------------------------------------------------------------------------------------------
+# who is who over the clip
+# ---------------------------------------------------------------------------------------------
+MIN_PERSON_S = 0.5      # a person ID seen for less than this is dropped (a stray find), unless it is
+                        # the only one
+MAIN_RULE = ("the person detected in the most frames; a tie goes to the larger mean box "
+             "(height or width, pixels)")
+
+
+def person_frames(track: Track2D) -> int:
+    """Frames with a confident detection of this person (what the main-person rule counts)."""
+    from .detect import CONFIDENT, MIN_CONFIDENT_JOINTS
+    return int((track.found & ((track.scores >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS)).sum())
+
+
+def choose_people(people: People2D, person) -> tuple[list[tuple[int, Track2D]], dict]:
+    """The person IDs renumbered 0, 1, ... in order of first appearance (stray finds dropped), the
+    tracks `person` asks for ("main", "all" or an ID) and a description of the choice for the
+    console and the JSON. Raises DiffposeError for an ID that is not in the video."""
+    from ..errors import DiffposeError
+    tracks = list(people.tracks.values())
+    counts = [person_frames(t) for t in tracks]
+    fps = tracks[0].fps if tracks else 30.0
+    least = max(1, int(round(MIN_PERSON_S * fps)))
+    kept = [i for i, n in enumerate(counts) if n >= least]
+    if not kept and any(counts):
+        kept = [int(np.argmax(counts))]
+    kept.sort(key=lambda i: int(np.argmax(tracks[i].found)))
+    ordered = [tracks[i] for i in kept]
+    sizes = [float(np.nanmean(box_size(t.boxes[t.found]))) for t in ordered]
+    frames = [counts[i] for i in kept]
+    main = max(range(len(ordered)), key=lambda i: (frames[i], sizes[i])) if ordered else None
+    about = {"asked": person, "found": len(ordered), "main": main, "main_rule": MAIN_RULE,
+             "ids": [{"id": i, "frames_detected": frames[i], "mean_box_px": round(sizes[i], 1)}
+                     for i in range(len(ordered))]}
+    if person == "all":
+        return list(enumerate(ordered)), about
+    if person == "main":
+        return ([] if main is None else [(main, ordered[main])]), about
+    if not 0 <= person < len(ordered):
+        have = ("nobody was found" if not ordered else "found 1 person, ID 0" if len(ordered) == 1
+                else f"found {len(ordered)} people, IDs 0-{len(ordered) - 1}")
+        raise DiffposeError(f"--person {person}: no such person in the video ({have}; --person all "
+                            "writes every one)")
+    return [(person, ordered[person])], about
