@@ -104,7 +104,7 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
     """3D motion of the people in a video file: see the module docstring and docs/json_schema.md.
 
     `person` ("main", the default; "all"; or a person ID) says whose: one Result, or for "all" a
-    list of Results in the order of their IDs (empty when nobody is in view). Each Result's
+    list of Results in the order of their IDs (DiffposeError when nobody is in view). Each Result's
     `person` gives its ID and `people` the choice (pose2d/people.py's `choose_people`).
 
     The run's options come as `options` (a RunOptions) or, equivalently, as the keyword arguments
@@ -153,6 +153,9 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
     chosen, about = choose_people(people, options.person)
     if not chosen and options.person == "main":     # nobody in view: an empty result, as ever
         chosen = [(None, people.nobody)]
+    elif not chosen:
+        raise DiffposeError(f"nobody was found in {path}: --person all has no one to write "
+                            "(--person main writes the empty clip)")
     del people
     results = []
     for pid, t2d in chosen:
