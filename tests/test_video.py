@@ -188,7 +188,9 @@ def walk(walk_json):
 
 def test_walk_json_has_every_frame_and_the_documented_fields(walk_json):
     data = json.loads(walk_json.read_text())
-    assert data["schema"] == "diffpose-cli/pose" and data["schema_version"] == "1.0"
+    assert data["schema"] == "diffpose-cli/pose" and data["schema_version"] == "2.0"
+    assert [p["id"] for p in data["persons"]] == [0] and data["people"]["main"] == 0
+    person = data["persons"][0]
     v = data["video"]
     assert (v["width"], v["height"], v["frame_count"]) == (1280, 720, 401)
     assert v["fps"] == pytest.approx(30.0, abs=0.01)
@@ -197,8 +199,8 @@ def test_walk_json_has_every_frame_and_the_documented_fields(walk_json):
     assert data["models"]["hypotheses"] == HYPOTHESES and data["models"]["steps"] == STEPS
     assert data["skeleton"]["joint_names"][0] == "pelvis" and len(data["skeleton"]["parents"]) == 17
     assert {"camera", "world", "units"} <= set(data["coordinates"])
-    assert data["camera"]["focal"] == pytest.approx(DEFAULT_FOCAL_FACTOR * 1280)
-    frames = data["frames"]
+    assert person["camera"]["focal"] == pytest.approx(DEFAULT_FOCAL_FACTOR * 1280)
+    frames = person["frames"]
     assert [f["index"] for f in frames] == list(range(401))
     assert all(b["time"] > a["time"] for a, b in zip(frames[:-1], frames[1:]))
     for f in frames:
@@ -300,7 +302,7 @@ def test_video_command_on_runner(videos_dir, tmp_path):
     r = run_cli("video", videos_dir / "runner.mp4", "--out", out, *lifter_cli_args())
     assert r.returncode == 0, r.stderr[-3000:]
     assert "2D detector: blazepose" in r.stderr
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text())["persons"][0]
     assert len(data["frames"]) == 47
     assert data["summary"]["detected"] >= 28
 
@@ -398,7 +400,7 @@ def test_lift_command_reads_mmpose_npz_and_csv(runner_2d, tmp_path):
     r = run_cli("lift", mm, "--out", out, "--image-size", t.width, t.height, "--fps", "29.97",
                 *lifter_cli_args())
     assert r.returncode == 0, r.stderr[-3000:]
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text())["persons"][0]
     assert len(data["frames"]) == 47 and data["summary"]["detected"] >= 28
     # the main (large) person was lifted, not the small fake one
     f = int(np.flatnonzero(t.found)[5])
@@ -411,7 +413,7 @@ def test_lift_command_reads_mmpose_npz_and_csv(runner_2d, tmp_path):
     out2 = tmp_path / "lifted_npz.json"
     r = run_cli("lift", npz, "--out", out2, "--quiet", *lifter_cli_args())
     assert r.returncode == 0, r.stderr[-3000:]
-    assert json.loads(out2.read_text())["summary"]["detected"] == data["summary"]["detected"]
+    assert json.loads(out2.read_text())["persons"][0]["summary"]["detected"] == data["summary"]["detected"]
 
     csv = tmp_path / "kp.csv"
     rows = ["frame," + ",".join(f"j{j}_{a}" for j in range(17) for a in "xys")]
@@ -422,7 +424,7 @@ def test_lift_command_reads_mmpose_npz_and_csv(runner_2d, tmp_path):
     r = run_cli("lift", csv, "--out", out3, "--quiet", "--width", t.width, "--height", t.height,
                 "--fps", "29.97", *lifter_cli_args())
     assert r.returncode == 0, r.stderr[-3000:]
-    assert json.loads(out3.read_text())["summary"]["detected"] == data["summary"]["detected"]
+    assert json.loads(out3.read_text())["persons"][0]["summary"]["detected"] == data["summary"]["detected"]
 
     r = run_cli("lift", csv, "--out", tmp_path / "x.json", "--quiet")
     assert r.returncode == 1 and "--image-size" in r.stderr
@@ -579,5 +581,6 @@ def test_streamed_json_is_the_in_memory_document(videos_dir, tmp_path):
     text = out.read_text()
     assert text == json.dumps(result_to_dict(result), allow_nan=False, separators=(",", ":")) + "\n"
     data = json.loads(text)
-    assert len(data["frames"]) == 47 and list(data)[-1] == "frames"
+    assert len(data["persons"][0]["frames"]) == 47 and list(data)[-1] == "persons"
+    assert list(data["persons"][0])[-1] == "frames"
     assert [p.name for p in tmp_path.iterdir()] == ["runner.json"]
