@@ -31,6 +31,8 @@ from .pose2d.mixtures import Mixtures, mixtures_from_points
 from .pose2d.track import fill_gaps
 from .result import Result
 
+HRNET_RULE = ("HRNet follows one person: the chain of detections in view the longest and largest "
+              "(pose2d/track.py)")
 LIFT_BATCH = 256           # frames per lifter batch: bounds the lifter's working memory, which larger
                            # batches raise for little speed (benchmarks/option_bounds.py measures one batch)
 
@@ -141,7 +143,13 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
             det.close()
         if len(t2d.times) == 0:
             raise DiffposeError(f"{path} has no decodable video frames")
-        return _person_result(t2d, path, models, options, quiet)
+        result = _person_result(t2d, path, models, options, quiet)
+        found = int(result.detected.any())
+        result.person = {"id": 0, "main": True} if found else None
+        result.people = {"asked": "main", "found": found, "main": 0 if found else None,
+                         "main_rule": HRNET_RULE,
+                         "ids": [{"id": 0, "frames_detected": int(result.detected.sum())}] if found else []}
+        return result
     from .pose2d.people import PeopleDetector, choose_people, detect_people_2d
     det = PeopleDetector()
     try:
