@@ -554,12 +554,12 @@ def test_chunked_placement_equals_whole_clip(runner_2d, monkeypatch):
 def test_frame_arrays_grow_in_place_and_widen(runner_2d):
     """The 2D pass's storage: a capacity far too small (a container that under-reports its frame
     count) and a detector that gives more kernels than expected still store every frame."""
-    from diffpose_cli.pose2d.detect import _FrameArrays
+    from diffpose_cli.pose2d.detect import FrameArrays
     from diffpose_cli.pose2d.detectors import PersonPose
     t = runner_2d
     poses = [PersonPose(t.keypoints[f], t.scores[f], t.mixtures.means[f], t.mixtures.stds[f],
                         t.mixtures.weights[f], t.boxes[f]) if t.found[f] else None for f in range(47)]
-    store = _FrameArrays(2, 1)
+    store = FrameArrays(2, 1)
     for f, p in enumerate(poses):
         store.add(t.times[f], p)
     store.trim()
@@ -568,7 +568,7 @@ def test_frame_arrays_grow_in_place_and_widen(runner_2d):
                       ("weights", t.mixtures.weights)):
         assert np.array_equal(getattr(store, name), ref, equal_nan=True), name
     wide = _padded(t.mixtures, 3)
-    store = _FrameArrays(47, 1)
+    store = FrameArrays(47, 1)
     for f, p in enumerate(poses):
         if f == 30 and p is not None:
             p = PersonPose(p.keypoints, p.scores, wide.means[f], wide.stds[f], wide.weights[f], p.box)

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from .detect import Track2D, _FrameArrays
+from .detect import Track2D, FrameArrays
 from .detectors import BlazePoseDetector, PersonPose, keypoint_box
 from .identities import PeopleTracker, box_size, iou
 from .mixtures import Mixtures
@@ -140,7 +140,7 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
         if max_frames is not None:
             total = min(total or max_frames, max_frames)
         tracker = PeopleTracker(reader.nominal_fps or 30.0)
-        store = _FrameArrays((total or 1024) + 1, 1)    # one row per detection
+        store = FrameArrays((total or 1024) + 1, 1)    # one row per detection
         frame_of, id_of = array.array("i"), array.array("i")
         times = []
         with tqdm(total=total, unit="frame", desc="2D pose (people)", disable=quiet, dynamic_ncols=True,
