@@ -161,3 +161,50 @@ def test_person_option_values():
     assert RunOptions().person == "main"
     assert RunOptions(person=" ALL ").person == "all"
     assert RunOptions(person="3").person == 3 and RunOptions(person=0).person == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# the tracker on its own: people crossing, one hidden behind the other, leaving and coming back
+# ---------------------------------------------------------------------------------------------
+# a standing person's COCO-17 keypoints in a unit box (x right, y down)
+STANDING = np.array([[.5, .08], [.47, .06], [.53, .06], [.44, .08], [.56, .08], [.35, .2], [.65, .2],
+                     [.3, .35], [.7, .35], [.28, .48], [.72, .48], [.4, .52], [.6, .52], [.4, .75],
+                     [.6, .75], [.4, .97], [.6, .97]])
+
+
+def _scene(people):
+    """A 640x360 frame with each (x, colour) person painted as a box of their colour (their
+    clothes), and their boxes and keypoints."""
+    image = np.full((360, 640, 3), 90, np.uint8)
+    boxes, kps = [], []
+    for x, colour in people:
+        box = np.array([x - 40, 60, x + 40, 300], np.float32)
+        image[60:300, int(x - 40):int(x + 40)] = colour
+        boxes.append(box)
+        kps.append(box[:2] + STANDING * (box[2:] - box[:2]))
+    return image, boxes, kps
+
+
+def test_tracker_keeps_ids_through_a_crossing_and_a_return():
+    from diffpose_cli.pose2d.identities import PeopleTracker
+    tracker = PeopleTracker(30.0)
+    red, blue, green = (40, 40, 200), (200, 60, 40), (40, 180, 40)
+    ids = {}
+    for f in range(90):
+        a = 100 + 8 * f if f < 60 else None           # red walks right, leaves at frame 60 ...
+        if 75 <= f:
+            a = 560 - 6 * (f - 75)                     # ... and comes back from the right at 75
+        b = 540 - 8 * f                                # blue walks left, crossing red at frame ~27
+        people = []
+        if a is not None and 0 <= a <= 640:
+            people.append((a, red))
+        if not 22 <= f <= 32 and b >= 40:              # blue hidden behind red while they cross
+            people.append((b, blue))
+        if f == 80:
+            people.append((80, green))                 # someone new on the far left
+        image, boxes, kps = _scene(people)
+        got = tracker.update(f, boxes, kps, [np.ones(17)] * len(boxes), image)
+        for (_, colour), pid in zip(people, got, strict=True):
+            ids.setdefault(colour, set()).add(pid)
+    assert ids[red] == {0} and ids[blue] == {1}, ids
+    assert ids[green] == {2}
