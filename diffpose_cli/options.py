@@ -59,6 +59,7 @@ class RunOptions:
     skeleton: str = "h36m"              # rig of the animation exports (rig.RIGS)
     foot_lock: bool = True              # animation exports: planted feet do not slide (feet.py)
     max_gap_s: float | None = None      # longest gap filled in the person's track (None: track.MAX_GAP_S)
+    person: str | int = "main"          # who: main (pose2d/people.MAIN_RULE), all, or a person ID
 
     def __post_init__(self):
         self._check()
@@ -104,6 +105,7 @@ class RunOptions:
                 raise DiffposeError(f"max_gap_s must be a finite number of seconds >= 0, got "
                                     f"{self.max_gap_s!r}")
             put("max_gap_s", gap)
+        put("person", parse_person(self.person))
 
     def _check_camera(self, put):
         """The camera options, each parsed once; at most one way of giving the camera; a
@@ -143,6 +145,22 @@ class RunOptions:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def parse_person(value) -> str | int:
+    """`--person`: "main", "all" or a person ID (a whole number >= 0, as the JSON and overlay show)."""
+    if isinstance(value, bool):
+        raise DiffposeError(f"--person must be main, all or a person ID (0, 1, ...), got {value!r}")
+    text = str(value).strip().lower()
+    if text in ("main", "all"):
+        return text
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise DiffposeError(f"--person must be main, all or a person ID (0, 1, ...), got {value!r}")
+    return number
 
 
 def run_options(options: RunOptions | None = None, **legacy) -> RunOptions:

@@ -31,6 +31,8 @@ from .pose2d.mixtures import Mixtures, mixtures_from_points
 from .pose2d.track import fill_gaps
 from .result import Result
 
+HRNET_RULE = ("HRNet follows one person: the chain of detections in view the longest and largest "
+              "(pose2d/track.py)")
 LIFT_BATCH = 256           # frames per lifter batch: bounds the lifter's working memory, which larger
                            # batches raise for little speed (benchmarks/option_bounds.py measures one batch)
 
@@ -99,16 +101,20 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
              quiet: bool = True, max_frames: int | None = None, detector: str | None = None,
              pose2d_weights=None, lifter_weights=None, device: str | None = None,
              hypotheses: int | None = None, steps: int | None = None, focal: float | None = None,
-             flip_test: bool | None = None, max_gap_s: float | None = None) -> Result:
-    """One person's 3D motion from a video file: see the module docstring and docs/json_schema.md.
+             flip_test: bool | None = None, max_gap_s: float | None = None,
+             person: str | int | None = None) -> Result | list[Result]:
+    """3D motion of the people in a video file: see the module docstring and docs/json_schema.md.
+
+    `person` ("main", the default; "all"; or a person ID) says whose: one Result, or for "all" a
+    list of Results in the order of their IDs (DiffposeError when nobody is in view). Each Result's
+    `person` gives its ID and `people` the choice (pose2d/people.py's `choose_people`).
 
     The run's options come as `options` (a RunOptions) or, equivalently, as the keyword arguments
     after `max_frames` (not both). They are checked before the video is opened or a model loaded."""
-    from .pose2d.track import MAX_GAP_S, fillable_gaps, track_main_person
     options = run_options(options, detector=detector, pose2d_weights=pose2d_weights,
                           lifter_weights=lifter_weights, device=device, hypotheses=hypotheses,
-                          steps=steps, focal=focal, flip_test=flip_test, max_gap_s=max_gap_s)
-    max_gap_s = options.max_gap_s
+                          steps=steps, focal=focal, flip_test=flip_test, max_gap_s=max_gap_s,
+                          person=person)
     path = os.fspath(path)
     bound_heap()
     from .pose2d.video import VideoReader
@@ -126,13 +132,53 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
             det = HRNetDetector(weights, models.device)
             models.detector_name, models.pose2d_weights, models._hrnet = "hrnet", weights, det.model
         models.flip_test = options.flip_test
-    det = models.new_detector()
+    if models.detector_name == "hrnet":
+        if options.person != "main":
+            raise DiffposeError(f"--person {options.person} needs the blazepose detector (--detector "
+                                "blazepose): HRNet follows one person")
+        det = models.new_detector()
+        try:
+            t2d = detect_2d(path, det, quiet=quiet, max_frames=max_frames)
+        finally:
+            det.close()
+        if len(t2d.times) == 0:
+            raise DiffposeError(f"{path} has no decodable video frames")
+        result = _person_result(t2d, path, models, options, quiet)
+        found = int(result.detected.any())
+        result.person = {"id": 0, "main": True} if found else None
+        result.people = {"asked": "main", "found": found, "main": 0 if found else None,
+                         "main_rule": HRNET_RULE,
+                         "ids": [{"id": 0, "frames_detected": int(result.detected.sum())}] if found else []}
+        return result
+    from .pose2d.people import PeopleDetector, choose_people, detect_people_2d
+    det = PeopleDetector()
     try:
-        t2d = detect_2d(path, det, quiet=quiet, max_frames=max_frames)
+        people = detect_people_2d(path, det, quiet=quiet, max_frames=max_frames)
     finally:
         det.close()
-    if len(t2d.times) == 0:
+    if people.frame_count == 0:
         raise DiffposeError(f"{path} has no decodable video frames")
+    chosen, about = choose_people(people, options.person)
+    if not chosen and options.person == "main":     # nobody in view: an empty result, as ever
+        chosen = [(None, people.nobody)]
+    elif not chosen:
+        raise DiffposeError(f"nobody was found in {path}: --person all has no one to write "
+                            "(--person main writes the empty clip)")
+    del people
+    results = []
+    for pid, t2d in chosen:
+        result = _person_result(t2d, path, models, options, quiet)
+        result.person = None if pid is None else {"id": int(pid), "main": pid == about["main"]}
+        result.people = about
+        results.append(result)
+    return results if options.person == "all" else results[0]
+
+
+def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) -> Result:
+    """One person's 2D track -> their Result: the one-person rules (main chain of tracklets, gaps)
+    applied to this person's detections, then the lift and placement."""
+    from .pose2d.track import MAX_GAP_S, fillable_gaps, track_main_person
+    max_gap_s = options.max_gap_s
     confident = (t2d.scores >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS
     mix, kp, scores = _coco_to_h36m(t2d.mixtures, t2d.scores)
     candidates = t2d.found & confident & mix.present[:, 0]

@@ -1,4 +1,5 @@
-"""What `estimate` and `lift` return: one person's 2D and 3D motion through a clip, as arrays.
+"""What `estimate` and `lift` return: one person's 2D and 3D motion through a clip, as arrays
+(`estimate(..., person="all")`: a list of them, one per person).
 
 Every per-frame array has the clip's frame count as its first axis; frames without a person hold
 NaN (never an invented pose). Writers (JSON, BVH, NPZ, CSV, overlay MP4) read only this object.
@@ -10,7 +11,7 @@ import numpy as np
 
 from .skeleton import JOINT_NAMES, PARENTS
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 
 
 @dataclass
@@ -31,6 +32,8 @@ class Result:
     camera: dict               # {"focal": px, "cx": px, "cy": px, "world_from_camera": 4x4 list}
     joint_names: list = field(default_factory=lambda: list(JOINT_NAMES))
     parents: list = field(default_factory=lambda: list(PARENTS))
+    person: dict | None = None   # {"id": n, "main": bool}: which person of the video this is
+    people: dict | None = None   # everyone found and how this person was chosen (people.choose_people)
 
     @property
     def present(self) -> np.ndarray:

@@ -188,7 +188,7 @@ def test_ray_worker_killed_midbatch_is_retried(cluster, videos_dir, tmp_path):
         stem = out / Path(name).stem
         assert np.load(f"{stem}.npz")["joints_world"].shape == (RUNNER_FRAMES, 17, 3)
         with open(f"{stem}.json", encoding="utf-8") as f:
-            assert len(json.load(f)["frames"]) == RUNNER_FRAMES
+            assert len(json.load(f)["persons"][0]["frames"]) == RUNNER_FRAMES
 
 
 def test_ray_sigterm_leaves_no_partial_files_and_skip_existing_finishes(cluster, videos_dir, tmp_path):

@@ -107,7 +107,7 @@ def test_contact_flags_in_json_npz_and_csv(studio, tmp_path):
     write_json(result, tmp_path / "pose.json")
     write_npz(result, tmp_path / "pose.npz")
     write_csv(result, tmp_path / "pose.csv")
-    frames = json.loads((tmp_path / "pose.json").read_text())["frames"]
+    frames = json.loads((tmp_path / "pose.json").read_text())["persons"][0]["frames"]
     assert [[f["foot_contact"]["left"], f["foot_contact"]["right"]] for f in frames] == contacts.tolist()
     with np.load(tmp_path / "pose.npz") as npz:
         assert npz["foot_contact"].dtype == bool and (npz["foot_contact"] == contacts).all()
@@ -122,7 +122,7 @@ def test_frames_without_a_person_have_no_contact_flags(h36m_dir, tmp_path):
     result = make_result(h36m_motion(h36m_dir, "S9/Walking 1", fps=30.0, count=60), 30.0, 4, 2)
     write_json(result, tmp_path / "pose.json")
     write_csv(result, tmp_path / "pose.csv")
-    frames = json.loads((tmp_path / "pose.json").read_text())["frames"]
+    frames = json.loads((tmp_path / "pose.json").read_text())["persons"][0]["frames"]
     assert all(f["foot_contact"] is None for f in frames[:4] + frames[-2:])
     assert all(f["foot_contact"] is not None for f in frames[4:-2])
     with open(tmp_path / "pose.csv", newline="") as f:

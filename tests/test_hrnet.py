@@ -272,7 +272,8 @@ def test_video_command_with_hrnet(checkpoints, videos_dir, tmp_path, lifter_weig
     assert r.returncode == 0, r.stderr[-2000:]
     data = json.loads(out.read_text())
     assert data["models"]["detector"] == "hrnet"
-    assert data["summary"]["frames"] == 47 and len(data["frames"]) == 47
+    person = data["persons"][0]
+    assert person["summary"]["frames"] == 47 and len(person["frames"]) == 47
 
 
 @pytest.fixture

@@ -166,7 +166,7 @@ def check_lift(kind: str, data: bytes):
             assert run.stderr.strip() == "", run.explain()
             with open(out, encoding="utf-8") as f:
                 document = json.load(f)
-            assert document["video"]["frame_count"] == len(document["frames"]) >= 1
+            assert document["video"]["frame_count"] == len(document["persons"][0]["frames"]) >= 1
         else:
             assert run.code == 1, run.explain()
             lines = [line for line in run.stderr.splitlines() if line.strip()]

@@ -188,7 +188,9 @@ def walk(walk_json):
 
 def test_walk_json_has_every_frame_and_the_documented_fields(walk_json):
     data = json.loads(walk_json.read_text())
-    assert data["schema"] == "diffpose-cli/pose" and data["schema_version"] == "1.0"
+    assert data["schema"] == "diffpose-cli/pose" and data["schema_version"] == "2.0"
+    assert [p["id"] for p in data["persons"]] == [0] and data["people"]["main"] == 0
+    person = data["persons"][0]
     v = data["video"]
     assert (v["width"], v["height"], v["frame_count"]) == (1280, 720, 401)
     assert v["fps"] == pytest.approx(30.0, abs=0.01)
@@ -197,8 +199,8 @@ def test_walk_json_has_every_frame_and_the_documented_fields(walk_json):
     assert data["models"]["hypotheses"] == HYPOTHESES and data["models"]["steps"] == STEPS
     assert data["skeleton"]["joint_names"][0] == "pelvis" and len(data["skeleton"]["parents"]) == 17
     assert {"camera", "world", "units"} <= set(data["coordinates"])
-    assert data["camera"]["focal"] == pytest.approx(DEFAULT_FOCAL_FACTOR * 1280)
-    frames = data["frames"]
+    assert person["camera"]["focal"] == pytest.approx(DEFAULT_FOCAL_FACTOR * 1280)
+    frames = person["frames"]
     assert [f["index"] for f in frames] == list(range(401))
     assert all(b["time"] > a["time"] for a, b in zip(frames[:-1], frames[1:]))
     for f in frames:
@@ -300,7 +302,7 @@ def test_video_command_on_runner(videos_dir, tmp_path):
     r = run_cli("video", videos_dir / "runner.mp4", "--out", out, *lifter_cli_args())
     assert r.returncode == 0, r.stderr[-3000:]
     assert "2D detector: blazepose" in r.stderr
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text())["persons"][0]
     assert len(data["frames"]) == 47
     assert data["summary"]["detected"] >= 28
 
@@ -398,7 +400,7 @@ def test_lift_command_reads_mmpose_npz_and_csv(runner_2d, tmp_path):
     r = run_cli("lift", mm, "--out", out, "--image-size", t.width, t.height, "--fps", "29.97",
                 *lifter_cli_args())
     assert r.returncode == 0, r.stderr[-3000:]
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text())["persons"][0]
     assert len(data["frames"]) == 47 and data["summary"]["detected"] >= 28
     # the main (large) person was lifted, not the small fake one
     f = int(np.flatnonzero(t.found)[5])
@@ -411,7 +413,7 @@ def test_lift_command_reads_mmpose_npz_and_csv(runner_2d, tmp_path):
     out2 = tmp_path / "lifted_npz.json"
     r = run_cli("lift", npz, "--out", out2, "--quiet", *lifter_cli_args())
     assert r.returncode == 0, r.stderr[-3000:]
-    assert json.loads(out2.read_text())["summary"]["detected"] == data["summary"]["detected"]
+    assert json.loads(out2.read_text())["persons"][0]["summary"]["detected"] == data["summary"]["detected"]
 
     csv = tmp_path / "kp.csv"
     rows = ["frame," + ",".join(f"j{j}_{a}" for j in range(17) for a in "xys")]
@@ -422,7 +424,7 @@ def test_lift_command_reads_mmpose_npz_and_csv(runner_2d, tmp_path):
     r = run_cli("lift", csv, "--out", out3, "--quiet", "--width", t.width, "--height", t.height,
                 "--fps", "29.97", *lifter_cli_args())
     assert r.returncode == 0, r.stderr[-3000:]
-    assert json.loads(out3.read_text())["summary"]["detected"] == data["summary"]["detected"]
+    assert json.loads(out3.read_text())["persons"][0]["summary"]["detected"] == data["summary"]["detected"]
 
     r = run_cli("lift", csv, "--out", tmp_path / "x.json", "--quiet")
     assert r.returncode == 1 and "--image-size" in r.stderr
@@ -437,7 +439,14 @@ def test_estimate_api_two_people(videos_dir):
     res = diffpose_cli.estimate(videos_dir / "two_people.mp4", **lifter_kwargs())
     assert res.frame_count == 230
     assert res.detected.sum() >= 150
-    assert not res.present[175:198].any()     # the woman's frames are not given to the man
+    # frames 175-198: BlazePose's own tracker follows the woman (left of x = 450 then); the man,
+    # jumping down from the box right of x = 800, is found there by the people search, and the
+    # woman's detections are never given to him
+    seen = res.detected[175:198]
+    assert seen.mean() > 0.8
+    centre_x = np.nanmean(res.keypoints_2d[175:198, :, 0], axis=1)
+    assert (centre_x[seen] > 800).all()
+    assert res.person == {"id": 0, "main": True} and res.people["found"] == 2
     assert np.isfinite(res.root_camera[res.detected]).all()
 
 
@@ -545,12 +554,12 @@ def test_chunked_placement_equals_whole_clip(runner_2d, monkeypatch):
 def test_frame_arrays_grow_in_place_and_widen(runner_2d):
     """The 2D pass's storage: a capacity far too small (a container that under-reports its frame
     count) and a detector that gives more kernels than expected still store every frame."""
-    from diffpose_cli.pose2d.detect import _FrameArrays
+    from diffpose_cli.pose2d.detect import FrameArrays
     from diffpose_cli.pose2d.detectors import PersonPose
     t = runner_2d
     poses = [PersonPose(t.keypoints[f], t.scores[f], t.mixtures.means[f], t.mixtures.stds[f],
                         t.mixtures.weights[f], t.boxes[f]) if t.found[f] else None for f in range(47)]
-    store = _FrameArrays(2, 1)
+    store = FrameArrays(2, 1)
     for f, p in enumerate(poses):
         store.add(t.times[f], p)
     store.trim()
@@ -559,7 +568,7 @@ def test_frame_arrays_grow_in_place_and_widen(runner_2d):
                       ("weights", t.mixtures.weights)):
         assert np.array_equal(getattr(store, name), ref, equal_nan=True), name
     wide = _padded(t.mixtures, 3)
-    store = _FrameArrays(47, 1)
+    store = FrameArrays(47, 1)
     for f, p in enumerate(poses):
         if f == 30 and p is not None:
             p = PersonPose(p.keypoints, p.scores, wide.means[f], wide.stds[f], wide.weights[f], p.box)
@@ -579,5 +588,6 @@ def test_streamed_json_is_the_in_memory_document(videos_dir, tmp_path):
     text = out.read_text()
     assert text == json.dumps(result_to_dict(result), allow_nan=False, separators=(",", ":")) + "\n"
     data = json.loads(text)
-    assert len(data["frames"]) == 47 and list(data)[-1] == "frames"
+    assert len(data["persons"][0]["frames"]) == 47 and list(data)[-1] == "persons"
+    assert list(data["persons"][0])[-1] == "frames"
     assert [p.name for p in tmp_path.iterdir()] == ["runner.json"]

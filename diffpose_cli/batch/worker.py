@@ -11,6 +11,8 @@ import time
 import traceback
 
 from ..errors import DiffposeError
+import numpy as np
+
 from ..options import RunOptions
 from ..pose2d.frame_count import truncation
 from . import EXIT_SIGTERM
@@ -101,9 +103,13 @@ def run_one(job: dict) -> dict:
         result = engine.estimate(_worker["models"], job["input"], _worker["options"])
         engine.write_outputs(result, job["write"], video_path=job["input"], overwrite=job["overwrite"],
                              options=_worker["options"])
-        present = int(result.present.sum())
+        people = result if isinstance(result, list) else [result]    # --person all: a list
+        result = people[0]
+        present = int(np.logical_or.reduce([r.present for r in people]).sum())
         outcome = {"status": "done", "frames": result.frame_count, "frames_with_person": present,
                    "fps": float(result.video.get("fps") or 0.0) or None}
+        if len(people) > 1:
+            outcome["people"] = len(people)
         warnings = ["no person found"] if present == 0 else []
         declared = truncation(job["input"], result.frame_count)
         if declared is not None:

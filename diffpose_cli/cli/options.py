@@ -46,6 +46,11 @@ Skeleton = Annotated[str, typer.Option(
 NoFootLock = Annotated[bool, typer.Option(
     "--no-foot-lock", help="Animation exports: let feet slide as estimated instead of planting them "
                            "in contact.")]
+Person = Annotated[str, typer.Option(
+    "--person", help="Who: main (the person in view the most frames, ties: the larger; the console "
+                     "and JSON say who), all (every person: animation files one per person, "
+                     "NAME_p0.bvh, ...), or a person ID (0, 1, ...: the IDs the JSON and overlay of "
+                     "--person all show).")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs (never an input).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")]
 

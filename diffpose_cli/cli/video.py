@@ -28,7 +28,23 @@ def _say(quiet: bool, msg: str):
         typer.echo(msg, err=True)
 
 
+def people_line(about: dict, chosen) -> str:
+    """The console's line on who is in the video and whose motion was written."""
+    found = about["found"]
+    if found == 0:
+        return "people: nobody found"
+    ids = ", ".join(f"ID {p['id']} in {p['frames_detected']} frames" for p in about["ids"])
+    head = f"people: {found} found ({ids}); main person: ID {about['main']} ({about['main_rule']})"
+    if about["asked"] == "all":
+        return head + "; writing every person"
+    return head + f"; writing ID {chosen[0].person['id']}" if chosen[0].person else head
+
+
 def _summary(result, out) -> str:
+    if isinstance(result, list):
+        return (f"{result[0].frame_count} frames, {len(result)} people: "
+                + "; ".join(f"ID {r.person['id']} detected in {int(r.detected.sum())}" for r in result)
+                + " -> " + ", ".join(str(p) for p in out))
     F = result.frame_count
     if not result.detected.any():
         return (f"{F} frames: no person found in any frame (every frame empty) -> "
@@ -59,16 +75,17 @@ def video_cmd(
     smooth: opt.Smooth = "default",
     skeleton: opt.Skeleton = "h36m",
     no_foot_lock: opt.NoFootLock = False,
+    person: opt.Person = "main",
     overwrite: opt.Overwrite = False,
     quiet: opt.Quiet = False,
 ):
-    """3D pose of the main person in VIDEO, for every frame."""
+    """3D pose of the main person (or of --person all, or of one person ID) in VIDEO, for every frame."""
     options = opt.run_options(
         detector=detector, pose2d_weights=pose2d_weights, flip_test=flip_test,
         lifter_weights=lifter_weights, device=device, hypotheses=hypotheses, steps=steps,
         mirror=mirror, seed=seed, focal=focal, intrinsics=intrinsics, distortion=distortion,
         calibration=calibration, camera=camera, smooth=smooth, skeleton=skeleton,
-        no_foot_lock=no_foot_lock)
+        no_foot_lock=no_foot_lock, person=person)
     from ..pose2d.video import native_logs_silenced
     with native_logs_silenced():
         _video(video, out, options, overwrite, quiet)
@@ -91,6 +108,9 @@ def _video(video: Path, out: list[Path], options: RunOptions, overwrite: bool, q
         why = ("" if options.detector == "blazepose"
                else " (no HRNet weights at hand: pass --pose2d-weights to use HRNet)")
         _say(quiet, f"2D detector: blazepose (MediaPipe BlazePose){why}")
+    people = result if isinstance(result, list) else [result]
+    if people[0].people is not None:
+        _say(quiet, people_line(people[0].people, people))
     _say(quiet, _summary(result, written))
 
 

@@ -1,4 +1,5 @@
-"""The JSON output (schema in docs/json_schema.md): `write_json(result, path)` and `read_json(path)`.
+"""The JSON output (schema in docs/json_schema.md): `write_json(result or [results], path)`,
+`read_json(path)` (the main person) and `read_persons(path)` (everyone).
 
 Strict JSON (no NaN: absent values are `null`), written atomically (`files.atomic_output`: a
 temporary file beside the target, then `os.replace`), so a failed run never leaves half a file.
@@ -104,18 +105,48 @@ def frame_dict(result: Result, f: int, root_world: np.ndarray | None = None,
     }
 
 
-def header_dict(result: Result) -> dict:
-    """Everything in the document before its "frames" list (which comes last)."""
-    F = result.frame_count
+def _people(results: list[Result]) -> list[Result]:
+    """`write_json`'s argument as a list: one Result (one person) or a list of them."""
+    return [results] if isinstance(results, Result) else list(results)
+
+
+def _people_dict(results: list[Result]) -> dict:
+    """How the persons in the file were chosen (pose2d.people.choose_people); for 2D keypoints
+    given to `lift`, the one person they describe."""
+    about = next((r.people for r in results if r.people is not None), None)
+    if about is None:
+        return {"asked": "main", "found": len(results), "main": 0 if results else None,
+                "main_rule": "the one person of the 2D keypoints given", "ids": []}
+    return _plain(about)
+
+
+def header_dict(results) -> dict:
+    """Everything in the document before its "persons" list (which comes last). `results`: one
+    Result or a list of them (one per person, all from the same video)."""
+    results = _people(results)
+    if not results:
+        raise DiffposeError("no person to write")
+    first = results[0]
     return {
         "schema": SCHEMA_NAME,
         "schema_version": SCHEMA_VERSION,
-        "video": _plain(result.video),
-        "models": _plain(result.models),
-        "skeleton": {"layout": "human3.6m-17", "joint_names": list(result.joint_names),
-                     "parents": [int(p) for p in result.parents],
+        "video": _plain(first.video),
+        "models": _plain(first.models),
+        "skeleton": {"layout": "human3.6m-17", "joint_names": list(first.joint_names),
+                     "parents": [int(p) for p in first.parents],
                      "bones": [[int(a), int(b)] for a, b in BONES]},
         "coordinates": COORDINATES,
+        "people": _people_dict(results),
+    }
+
+
+def person_header(result: Result) -> dict:
+    """One entry of "persons", before its "frames" list (which comes last)."""
+    F = result.frame_count
+    person = result.person or {"id": 0, "main": True}
+    return {
+        "id": int(person["id"]),
+        "main": bool(person["main"]),
         "camera": _plain(result.camera),
         "summary": {"frames": F, "detected": int(result.detected.sum()),
                     "interpolated": int(result.interpolated.sum()),
@@ -123,35 +154,46 @@ def header_dict(result: Result) -> dict:
     }
 
 
-def result_to_dict(result: Result) -> dict:
+def result_to_dict(results) -> dict:
     """The whole document as one dict (what `write_json` writes, built in memory: for small
     results; `write_json` streams the frames instead)."""
-    root_world, contacts = _root_world(result), _contacts(result)
-    return {**header_dict(result),
-            "frames": [frame_dict(result, f, root_world, contacts) for f in range(result.frame_count)]}
+    persons = []
+    for r in _people(results):
+        root_world, contacts = _root_world(r), _contacts(r)
+        persons.append({**person_header(r),
+                        "frames": [frame_dict(r, f, root_world, contacts) for f in range(r.frame_count)]})
+    return {**header_dict(results), "persons": persons}
 
 
-def iter_json(result: Result):
+def _open(enc, d: dict, key: str) -> str:
+    """The text of dict `d` up to its (last) key `key`, with that key's list opened."""
+    text = enc.encode(d)
+    return text[:-1] + ("," if text != "{}" else "") + f'"{key}":['
+
+
+def iter_json(results):
     """The document's text in pieces, one frame at a time: "".join(iter_json(r)) is exactly
     json.dumps(result_to_dict(r), allow_nan=False, separators=(",", ":")) + "\n"."""
     enc = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
-    head = enc.encode(header_dict(result))
-    yield head[:-1] + ("," if head != "{}" else "") + '"frames":['
-    root_world, contacts = _root_world(result), _contacts(result)
-    for f in range(result.frame_count):
-        yield ("," if f else "") + enc.encode(frame_dict(result, f, root_world, contacts))
+    yield _open(enc, header_dict(results), "persons")
+    for i, r in enumerate(_people(results)):
+        yield ("," if i else "") + _open(enc, person_header(r), "frames")
+        root_world, contacts = _root_world(r), _contacts(r)
+        for f in range(r.frame_count):
+            yield ("," if f else "") + enc.encode(frame_dict(r, f, root_world, contacts))
+        yield "]}"
     yield "]}\n"
 
 
-def write_json(result: Result, path) -> Path:
-    """Write `result` to `path` (atomically), streamed frame by frame: memory does not grow with
-    the clip beyond the Result itself. Returns the path."""
+def write_json(results, path) -> Path:
+    """Write one Result, or a list of them (one per person), to `path` (atomically), streamed frame
+    by frame: memory does not grow with the clip beyond the Results themselves. Returns the path."""
     path = Path(path)
     d = path.parent if str(path.parent) else Path(".")
     if not d.is_dir():
         raise DiffposeError(f"can't write '{path}': the directory '{d}' does not exist")
     with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        for piece in iter_json(result):
+        for piece in iter_json(results):
             f.write(piece)
     return path
 
@@ -168,7 +210,16 @@ def _arr(rows, F, J, D):
 
 
 def read_json(path) -> Result:
-    """The Result back from a file written by `write_json` (2D scores, 3D, uncertainty, camera)."""
+    """The Result back from a file written by `write_json` (2D scores, 3D, uncertainty, camera):
+    the main person of a file with several (schema 2.x), the one person of a 1.x file."""
+    persons = read_persons(path)
+    if not persons:
+        raise DiffposeError(f"{path} holds no person (nobody was found in the video)")
+    return next((r for r in persons if r.person and r.person.get("main")), persons[0])
+
+
+def read_persons(path) -> list[Result]:
+    """Every person of a file written by `write_json`, in the file's order (one for a 1.x file)."""
     path = Path(path)
     try:
         with open(path) as f:
@@ -180,10 +231,18 @@ def read_json(path) -> Result:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA_NAME:
         raise DiffposeError(f"{path} is not a diffpose-cli pose file (no \"schema\": \"{SCHEMA_NAME}\")")
     major = str(data.get("schema_version", "0")).split(".")[0]
+    if major == "1":      # one person: camera, summary and frames at the top level
+        return [_person_from_dict(data, data, None)]
     if major != SCHEMA_VERSION.split(".")[0]:
         raise DiffposeError(f"{path} has schema version {data.get('schema_version')}, this diffpose-cli "
-                            f"reads {SCHEMA_VERSION.split('.')[0]}.x")
-    frames = data["frames"]
+                            f"reads 1.x and {SCHEMA_VERSION.split('.')[0]}.x")
+    return [_person_from_dict(data, person, data.get("people")) for person in data["persons"]]
+
+
+def _person_from_dict(data: dict, person: dict, people: dict | None) -> Result:
+    """One person's Result from the document's header `data` and their entry `person` (the same
+    dict for a 1.x file)."""
+    frames = person["frames"]
     F = len(frames)
     J = len(data["skeleton"]["joint_names"])
     kp3 = _arr([fr["keypoints_2d"] for fr in frames], F, J, 3)
@@ -194,7 +253,8 @@ def read_json(path) -> Result:
             unc[f] = [np.nan if v is None else v for v in fr["uncertainty"]]
         if fr.get("root_camera") is not None:
             root[f] = fr["root_camera"]
-    camera = dict(data["camera"])
+    camera = dict(person["camera"])
+    who = {"id": person["id"], "main": person["main"]} if "id" in person else None
     return Result(
         video=data["video"], models=data["models"],
         times=np.array([fr["time"] for fr in frames], np.float64),
@@ -204,4 +264,5 @@ def read_json(path) -> Result:
         joints_camera=_arr([fr["joints_camera"] for fr in frames], F, J, 3),
         joints_world=_arr([fr["joints_world"] for fr in frames], F, J, 3),
         uncertainty=unc, root_camera=root, camera=camera,
-        joint_names=list(data["skeleton"]["joint_names"]), parents=list(data["skeleton"]["parents"]))
+        joint_names=list(data["skeleton"]["joint_names"]), parents=list(data["skeleton"]["parents"]),
+        person=who, people=people)

@@ -81,9 +81,35 @@ def check_output_paths(paths, overwrite: bool = False, inputs=(), skeleton: str 
     return checked
 
 
+def per_person_path(path: Path, person_id: int) -> Path:
+    """`name.bvh` -> `name_p0.bvh`: person 0's file of a one-file-per-person format."""
+    return path.with_name(f"{path.stem}_p{int(person_id)}{path.suffix}")
+
+
+# formats that hold one person: with several people, one file per person (per_person_path); the
+# JSON lists every person, the overlay draws every one
+ONE_PERSON = (".bvh", ".glb", ".fbx", ".trc", ".npz", ".csv")
+
+
+def _files(result, checked: list[Path]) -> list[tuple[Path, object]]:
+    """(file, what goes in it) for each output: a list of Results (`--person all`) gives the
+    one-person formats one file per person, `name_p<ID>.ext`."""
+    if not isinstance(result, list):
+        return [(p, result) for p in checked]
+    files = []
+    for p in checked:
+        if p.suffix.lower() in ONE_PERSON:
+            files += [(per_person_path(p, r.person["id"]), r) for r in result]
+        else:
+            files.append((p, result))
+    return files
+
+
 def write_outputs(result, paths, video_path=None, overwrite: bool = False, skeleton: str = "h36m",
                   foot_lock: bool = True) -> list[Path]:
-    """Write `result` to every path in `paths`, the format chosen by the extension.
+    """Write `result` to every path in `paths`, the format chosen by the extension. `result` is
+    one Result, or a list of them (`estimate(..., person="all")`): then the JSON and the overlay
+    hold every person, and each other format is written once per person, `name_p<ID>.ext`.
 
     `.mp4` needs `video_path` (the input video, re-read to draw on its frames). The animation
     exports (.bvh .glb .fbx) use the rig `skeleton` ("h36m" or "mixamo") and, with `foot_lock`,
@@ -91,18 +117,24 @@ def write_outputs(result, paths, video_path=None, overwrite: bool = False, skele
     written. Writers are imported here, not at the top, so that `diffpose --help` stays fast and a
     missing optional piece only matters when its format is asked for.
     """
-    source = (getattr(result, "video", None) or {}).get("path")   # the keypoint file of `lift`
+    first = result[0] if isinstance(result, list) and result else result
+    if isinstance(result, list) and not result:
+        raise DiffposeError("no person to write")
+    source = (getattr(first, "video", None) or {}).get("path")   # the keypoint file of `lift`
     checked = check_output_paths(paths, overwrite, inputs=[video_path, source], skeleton=skeleton)
-    for p in checked:   # before writing anything: a late refusal would leave a partial set
+    files = _files(result, checked)
+    if isinstance(result, list):       # the per-person names: checked like the names given
+        check_output_paths([p for p, _ in files], overwrite, inputs=[video_path, source], skeleton=skeleton)
+    for p, r in files:   # before writing anything: a late refusal would leave a partial set
         if p.suffix.lower() == ".mp4" and video_path is None:
             raise DiffposeError(f"'{p}': an overlay video needs the input video to draw on")
-        if p.suffix.lower() in ANIMATIONS and not result.present.any():
-            raise DiffposeError(f"no person found in {_source(result)}: '{p}' would have no motion "
+        if p.suffix.lower() in ANIMATIONS and not r.present.any():
+            raise DiffposeError(f"no person found in {_source(r)}: '{p}' would have no motion "
                                 "to hold (JSON, NPZ and CSV can record an empty clip)")
     written = []
     try:
-        for p in checked:
-            _write_one(result, p, video_path, skeleton, foot_lock)
+        for p, r in files:
+            _write_one(r, p, video_path, skeleton, foot_lock)
             written.append(p)
     except OSError as e:  # full disk, folder removed meanwhile: one line, and no partial set
         _remove(written)
@@ -110,7 +142,7 @@ def write_outputs(result, paths, video_path=None, overwrite: bool = False, skele
     except BaseException:
         _remove(written)
         raise
-    return checked
+    return [p for p, _ in files]
 
 
 def _source(result) -> str:

@@ -137,11 +137,25 @@ def _ffmpeg_exe() -> str:
         raise DiffposeError(f"no ffmpeg to encode the overlay video ({e}); pip install imageio-ffmpeg") from None
 
 
-class OverlayRenderer:
-    """Draws overlay frames for one Result; `render(index, frame)` returns the composed BGR image."""
+# bone colour of each person when several are drawn (BGR), by person ID
+PERSON_COLOURS = [(60, 200, 255), (255, 120, 60), (120, 255, 120), (220, 80, 220), (80, 80, 255),
+                  (255, 255, 80)]
 
-    def __init__(self, result, in_width: int, in_height: int, max_height: int = DEFAULT_MAX_HEIGHT):
+
+class OverlayRenderer:
+    """Draws overlay frames for one Result; `render(index, frame)` returns the composed BGR image.
+
+    `people` (the Results of `--person all`): every person's 2D skeleton is drawn in its own colour
+    with its ID, and the 3D view shows `result` (the main person)."""
+
+    def __init__(self, result, in_width: int, in_height: int, max_height: int = DEFAULT_MAX_HEIGHT,
+                 people=None):
         self.result = result
+        self.people = None
+        if people:
+            self.people = [(int(r.person["id"]), _image_points(r) * (_even(min(in_height, max_height))
+                                                                     / in_height))
+                           for r in people]
         self.height = _even(min(in_height, max_height))
         self.zoom = self.height / in_height
         self.video_width = _even(in_width * self.zoom)
@@ -173,7 +187,29 @@ class OverlayRenderer:
         self.radius_2d = np.round(self.joint_px * (1.0 + 1.5 * np.clip(sigma / HIGH_UNCERTAINTY_M, 0, 1.0)))
         self.ring_3d = np.round(2.0 * sigma * self.view.scale)
 
+    def _draw_people_2d(self, image, index):
+        """Each person's bones in their own colour, their ID above the head."""
+        scale = self.height / 1000
+        for pid, points in self.people:
+            pts = points[index]
+            if not np.isfinite(pts).any():
+                continue
+            colour = PERSON_COLOURS[pid % len(PERSON_COLOURS)]
+            for p, c in BONES:
+                if np.isfinite(pts[[p, c]]).all():
+                    cv2.line(image, tuple(np.round(pts[p]).astype(int)), tuple(np.round(pts[c]).astype(int)),
+                             colour, self.line_px, cv2.LINE_AA)
+            seen = pts[np.isfinite(pts).all(-1)]
+            top, bottom = seen[:, 1].min(), seen[:, 1].max()
+            at = (int(seen[:, 0].mean() - 30 * scale), int(max(20, top - 0.15 * (bottom - top) - 4)))
+            size, thick = max(0.5, 1.2 * scale), max(1, int(3 * scale))
+            cv2.putText(image, f"ID {pid}", at, cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), thick + 2, cv2.LINE_AA)
+            cv2.putText(image, f"ID {pid}", at, cv2.FONT_HERSHEY_SIMPLEX, size, colour, thick, cv2.LINE_AA)
+
     def _draw_2d(self, image, index):
+        if self.people is not None:
+            self._draw_people_2d(image, index)
+            return
         pts = self.points[index]
         if not np.isfinite(pts).any():
             return
@@ -242,14 +278,19 @@ class OverlayRenderer:
 
 
 def write_overlay(result, video_path, out_path, max_height: int = DEFAULT_MAX_HEIGHT) -> None:
-    """Write the overlay MP4 for `result` drawn on the frames of `video_path` (streamed, one frame
+    """Write the overlay MP4 for `result` (one Result, or a list: every person drawn) drawn on the
+    frames of `video_path` (streamed, one frame
     in memory at a time). The video must be the one the Result was estimated from. The frame rate
     is the container's nominal rate (what players show for the input), else the measured mean."""
+    people = None
+    if isinstance(result, list):      # every person: the 3D view shows the main one
+        people = result
+        result = next((r for r in people if r.person and r.person.get("main")), people[0])
     frames = _read_frames(video_path)
     first = next(frames, None)
     if first is None:
         raise DiffposeError(f"'{video_path}' has no frames to draw on")
-    renderer = OverlayRenderer(result, first.shape[1], first.shape[0], max_height)
+    renderer = OverlayRenderer(result, first.shape[1], first.shape[0], max_height, people=people)
     expected = result.frame_count
     command = [_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
                "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{renderer.width}x{renderer.height}",

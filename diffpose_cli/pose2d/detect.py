@@ -31,7 +31,7 @@ class Track2D:
     seconds: float           # wall time of the pass
 
 
-class _FrameArrays:
+class FrameArrays:
     """Per-frame arrays of the 2D pass, preallocated for the expected frame count and grown in
     chunks in place (no per-frame Python objects: a long video costs its arrays and nothing more)."""
 
@@ -109,7 +109,7 @@ def detect_2d(path, detector, quiet: bool = True, max_frames: int | None = None)
     t0 = time.perf_counter()
     with VideoReader(path) as reader:
         total = reader.frame_count if max_frames is None else min(reader.frame_count or max_frames, max_frames)
-        store = _FrameArrays((total or 1024) + 1, getattr(detector, "components", COMPONENTS))
+        store = FrameArrays((total or 1024) + 1, getattr(detector, "components", COMPONENTS))
         with tqdm(total=total, unit="frame", desc="2D pose", disable=quiet, dynamic_ncols=True,
                   leave=False) as bar:
             for frame in reader:

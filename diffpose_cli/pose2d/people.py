@@ -1,0 +1,230 @@
+"""Every person in the video, offline, with the BlazePose that the mediapipe wheel ships.
+
+MediaPipe's bundled `solutions.pose` follows one person. To find the others, each frame goes:
+
+1. through the video-mode BlazePose over the whole frame, exactly as the one-person path runs it
+   (so on a clip of one person the detections are the one-person path's own);
+2. then everyone found so far is painted out (their keypoint box, widened) and the still-image
+   BlazePose looks in a crop around every other person the tracker expects in this frame (their
+   box moved by their velocity): people already known are found even where the whole-frame
+   detector would not pick them;
+3. every `SEARCH_EVERY` frames, the still-image BlazePose searches the painted-out whole frame
+   again and again, each find painted out in turn, for people not seen yet (up to `MAX_PEOPLE`).
+
+Each find is one `PersonPose` (COCO-17, per-joint std from the landmark visibility, as in the
+one-person path); identities.PeopleTracker gives each its person ID. The pass keeps per-detection
+arrays only (never frames), and splits them into one Track2D per person at the end.
+"""
+
+from __future__ import annotations
+
+import array
+import time
+
+import numpy as np
+
+from .detect import Track2D, FrameArrays
+from .detectors import BlazePoseDetector, PersonPose, keypoint_box
+from .identities import PeopleTracker, box_size, iou
+from .mixtures import Mixtures
+
+MAX_PEOPLE = 6          # people looked for in one frame
+SEARCH_EVERY = 3        # frames between whole-frame searches for people not seen yet (0.1 s at 30 fps)
+PAINT_MARGIN = 0.15     # a found person's box is widened by this share of its size before painting out
+CROP_SCALE = 1.8        # a crop around an expected person is this many times their box size
+DUPLICATE_IOU = 0.4     # a find overlapping an earlier one this much is the same person again
+
+
+class PeopleDetector:
+    """image -> [PersonPose, ...] for every person BlazePose finds (see the module docstring)."""
+    name = "blazepose"
+    components = 1
+
+    def __init__(self, max_people: int = MAX_PEOPLE, search_every: int = SEARCH_EVERY):
+        from .blazepose import BlazePose
+        self.max_people = int(max_people)
+        self.search_every = max(1, int(search_every))
+        self._main = BlazePoseDetector()              # video mode: the one-person path's tracker
+        self._still = BlazePose(video_mode=False)     # each call on its own: crops and searches
+        self._frame = 0
+
+    def _pose(self, found, offset=(0.0, 0.0)) -> PersonPose | None:
+        from .blazepose import blazepose_std
+        if found is None:
+            return None
+        pts, vis = found
+        pts = (pts + np.asarray(offset, np.float32)).astype(np.float32)
+        box = keypoint_box(pts, np.ones(17), min_score=0.0)
+        if box is None:
+            return None
+        std = blazepose_std(vis, float(box_size(box)))
+        return PersonPose(pts, vis, pts.reshape(17, 1, 2).copy(),
+                          np.repeat(std[:, None, None], 2, axis=2), np.ones((17, 1), np.float32), box)
+
+    def __call__(self, image_bgr: np.ndarray, expected=()) -> list[PersonPose]:
+        h, w = image_bgr.shape[:2]
+        found: list[PersonPose] = []
+        main = self._main(image_bgr)
+        if main is not None:
+            found.append(main)
+        if self.max_people <= len(found):
+            return found
+        painted = image_bgr.copy()
+        for pose in found:
+            _paint(painted, pose.box)
+
+        def keep(pose):
+            if pose is None or any(iou(pose.box, other.box) > DUPLICATE_IOU for other in found):
+                return False
+            found.append(pose)
+            _paint(painted, pose.box)
+            return True
+
+        for box in expected:
+            if len(found) >= self.max_people:
+                break
+            if any(iou(box, other.box) > DUPLICATE_IOU for other in found):
+                continue            # already found this frame
+            x1, y1, x2, y2 = _crop_box(box, w, h)
+            if x2 - x1 < 16 or y2 - y1 < 16:
+                continue
+            keep(self._pose(self._still(painted[y1:y2, x1:x2]), (x1, y1)))
+        if self._frame % self.search_every == 0:
+            while len(found) < self.max_people:
+                if not keep(self._pose(self._still(painted))):
+                    break
+        self._frame += 1
+        return found
+
+    def close(self):
+        self._main.close()
+        self._still.close()
+
+
+def _paint(image: np.ndarray, box: np.ndarray):
+    """Fill the person's widened box with black, so the next search cannot find them again."""
+    h, w = image.shape[:2]
+    m = PAINT_MARGIN * float(box_size(box))
+    x1, y1 = int(max(0, box[0] - m)), int(max(0, box[1] - m))
+    x2, y2 = int(min(w, box[2] + m)), int(min(h, box[3] + m))
+    if x2 > x1 and y2 > y1:
+        image[y1:y2, x1:x2] = 0
+
+
+def _crop_box(box: np.ndarray, w: int, h: int):
+    """A square crop CROP_SCALE times the box's size round its centre, inside the picture."""
+    half = CROP_SCALE * float(box_size(box)) / 2
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return (int(max(0, cx - half)), int(max(0, cy - half)), int(min(w, cx + half)), int(min(h, cy + half)))
+
+
+class People2D:
+    """The 2D pass's result: one Track2D per person ID (frames without that person: not found)."""
+
+    def __init__(self, tracks: dict[int, Track2D], nobody: Track2D):
+        self.tracks = tracks
+        self.nobody = nobody            # the same frames with no detection at all
+        self.frame_count = len(nobody.times)
+
+
+def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
+                     max_frames: int | None = None) -> People2D:
+    """Stream the video through `detector`, giving every detection a person ID (PeopleTracker);
+    per-detection arrays only, split into one Track2D per person at the end."""
+    from tqdm import tqdm
+
+    from .video import VideoReader, mean_fps
+    t0 = time.perf_counter()
+    with VideoReader(path) as reader:
+        total = reader.frame_count
+        if max_frames is not None:
+            total = min(total or max_frames, max_frames)
+        tracker = PeopleTracker(reader.nominal_fps or 30.0)
+        store = FrameArrays((total or 1024) + 1, 1)    # one row per detection
+        frame_of, id_of = array.array("i"), array.array("i")
+        times = []
+        with tqdm(total=total, unit="frame", desc="2D pose (people)", disable=quiet, dynamic_ncols=True,
+                  leave=False) as bar:
+            for frame in reader:
+                if max_frames is not None and frame.index >= max_frames:
+                    break
+                poses = detector(frame.image, tracker.predicted_boxes(len(times)))
+                ids = tracker.update(len(times), [p.box for p in poses], [p.keypoints for p in poses],
+                                     [p.scores for p in poses], frame.image)
+                for pose, pid in zip(poses, ids, strict=True):
+                    store.add(frame.time, pose)
+                    frame_of.append(len(times))
+                    id_of.append(pid)
+                times.append(frame.time)
+                bar.update(1)
+        width, height, nominal = reader.width, reader.height, reader.nominal_fps
+    store.trim()
+    times = np.asarray(times, np.float64)
+    fps = mean_fps(times, nominal)
+    frames, ids = np.frombuffer(frame_of, np.int32), np.frombuffer(id_of, np.int32)
+    F, seconds = len(times), time.perf_counter() - t0
+
+    def track(rows):
+        at = frames[rows]
+        found = np.zeros(F, bool)
+        found[at] = True
+        boxes = np.full((F, 4), np.nan, np.float32)
+        kps = np.full((F, 17, 2), np.nan, np.float32)
+        scores = np.zeros((F, 17), np.float32)
+        means = np.zeros((F, 17, 1, 2), np.float32)
+        stds = np.ones((F, 17, 1, 2), np.float32)
+        weights = np.zeros((F, 17, 1), np.float32)
+        boxes[at], kps[at], scores[at] = store.boxes[rows], store.kps[rows], store.scores[rows]
+        means[at], stds[at], weights[at] = store.means[rows], store.stds[rows], store.weights[rows]
+        return Track2D(times, found, boxes, kps, scores, Mixtures(means, stds, weights),
+                       int(width), int(height), fps, float(nominal), detector.name, seconds)
+
+    tracks = {int(pid): track(np.flatnonzero(ids == pid)) for pid in np.unique(ids)}
+    return People2D(tracks, track(np.zeros(0, np.int64)))
+
+
+# ---------------------------------------------------------------------------------------------
+# who is who over the clip
+# ---------------------------------------------------------------------------------------------
+MIN_PERSON_S = 0.5      # a person ID seen for less than this is dropped (a stray find), unless it is
+                        # the only one
+MAIN_RULE = ("the person detected in the most frames; a tie goes to the larger mean box "
+             "(height or width, pixels)")
+
+
+def person_frames(track: Track2D) -> int:
+    """Frames with a confident detection of this person (what the main-person rule counts)."""
+    from .detect import CONFIDENT, MIN_CONFIDENT_JOINTS
+    return int((track.found & ((track.scores >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS)).sum())
+
+
+def choose_people(people: People2D, person) -> tuple[list[tuple[int, Track2D]], dict]:
+    """The person IDs renumbered 0, 1, ... in order of first appearance (stray finds dropped), the
+    tracks `person` asks for ("main", "all" or an ID) and a description of the choice for the
+    console and the JSON. Raises DiffposeError for an ID that is not in the video."""
+    from ..errors import DiffposeError
+    tracks = list(people.tracks.values())
+    counts = [person_frames(t) for t in tracks]
+    fps = tracks[0].fps if tracks else 30.0
+    least = max(1, int(round(MIN_PERSON_S * fps)))
+    kept = [i for i, n in enumerate(counts) if n >= least]
+    if not kept and any(counts):
+        kept = [int(np.argmax(counts))]
+    kept.sort(key=lambda i: int(np.argmax(tracks[i].found)))
+    ordered = [tracks[i] for i in kept]
+    sizes = [float(np.nanmean(box_size(t.boxes[t.found]))) for t in ordered]
+    frames = [counts[i] for i in kept]
+    main = max(range(len(ordered)), key=lambda i: (frames[i], sizes[i])) if ordered else None
+    about = {"asked": person, "found": len(ordered), "main": main, "main_rule": MAIN_RULE,
+             "ids": [{"id": i, "frames_detected": frames[i], "mean_box_px": round(sizes[i], 1)}
+                     for i in range(len(ordered))]}
+    if person == "all":
+        return list(enumerate(ordered)), about
+    if person == "main":
+        return ([] if main is None else [(main, ordered[main])]), about
+    if not 0 <= person < len(ordered):
+        have = ("nobody was found" if not ordered else "found 1 person, ID 0" if len(ordered) == 1
+                else f"found {len(ordered)} people, IDs 0-{len(ordered) - 1}")
+        raise DiffposeError(f"--person {person}: no such person in the video ({have}; --person all "
+                            "writes every one)")
+    return [(person, ordered[person])], about
