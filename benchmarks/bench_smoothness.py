@@ -112,38 +112,27 @@ def human36m(lifter, data_dir, subjects, frames, tune):
                     print_row(f"smoothed {name} (q={q:g})", figures(smoothed(shared, name)))
 
 
-class WorldLandmarkRecorder:
-    """Wraps the pipeline's BlazePose detector and keeps MediaPipe's own 3D of every frame."""
-
-    def __init__(self, detector):
-        self.detector, self.world = detector, []
-
-    def __call__(self, image):
-        pose = self.detector(image)
-        w = self.detector.world_landmarks if pose is not None else None
-        self.world.append(np.full((33, 3), np.nan) if w is None else w)
-        return pose
-
-    def close(self):
-        self.detector.close()
-
-
 def estimate_with_world_landmarks(path, models, options=None):
     """`estimate` of a video, and MediaPipe's world landmarks (F, 33, 3) from the same BlazePose
-    run (NaN where it found nobody)."""
+    run (its video-mode tracker, the one-person path; NaN where it found nobody)."""
     from diffpose_cli.pipeline import estimate
-    make, recorders = models.new_detector, []
+    from diffpose_cli.pose2d import people
+    world = []
 
-    def recording():
-        recorders.append(WorldLandmarkRecorder(make()))
-        return recorders[-1]
+    class Recording(people.PeopleDetector):
+        def __call__(self, image, *args, **kwargs):
+            found = super().__call__(image, *args, **kwargs)
+            w = self.world_landmarks
+            world.append(np.full((33, 3), np.nan) if w is None else w)
+            return found
 
-    models.new_detector = recording
+    original = people.PeopleDetector
+    people.PeopleDetector = Recording
     try:
         result = estimate(path, models=models, options=options)
     finally:
-        models.new_detector = make
-    return result, np.asarray(recorders[-1].world, np.float64)
+        people.PeopleDetector = original
+    return result, np.asarray(world, np.float64)
 
 
 def limb_jitter(joints, limbs, pelvis):

@@ -192,7 +192,7 @@ def test_tracker_keeps_ids_through_a_crossing_and_a_return():
     ids = {}
     for f in range(90):
         a = 100 + 8 * f if f < 60 else None           # red walks right, leaves at frame 60 ...
-        if 75 <= f:
+        if f >= 75:
             a = 560 - 6 * (f - 75)                     # ... and comes back from the right at 75
         b = 540 - 8 * f                                # blue walks left, crossing red at frame ~27
         people = []

@@ -48,6 +48,12 @@ class PeopleDetector:
         self._still = BlazePose(video_mode=False)     # each call on its own: crops and searches
         self._frame = 0
 
+    @property
+    def world_landmarks(self):
+        """MediaPipe's own 3D (33 x 3 metres) of the last frame's video-mode find, or None
+        (benchmarks compare against it)."""
+        return self._main.world_landmarks
+
     def _pose(self, found, offset=(0.0, 0.0)) -> PersonPose | None:
         from .blazepose import blazepose_std
         if found is None:
