@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from bench_video import cpu_s, peak_rss_mb, shared_dir  # noqa: E402
+from bench_video import cpu_s, looped_copy, peak_rss_mb, shared_dir  # noqa: E402
 
 
 def child(path: str):
@@ -80,14 +80,8 @@ def speed(path: str, models):
 
 
 def memory(path: str, loops: int):
-    import imageio_ffmpeg
     with tempfile.TemporaryDirectory() as d:
-        long = os.path.join(d, f"looped_x{loops}.mp4")
-        r = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error",
-                            "-stream_loop", str(loops - 1), "-i", path, "-c", "copy", long],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            sys.exit(f"ffmpeg failed: {r.stderr}")
+        long = looped_copy(path, loops, d)
         out = {}
         for name, p in (("short", path), ("long", long)):
             r = subprocess.run([sys.executable, __file__, "--child", p], capture_output=True, text=True)

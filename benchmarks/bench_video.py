@@ -107,15 +107,21 @@ def speed(path: str, device: str, detector: str):
     print(f"same, in CPU time:        {cpu_2d / cpu_e2e:6.2f}")
 
 
-def memory(path: str, loops: int, device: str, detector: str):
+def looped_copy(path: str, loops: int, folder: str) -> str:
+    """The video played `loops` times in a row, written into `folder` (stream copy, no re-encode)."""
     import imageio_ffmpeg
+    long = os.path.join(folder, f"looped_x{loops}" + os.path.splitext(path)[1])
+    r = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error",
+                        "-stream_loop", str(loops - 1), "-i", path, "-c", "copy", long],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"ffmpeg failed: {r.stderr}")
+    return long
+
+
+def memory(path: str, loops: int, device: str, detector: str):
     with tempfile.TemporaryDirectory() as d:
-        long = os.path.join(d, f"looped_x{loops}" + os.path.splitext(path)[1])
-        r = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error",
-                            "-stream_loop", str(loops - 1), "-i", path, "-c", "copy", long],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            sys.exit(f"ffmpeg failed: {r.stderr}")
+        long = looped_copy(path, loops, d)
         out = {}
         for name, p in (("short", path), ("long", long)):
             r = subprocess.run([sys.executable, __file__, "--child", p, "--device", device,

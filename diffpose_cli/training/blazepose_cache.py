@@ -169,10 +169,10 @@ class BlazePoseWindows:
             offset += F
         cat = np.concatenate
         # BlazePose gives one kernel per joint; empty ones pad it to the batch's kernel count
-        pad = components - 1
-        self.means = np.concatenate([cat(means), np.zeros_like(cat(means)).repeat(pad, 2)], 2)
-        self.stds = np.concatenate([cat(stds), np.ones_like(cat(stds)).repeat(pad, 2)], 2)
-        self.weights = np.concatenate([cat(weights), np.zeros_like(cat(weights)).repeat(pad, 2)], 2)
+        pad = [(0, 0), (0, 0), (0, components - 1)]
+        self.means = np.pad(cat(means), pad + [(0, 0)])
+        self.stds = np.pad(cat(stds), pad + [(0, 0)], constant_values=1.0)
+        self.weights = np.pad(cat(weights), pad)
         self.joints, self.clip, self.start, self.end = cat(joints), cat(clip_of), cat(start), cat(end)
         self.intrinsics = np.stack([c["intrinsics"] for c in clips])
         self.centres = np.flatnonzero(self.weights[:, 0].sum(-1) > 0)
