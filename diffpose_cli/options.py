@@ -60,6 +60,7 @@ class RunOptions:
     foot_lock: bool = True              # animation exports: planted feet do not slide (feet.py)
     max_gap_s: float | None = None      # longest gap filled in the person's track (None: track.MAX_GAP_S)
     person: str | int = "main"          # who: main (pose2d/people.MAIN_RULE), all, or a person ID
+    detector_3d: bool = True            # blend in the detector's own 3D where it gives one (lifter/detector_3d.py)
 
     def __post_init__(self):
         self._check()
@@ -88,6 +89,7 @@ class RunOptions:
         put("seed", _integer("--seed", self.seed, 0, 2**63 - 1))
         put("flip_test", bool(self.flip_test))
         put("foot_lock", bool(self.foot_lock))
+        put("detector_3d", bool(self.detector_3d))
         from .export.rig import rig_for
         put("skeleton", str(self.skeleton).strip().lower())
         rig_for(self.skeleton)

@@ -43,8 +43,10 @@ LIFT_BATCH = 256           # frames per lifter batch: bounds the lifter's workin
 def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndarray,
             interpolated: np.ndarray, times: np.ndarray, fps: float, width: int, height: int,
             video: dict, detector_name: str, lifter, options: RunOptions, device: str,
-            quiet: bool) -> Result:
-    """The lift and the placement. `kp` and `scores` become the Result's own (changed in place)."""
+            quiet: bool, detector_3d: np.ndarray | None = None) -> Result:
+    """The lift and the placement. `kp` and `scores` become the Result's own (changed in place).
+    `detector_3d` (F, 17, 3), the detector's own 3D where it gives one (detector_3d_in_h36m), is
+    blended into the lift unless the options say not to."""
     from tqdm import tqdm
     from .placement.smooth import smooth_motion
     hypotheses, steps = options.hypotheses, options.steps
@@ -60,6 +62,10 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
         out = lifter.lift(mix, fps, valid=present, hypotheses=hypotheses, steps=steps,
                           batch_size=LIFT_BATCH, progress=bar.update, camera=(f, cx, cy),
                           seed=options.seed, mirror=options.mirror)
+    blended = detector_3d is not None and options.detector_3d and np.isfinite(detector_3d).any()
+    if blended:
+        from .lifter.detector_3d import blend, to_camera_axes
+        out.joints = blend(out.joints, to_camera_axes(detector_3d, kp_pinhole[:, 0], (f, cx, cy)))
     lifted_rel, std = smooth_motion(out.joints, out.std, fps, np.isfinite(out.joints).all((-1, -2)),
                                     options.smooth)
     del out
@@ -89,7 +95,8 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     root[none] = np.nan
     models = {"detector": detector_name, "lifter": getattr(lifter, "name", "?"),
               "hypotheses": int(hypotheses), "steps": int(steps), "device": device,
-              "lifter_fps": float(getattr(lifter, "fps", fps)), "smoothing": str(options.smooth)}
+              "lifter_fps": float(getattr(lifter, "fps", fps)), "smoothing": str(options.smooth),
+              "detector_3d_blended": bool(blended)}
     camera = {**cam.describe(), "world_from_camera": T.tolist(), **how}
     return Result(video=video, models=models, times=times.astype(np.float64, copy=False), detected=detected,
                   interpolated=interpolated, keypoints_2d=kp, scores_2d=scores,
@@ -177,14 +184,23 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
 def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) -> Result:
     """One person's 2D track -> their Result: the one-person rules (main chain of tracklets, gaps)
     applied to this person's detections, then the lift and placement."""
-    from .pose2d.track import MAX_GAP_S, fillable_gaps, track_main_person
-    max_gap_s = options.max_gap_s
+    from .lifter.detector_3d import detector_3d_in_h36m
+    from .pose2d.track import COCO_MIRROR, MAX_GAP_S, exchange_sides, fillable_gaps, side_flips, track_main_person
+    from .skeleton import MIRROR
     confident = (t2d.scores >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS
     mix, kp, scores = _coco_to_h36m(t2d.mixtures, t2d.scores)
     candidates = t2d.found & confident & mix.present[:, 0]
     track = track_main_person(t2d.boxes, candidates, t2d.fps)
     keep = track.keep
-    gaps = fillable_gaps(keep, t2d.fps, MAX_GAP_S if max_gap_s is None else max_gap_s)
+    max_gap_s = MAX_GAP_S if options.max_gap_s is None else options.max_gap_s
+    gaps = fillable_gaps(keep, t2d.fps, max_gap_s)
+    flips = side_flips(t2d.keypoints, t2d.boxes, keep, max(1, int(round(max_gap_s * t2d.fps))) + 1)
+    exchange_sides(flips, MIRROR, kp, scores, mix.means, mix.stds, mix.weights)
+    world = None
+    if t2d.world is not None and np.isfinite(t2d.world).any():
+        exchange_sides(flips, COCO_MIRROR, t2d.world)
+        world = detector_3d_in_h36m(t2d.world)
+        world[~keep] = np.nan
     times, fps, width, height, name = t2d.times, t2d.fps, t2d.width, t2d.height, t2d.detector
     video = {"path": path, "fps": float(fps), "nominal_fps": t2d.nominal_fps,
              "width": width, "height": height, "frame_count": int(len(times)),
@@ -192,8 +208,10 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     del t2d, track, candidates, confident     # the COCO-17 arrays: not needed any more
     _drop_unkept(mix, kp, scores, keep)
     mix, kp, scores, interp = fill_gaps(mix, kp, scores, keep, gaps)
-    return _finish(mix, kp, scores, keep, interp, times, fps, width, height, video,
-                   name, models.lifter, options, models.device, quiet)
+    result = _finish(mix, kp, scores, keep, interp, times, fps, width, height, video,
+                     name, models.lifter, options, models.device, quiet, world)
+    result.models["sides_exchanged_frames"] = int(flips.sum())
+    return result
 
 
 def _coco_to_h36m(mix: Mixtures, scores: np.ndarray):

@@ -46,6 +46,9 @@ Skeleton = Annotated[str, typer.Option(
 NoFootLock = Annotated[bool, typer.Option(
     "--no-foot-lock", help="Animation exports: let feet slide as estimated instead of planting them "
                            "in contact.")]
+NoDetector3D = Annotated[bool, typer.Option(
+    "--no-detector-3d", help="Use the lifter's 3D alone, without blending in BlazePose's own 3D "
+                             "(its world landmarks).")]
 Person = Annotated[str, typer.Option(
     "--person", help="Who: main (the person in view the most frames, ties: the larger; the console "
                      "and JSON say who), all (every person: animation files one per person, "
@@ -61,6 +64,8 @@ def run_options(**given) -> RunOptions:
     DiffposeError on a bad value)."""
     if "no_foot_lock" in given:
         given["foot_lock"] = not given.pop("no_foot_lock")
+    if "no_detector_3d" in given:
+        given["detector_3d"] = not given.pop("no_detector_3d")
     if "camera" in given:
         given["camera_name"] = given.pop("camera")
     return RunOptions(**given)

@@ -75,6 +75,7 @@ def video_cmd(
     smooth: opt.Smooth = "default",
     skeleton: opt.Skeleton = "h36m",
     no_foot_lock: opt.NoFootLock = False,
+    no_detector_3d: opt.NoDetector3D = False,
     person: opt.Person = "main",
     overwrite: opt.Overwrite = False,
     quiet: opt.Quiet = False,
@@ -85,7 +86,7 @@ def video_cmd(
         lifter_weights=lifter_weights, device=device, hypotheses=hypotheses, steps=steps,
         mirror=mirror, seed=seed, focal=focal, intrinsics=intrinsics, distortion=distortion,
         calibration=calibration, camera=camera, smooth=smooth, skeleton=skeleton,
-        no_foot_lock=no_foot_lock, person=person)
+        no_foot_lock=no_foot_lock, no_detector_3d=no_detector_3d, person=person)
     from ..pose2d.video import native_logs_silenced
     with native_logs_silenced():
         _video(video, out, options, overwrite, quiet)

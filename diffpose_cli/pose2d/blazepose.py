@@ -69,8 +69,8 @@ class BlazePose:
         else:
             res = self._pose.process(rgb)
         self._calls += 1
-        # MediaPipe's own 3D of the frame (33 x 3 metres, hip-centred, camera-aligned axes), kept
-        # for the benchmarks that compare against it
+        # MediaPipe's own 3D of the frame (33 x 3 metres, hip-centred, camera-aligned axes): the
+        # lift blends it in (lifter/detector_3d.py), the benchmarks compare against it
         world = res.pose_world_landmarks
         self.world_landmarks = (None if world is None else
                                 np.array([[p.x, p.y, p.z] for p in world.landmark], np.float64))
@@ -83,6 +83,11 @@ class BlazePose:
         outside = (pts[:, 0] < 0) | (pts[:, 0] >= w) | (pts[:, 1] < 0) | (pts[:, 1] >= h)
         vis = np.where(outside, vis * 0.5, vis)
         return pts, np.clip(vis, 0.0, 1.0)
+
+    def world_coco(self) -> np.ndarray | None:
+        """The last frame's world landmarks in COCO-17 order (17, 3), metres, or None."""
+        w = self.world_landmarks
+        return None if w is None else w[BLAZEPOSE_TO_COCO].astype(np.float32)
 
     def close(self):
         if self._pose is not None:

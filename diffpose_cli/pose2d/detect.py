@@ -29,6 +29,7 @@ class Track2D:
     nominal_fps: float
     detector: str
     seconds: float           # wall time of the pass
+    world: np.ndarray | None = None  # (F, 17, 3) the detector's own 3D where it gives one, else NaN
 
 
 class FrameArrays:
@@ -47,9 +48,10 @@ class FrameArrays:
         self.means = np.zeros((cap, 17, self.M, 2), np.float32)
         self.stds = np.ones((cap, 17, self.M, 2), np.float32)
         self.weights = np.zeros((cap, 17, self.M), np.float32)
+        self.world = np.full((cap, 17, 3), np.nan, np.float32)
 
     _FILL = {"times": 0.0, "found": False, "boxes": np.nan, "kps": np.nan, "scores": 0.0,
-             "means": 0.0, "stds": 1.0, "weights": 0.0}
+             "means": 0.0, "stds": 1.0, "weights": 0.0, "world": np.nan}
 
     def _resize(self, cap: int):
         for name, fill in self._FILL.items():
@@ -90,6 +92,8 @@ class FrameArrays:
             self.means[i, :, :m] = pose.means
             self.stds[i, :, :m] = pose.stds
             self.weights[i, :, :m] = pose.weights
+            if pose.world is not None:
+                self.world[i] = pose.world
         self.n += 1
 
     def trim(self):
@@ -123,5 +127,5 @@ def detect_2d(path, detector, quiet: bool = True, max_frames: int | None = None)
     return Track2D(times, store.found, store.boxes, store.kps, store.scores,
                    Mixtures(store.means, store.stds, store.weights),
                    int(width), int(height), mean_fps(times, nominal), float(nominal),
-                   getattr(detector, "name", "?"), time.perf_counter() - t0)
+                   getattr(detector, "name", "?"), time.perf_counter() - t0, store.world)
 

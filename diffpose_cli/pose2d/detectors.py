@@ -40,6 +40,7 @@ class PersonPose:
     stds: np.ndarray        # (17, M, 2)
     weights: np.ndarray     # (17, M)
     box: np.ndarray         # (4,) x1, y1, x2, y2
+    world: np.ndarray | None = None   # (17, 3) the detector's own 3D (BlazePose's world landmarks)
 
 
 def keypoint_box(points: np.ndarray, scores: np.ndarray, min_score: float = 0.3, margin: float = 0.1):
@@ -77,7 +78,7 @@ class BlazePoseDetector:
         means = pts.astype(np.float32).reshape(17, 1, 2)
         stds = np.repeat(std.astype(np.float32)[:, None, None], 2, axis=2)
         weights = np.ones((17, 1), np.float32)
-        return PersonPose(pts, vis, means, stds, weights, box)
+        return PersonPose(pts, vis, means, stds, weights, box, self._bp.world_coco())
 
     @property
     def world_landmarks(self):

@@ -54,7 +54,7 @@ class PeopleDetector:
         (benchmarks compare against it)."""
         return self._main.world_landmarks
 
-    def _pose(self, found, offset=(0.0, 0.0)) -> PersonPose | None:
+    def _pose(self, found, offset=(0.0, 0.0), world=None) -> PersonPose | None:
         from .blazepose import blazepose_std
         if found is None:
             return None
@@ -65,7 +65,8 @@ class PeopleDetector:
             return None
         std = blazepose_std(vis, float(box_size(box)))
         return PersonPose(pts, vis, pts.reshape(17, 1, 2).copy(),
-                          np.repeat(std[:, None, None], 2, axis=2), np.ones((17, 1), np.float32), box)
+                          np.repeat(std[:, None, None], 2, axis=2), np.ones((17, 1), np.float32), box,
+                          world)
 
     def __call__(self, image_bgr: np.ndarray, expected=()) -> list[PersonPose]:
         h, w = image_bgr.shape[:2]
@@ -94,10 +95,10 @@ class PeopleDetector:
             x1, y1, x2, y2 = _crop_box(box, w, h)
             if x2 - x1 < 16 or y2 - y1 < 16:
                 continue
-            keep(self._pose(self._still(painted[y1:y2, x1:x2]), (x1, y1)))
+            keep(self._pose(self._still(painted[y1:y2, x1:x2]), (x1, y1), self._still.world_coco()))
         if self._frame % self.search_every == 0:
             while len(found) < self.max_people:
-                if not keep(self._pose(self._still(painted))):
+                if not keep(self._pose(self._still(painted), world=self._still.world_coco())):
                     break
         self._frame += 1
         return found
@@ -180,10 +181,12 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
         means = np.zeros((F, 17, 1, 2), np.float32)
         stds = np.ones((F, 17, 1, 2), np.float32)
         weights = np.zeros((F, 17, 1), np.float32)
+        world = np.full((F, 17, 3), np.nan, np.float32)
         boxes[at], kps[at], scores[at] = store.boxes[rows], store.kps[rows], store.scores[rows]
+        world[at] = store.world[rows]
         means[at], stds[at], weights[at] = store.means[rows], store.stds[rows], store.weights[rows]
         return Track2D(times, found, boxes, kps, scores, Mixtures(means, stds, weights),
-                       int(width), int(height), fps, float(nominal), detector.name, seconds)
+                       int(width), int(height), fps, float(nominal), detector.name, seconds, world)
 
     tracks = {int(pid): track(np.flatnonzero(ids == pid)) for pid in np.unique(ids)}
     return People2D(tracks, track(np.zeros(0, np.int64)))

@@ -150,3 +150,60 @@ def fill_gaps(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, keep: np.ndarra
         interp[a:b + 1] = True
     return mix, kp, scores, interp
 
+
+
+# ---------------------------------------------------------------------------------------------
+# left and right
+# ---------------------------------------------------------------------------------------------
+# COCO-17 with left and right exchanged (eyes, ears, shoulders, elbows, wrists, hips, knees, ankles)
+COCO_MIRROR = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+# A detector that takes a person's back for their front labels the whole body the other way round
+# from one frame to the next: every left joint jumps onto the right one. A frame is read as such a
+# flip when the exchanged labels fit the previous frame at least FLIP_RATIO times better than its
+# own labels, and its own labels moved more than FLIP_MIN_MOVE body sizes (a person turning, legs
+# crossing in a side view or arms crossing never do both: their left/right pairs are close, or
+# only some of them move).
+FLIP_RATIO = 0.5
+FLIP_MIN_MOVE = 0.1
+
+
+def side_flips(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, max_step: int) -> np.ndarray:
+    """(F,) bool: the kept frames whose left/right labels to exchange (COCO-17 keypoints (F, 17, 2)).
+
+    Flips are found frame to frame along each run of kept frames (no gap longer than `max_step`
+    frames); which of a run's two labellings is right is then the detector's majority over the run:
+    it is right more often than not, and a flip is the event to undo."""
+    F = len(keep)
+    flipped = np.zeros(F, bool)       # relative to the first frame of the frame's run
+    frames = np.flatnonzero(keep)
+    runs, start = [], 0
+    for i in range(1, len(frames) + 1):
+        if i == len(frames) or frames[i] - frames[i - 1] > max_step:
+            runs.append(frames[start:i])
+            start = i
+    for run in runs:
+        for prev, f in zip(run[:-1], run[1:]):
+            before = keypoints[prev][COCO_MIRROR] if flipped[prev] else keypoints[prev]
+            own = _mean_step(keypoints[f], before)
+            other = _mean_step(keypoints[f][COCO_MIRROR], before)
+            size = float(_size(boxes[prev]))
+            moved = own > FLIP_MIN_MOVE * size and other < FLIP_RATIO * own
+            flipped[f] = moved
+        if 2 * flipped[run].sum() > len(run):
+            flipped[run] = ~flipped[run]
+    return flipped
+
+
+def _mean_step(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean distance between the left/right joints of two frames (those seen in both)."""
+    d = np.linalg.norm(a[1:] - b[1:], axis=-1)
+    d = d[np.isfinite(d)]
+    return float(d.mean()) if len(d) else 0.0
+
+
+def exchange_sides(flip: np.ndarray, mirror, *arrays):
+    """In place: on the frames `flip`, exchange left and right joints (axis 1, in the order
+    `mirror` gives: COCO_MIRROR, skeleton.MIRROR) of each array."""
+    if flip.any():
+        for a in arrays:
+            a[flip] = a[flip][:, mirror]

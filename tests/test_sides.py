@@ -1,0 +1,112 @@
+"""Left/right flips of the detector undone (pose2d/track.py side_flips) and the detector's own 3D
+blended into the lift (lifter/detector_3d.py), on the real four-camera clip
+../shared/videos/pose2sim_balance (for measuring only: nothing is fitted on it) and real videos."""
+
+import sys
+
+import cv2
+import numpy as np
+
+from conftest import REPO
+from pipeline_results import pipeline_result
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+
+def _balance():
+    import real_views
+    return real_views
+
+
+def _people_2d(path):
+    from diffpose_cli.pose2d.people import PeopleDetector, detect_people_2d
+    det = PeopleDetector()
+    try:
+        people = detect_people_2d(path, det)
+    finally:
+        det.close()
+    return max(people.tracks.values(), key=lambda t: t.found.sum())
+
+
+def test_flips_found_where_the_reference_says_blazepose_swapped_sides(shared):
+    """cam02 of the balance clip: BlazePose takes the man's back for his front for a third of the
+    clip. The frames side_flips exchanges are those whose 2D fits the reference's projection better
+    with left and right exchanged."""
+    from diffpose_cli.placement.camera import read_calibration
+    from diffpose_cli.pose2d.track import COCO_MIRROR, side_flips
+    rv = _balance()
+    folder = rv.clip_dir()
+    track = _people_2d(folder / "cam02.mp4")
+    cam = read_calibration(folder / "Calib.qca.txt", "cam02")
+    ref = rv.reference_in_camera(rv.read_trc(folder / "reference.trc"), folder / "Calib.qca.txt", "cam02")
+    n = min(len(ref), len(track.keypoints))
+    # the reference's markers in COCO order: shoulders .. ankles (rv.REF_LIMBS is R hip, knee, ankle,
+    # L hip, knee, ankle, R shoulder, elbow, wrist, L shoulder, elbow, wrist)
+    coco = [12, 14, 16, 11, 13, 15, 6, 8, 10, 5, 7, 9]
+    px, _ = cv2.projectPoints(ref[:n, rv.REF_LIMBS].reshape(-1, 3), np.zeros(3), np.zeros(3), cam.matrix,
+                              np.array(cam.distortion))
+    px = px.reshape(n, 12, 2)
+    kp = track.keypoints[:n]
+    own = np.linalg.norm(kp[:, coco] - px, axis=-1).mean(1)
+    exchanged = np.linalg.norm(kp[:, COCO_MIRROR][:, coco] - px, axis=-1).mean(1)
+    truth = exchanged < own
+    flips = side_flips(track.keypoints, track.boxes, track.found, 9)[:n]
+    assert truth.sum() >= 20                       # the clip does have the fault
+    assert (flips == truth).mean() >= 0.95, (flips.astype(int), truth.astype(int))
+
+
+def test_no_flips_on_a_person_walking_past_side_on(videos_dir):
+    """A side view, where the legs cross every step and left and right nearly coincide, must not be
+    taken for flips."""
+    result = pipeline_result(videos_dir / "walk_side.mp4")
+    assert result.models["sides_exchanged_frames"] == 0
+
+
+def test_blend_moves_limbs_and_carries_the_trunk():
+    from diffpose_cli.lifter.detector_3d import LIMBS, blend, detector_3d_in_h36m
+    rng = np.random.default_rng(0)
+    ours = rng.normal(0, 0.3, (4, 17, 3))
+    ours[:, 0] = 0.0
+    world_coco = rng.normal(0, 0.3, (4, 17, 3))
+    world_coco[2] = np.nan                         # the detector saw nobody in frame 2
+    theirs = detector_3d_in_h36m(world_coco)
+    # the detector's 3D is centred on its (shifted) hips' midpoint, like the lifter's pelvis
+    assert np.allclose(0.5 * (theirs[[0, 1, 3], 1] + theirs[[0, 1, 3], 4]), 0.0, atol=1e-9)
+    assert np.isnan(theirs[2]).all() and np.isnan(theirs[0, [0, 7, 8, 9, 10]]).all()
+    assert np.allclose(blend(ours, theirs, 0.0), ours)
+    full = blend(ours, theirs, 1.0)
+    assert np.allclose(full[[0, 1, 3]][:, LIMBS], theirs[[0, 1, 3]][:, LIMBS])
+    assert np.allclose(full[2], ours[2])           # no detector 3D: the lifter's own
+    half = blend(ours, theirs)
+    move = 0.5 * (half[:, [11, 14]] - ours[:, [11, 14]]).sum(1)
+    for j in (8, 9, 10):                           # thorax, neck, head ride on the shoulders
+        assert np.allclose(half[:, j] - ours[:, j], move)
+    assert np.allclose(half[:, 0], 0.0)
+
+
+def test_the_detectors_axes_turned_back_to_the_camera():
+    """A person seen off the optical axis: the detector's crop looks at them, so its 3D is in a
+    turned camera; to_camera_axes turns a pose pointing along the crop's axis back onto the ray."""
+    from diffpose_cli.lifter.detector_3d import to_camera_axes
+    focal, cx, cy = 1000.0, 500.0, 400.0
+    pelvis_px = np.array([[900.0, 400.0], [500.0, 400.0]])
+    along_axis = np.zeros((2, 17, 3))
+    along_axis[:, 5] = [0.0, 0.0, 1.0]             # one joint 1 m straight ahead of the crop
+    out = to_camera_axes(along_axis, pelvis_px, (focal, cx, cy))
+    ray = np.array([0.4, 0.0, 1.0]) / np.linalg.norm([0.4, 0.0, 1.0])
+    assert np.allclose(out[0, 5], ray, atol=1e-9)
+    assert np.allclose(out[1, 5], [0.0, 0.0, 1.0])
+
+
+def test_real_clip_beats_mediapipes_own_3d(shared):
+    """benchmarks/real_views.py's figures as regression bounds: each camera of the balance clip
+    alone, with its calibrated intrinsics, against the four-camera reference, side by side with
+    MediaPipe's pose_world_landmarks from the same run (12 limb joints)."""
+    rows = _balance().run()["rows"]
+    mean = rows["mean"]
+    assert mean["ours_mm"] <= 0.8 * mean["mediapipe_mm"], mean
+    assert mean["ours_pa_mm"] <= 0.8 * mean["mediapipe_pa_mm"], mean
+    for name in ("cam01", "cam02", "cam03", "cam04"):
+        assert rows[name]["ours_mm"] <= 0.95 * rows[name]["mediapipe_mm"], (name, rows[name])
+    assert 0.80 <= mean["coverage_90"] <= 0.97, mean
+    assert mean["spearman"] >= 0.45, mean
