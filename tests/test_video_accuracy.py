@@ -7,17 +7,23 @@ video path (decoding, detection, tracking, mixtures, lifting) fails here.
 
 import pytest
 
+from diffpose_cli.options import RunOptions
 from diffpose_cli.pipeline import load_models
 from diffpose_cli.training.video_accuracy import H36M_CLIPS, h36m_clip_accuracy, sample_accuracy
 
-# (P1, P2) upper bounds in mm
-# (measured 2026-12-03 with shared start draws, smoothing and the 0.8 x default focal length:
-# sample 92.7 / 87.3, S9 walking 72.8 / 41.8, S11 directions 72.7 / 48.3)
+# (P1, P2) upper bounds in mm of the default path, which blends BlazePose's own 3D into the
+# lift (lifter/detector_3d.py). BlazePose reads the studio's mannequin far worse than a real
+# person (its own 3D is about twice the lifter's error here, while on the real clip of
+# tests/test_sides.py the two are alike and the blend takes a third off): the blend costs
+# accuracy on these renders, and LIFTER_ALONE keeps the lifter's own path to its old bounds.
+# (measured 2026-12-04: sample 104.1 / 93.9, S9 walking 94.7 / 54.6, S11 directions 107.0 / 59.2;
+# lifter alone 2026-12-03: sample 92.7 / 87.3)
 BOUNDS = {
-    "samples/studio_walk.mp4": (95.0, 89.5),
-    "S9/Walking 1/54138969": (75.0, 44.0),
-    "S11/Directions 1/60457274": (75.0, 50.5),
+    "samples/studio_walk.mp4": (107.0, 96.5),
+    "S9/Walking 1/54138969": (97.5, 56.5),
+    "S11/Directions 1/60457274": (110.0, 61.0),
 }
+LIFTER_ALONE = {"samples/studio_walk.mp4": (95.0, 89.5)}
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +42,13 @@ def check(row, key):
 
 def test_sample_clip_accuracy(models):
     check(sample_accuracy(models), "samples/studio_walk.mp4")
+
+
+def test_sample_clip_accuracy_of_the_lifter_alone(models):
+    row = sample_accuracy(models, RunOptions(detector_3d=False))
+    p1, p2 = LIFTER_ALONE["samples/studio_walk.mp4"]
+    print(f"{row['clip']} (lifter alone): P1 {row['p1_mm']:.1f} mm, P2 {row['p2_mm']:.1f} mm")
+    assert row["frames_missing"] == 0 and row["p1_mm"] <= p1 and row["p2_mm"] <= p2
 
 
 @pytest.mark.parametrize("subject,action,camera,start", H36M_CLIPS)

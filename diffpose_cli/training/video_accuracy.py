@@ -27,17 +27,17 @@ H36M_SECONDS = 4.0
 H36M_FPS = 25.0  # render every 2nd Human3.6M frame: a 25 fps clip
 
 
-def sample_accuracy(models=None) -> dict:
+def sample_accuracy(models=None, options=None) -> dict:
     from ..pipeline import estimate
     from ..studio import load_truth, studio_accuracy
-    result = estimate(SAMPLE, models=models)
+    result = estimate(SAMPLE, models=models, options=options)
     out = studio_accuracy(result.joints_camera, load_truth(SAMPLE_TRUTH))
     out["clip"] = "samples/studio_walk.mp4"
     return out
 
 
 def h36m_clip_accuracy(h36m_dir, subject, action, camera, start=0, seconds=H36M_SECONDS,
-                       models=None, workdir=None) -> dict:
+                       models=None, workdir=None, options=None) -> dict:
     """Render a piece of a Human3.6M test motion, estimate it from the video, compare."""
     from .h36m import load_cameras
     from ..pipeline import estimate
@@ -49,7 +49,7 @@ def h36m_clip_accuracy(h36m_dir, subject, action, camera, start=0, seconds=H36M_
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         video = Path(tmp) / "h36m_clip.mp4"
         write_video(video, render_h36m(world, cam_json), H36M_FPS)
-        result = estimate(video, models=models)
+        result = estimate(video, models=models, options=options)
     truth = to_camera(world, h36m_camera(cam_json, 0.5))
     out = studio_accuracy(result.joints_camera, truth)
     out["clip"] = f"{subject}/{action}/{camera} ({seconds:g} s rendered)"
