@@ -27,12 +27,13 @@ and truth_arrays / save_truth take such (P, F, 17, 3) motions too (every array p
 
 from .cameras import h36m_camera, look_at_camera, make_camera, project, studio_camera, to_camera
 from .clips import load_truth, save_truth, studio_accuracy, truth_arrays, write_video
-from .crossing import crossing_camera, crossing_frame, crossing_motions, render_crossing
+from .crossing import crossing_camera, crossing_motions, crossing_span, nearest_truth_person, render_crossing
 from .mannequin import mannequin_primitives
 from .motions import procedural_motion, walking_motion
 from .render import Renderer, render_h36m, render_motion, render_people
 
-__all__ = ["Renderer", "crossing_camera", "crossing_frame", "crossing_motions", "h36m_camera", "load_truth",
-           "look_at_camera", "make_camera", "mannequin_primitives", "procedural_motion", "project",
+__all__ = ["Renderer", "crossing_camera", "crossing_motions", "crossing_span", "h36m_camera", "load_truth",
+           "look_at_camera", "make_camera", "mannequin_primitives", "nearest_truth_person", "procedural_motion",
+           "project",
            "render_crossing", "render_h36m", "render_motion", "render_people", "save_truth", "studio_accuracy",
            "studio_camera", "to_camera", "truth_arrays", "walking_motion", "write_video"]

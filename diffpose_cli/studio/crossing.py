@@ -79,8 +79,22 @@ def render_crossing(motions: np.ndarray, camera: dict, people=None) -> Iterator[
                          wall_distance=3.0)
 
 
-def crossing_frame(keypoints_2d: np.ndarray) -> int:
-    """The frame where the two people's pelvises are level across the image (projected truth,
-    (2, F, 17, 2) pixels): the middle of the crossing."""
-    gap = keypoints_2d[0, :, PELVIS, 0] - keypoints_2d[1, :, PELVIS, 0]
-    return int(np.argmin(np.abs(gap)))
+def crossing_span(keypoints_2d: np.ndarray) -> tuple[int, int]:
+    """First and last frame in which the two people's projected truth overlaps across the image
+    (their joints' x ranges meet; (2, F, 17, 2) pixels): the crossing, where one hides the other.
+    Frames before it and after it show the two apart."""
+    lo, hi = keypoints_2d[..., 0].min(axis=2), keypoints_2d[..., 0].max(axis=2)     # (2, F)
+    overlap = np.flatnonzero((lo[0] <= hi[1]) & (lo[1] <= hi[0]))
+    if not overlap.size:
+        raise DiffposeError("the two people never overlap in the image")
+    return int(overlap[0]), int(overlap[-1])
+
+
+def nearest_truth_person(keypoints_2d: np.ndarray, truth_keypoints_2d: np.ndarray) -> np.ndarray:
+    """For each frame, which truth person a found person's 2D is nearest: (F,) indices into the
+    truth's (P, F, 17, 2) projected joints by the mean distance over the joints both have, -1
+    where the found person has no 2D. How a found person is told to be who they are."""
+    gap = np.linalg.norm(np.asarray(keypoints_2d, np.float64)[None] - truth_keypoints_2d, axis=-1)
+    seen = np.isfinite(gap).any(axis=(0, 2))
+    mean_gap = np.nanmean(np.where(seen[None, :, None], gap, 0.0), axis=2)          # (P, F)
+    return np.where(seen, np.argmin(mean_gap, axis=0), -1)
