@@ -9,8 +9,9 @@ MediaPipe's bundled `solutions.pose` follows one person. To find the others, eac
    BlazePose looks in a crop around every other person the tracker expects in this frame (their
    box moved by their velocity): people already known are found even where the whole-frame
    detector would not pick them;
-3. every `SEARCH_EVERY` frames, the still-image BlazePose searches the painted-out whole frame
-   again and again, each find painted out in turn, for people not seen yet (up to `MAX_PEOPLE`).
+3. every `SEARCH_EVERY` frames, the still-image BlazePose searches the whole frame, with everyone
+   found so far painted out (their box, widened, in black), again and again, each find painted
+   out in turn, for people not seen yet (up to `MAX_PEOPLE`).
 
 Each find is one `PersonPose` (COCO-17, per-joint std from the landmark visibility, as in the
 one-person path); identities.PeopleTracker gives each its person ID. The pass keeps per-detection
@@ -31,6 +32,7 @@ from .mixtures import Mixtures
 
 MAX_PEOPLE = 6          # people looked for in one frame
 SEARCH_EVERY = 3        # frames between whole-frame searches for people not seen yet (0.1 s at 30 fps)
+PAINT_MARGIN = 0.15     # a found person's box is widened by this share of its size before painting out
 CROP_SCALE = 1.8        # a crop around an expected person is this many times their box size
 DUPLICATE_IOU = 0.4     # a find overlapping an earlier one this much is the same person again
 
@@ -75,15 +77,24 @@ class PeopleDetector:
             found.append(main)
         if self.max_people <= len(found):
             return found
-        painted = image_bgr.copy()
+        # two paintings of the people found: bodies painted out for the crops round known people
+        # (someone partly hidden behind a found person stays in view), whole boxes for the search
+        # for new people (a search that finds a found person's painted-out body again would stop
+        # before it got to the others)
+        bodies_out, boxes_out = image_bgr.copy(), image_bgr.copy()
+
+        def paint(pose):
+            _paint_body(bodies_out, pose)
+            _paint_box(boxes_out, pose.box)
+
         for pose in found:
-            _paint(painted, pose)
+            paint(pose)
 
         def keep(pose):
             if pose is None or any(iou(pose.box, other.box) > DUPLICATE_IOU for other in found):
                 return False
             found.append(pose)
-            _paint(painted, pose)
+            paint(pose)
             return True
 
         for box in expected:
@@ -94,10 +105,10 @@ class PeopleDetector:
             x1, y1, x2, y2 = _crop_box(box, w, h)
             if x2 - x1 < 16 or y2 - y1 < 16:
                 continue
-            keep(self._pose(self._still(painted[y1:y2, x1:x2]), (x1, y1)))
+            keep(self._pose(self._still(bodies_out[y1:y2, x1:x2]), (x1, y1)))
         if self._frame % self.search_every == 0:
             while len(found) < self.max_people:
-                if not keep(self._pose(self._still(painted))):
+                if not keep(self._pose(self._still(boxes_out))):
                     break
         self._frame += 1
         return found
@@ -116,9 +127,19 @@ HAND_RADIUS, FOOT_RADIUS, HEAD_RADIUS = 0.05, 0.06, 0.09
 _SUBPIXEL = 2                                            # cv2's fractional bits: coordinates x4
 
 
-def _paint(image: np.ndarray, pose: PersonPose):
-    """Paint the person's body out in the frame's mean colour, so the next search cannot find them
-    again, but a person they partly hide can still be found.
+def _paint_box(image: np.ndarray, box: np.ndarray):
+    """Fill the person's widened box with black, so the next search cannot find them again."""
+    h, w = image.shape[:2]
+    m = PAINT_MARGIN * float(box_size(box))
+    x1, y1 = int(max(0, box[0] - m)), int(max(0, box[1] - m))
+    x2, y2 = int(min(w, box[2] + m)), int(min(h, box[3] + m))
+    if x2 > x1 and y2 > y1:
+        image[y1:y2, x1:x2] = 0
+
+
+def _paint_body(image: np.ndarray, pose: PersonPose):
+    """Paint the person's body out in the frame's mean colour, so that a crop round someone they
+    partly hide shows that someone and not them.
 
     Why the body and not its box: a person walking behind someone is mostly inside that someone's
     box while still largely in view; painting out the box hid them too (on the studio's crossing,
