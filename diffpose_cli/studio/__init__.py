@@ -19,14 +19,21 @@ How it draws (see docs/studio.md; cameras.py, geometry.py, mannequin.py, render.
 Conventions: camera dicts hold K (3x3), R (3x3) and t (3,) with X_cam = R @ X_world + t, camera
 axes x right, y down, z forward (OpenCV); u = fx * x / z + cx. Lens distortion is not modelled.
 Procedural motions are in metres, world Y up, floor at y = 0. Human3.6M motions are Z up.
+
+Several people: `render_people` draws (P, F, 17, 3) motions into one depth buffer, each in their
+own shirt; crossing.py builds the two-person scene (two walkers passing, one hiding the other),
+and truth_arrays / save_truth take such (P, F, 17, 3) motions too (every array person-first).
 """
 
 from .cameras import h36m_camera, look_at_camera, make_camera, project, studio_camera, to_camera
 from .clips import load_truth, save_truth, studio_accuracy, truth_arrays, write_video
+from .crossing import crossing_camera, crossing_motions, crossing_span, nearest_truth_person, render_crossing
 from .mannequin import mannequin_primitives
-from .motions import procedural_motion
-from .render import Renderer, render_h36m, render_motion
+from .motions import procedural_motion, walking_motion
+from .render import Renderer, render_h36m, render_motion, render_people
 
-__all__ = ["Renderer", "h36m_camera", "load_truth", "look_at_camera", "make_camera", "mannequin_primitives",
-           "procedural_motion", "project", "render_h36m", "render_motion", "save_truth", "studio_accuracy",
-           "studio_camera", "to_camera", "truth_arrays", "write_video"]
+__all__ = ["Renderer", "crossing_camera", "crossing_motions", "crossing_span", "h36m_camera", "load_truth",
+           "look_at_camera", "make_camera", "mannequin_primitives", "nearest_truth_person", "procedural_motion",
+           "project",
+           "render_crossing", "render_h36m", "render_motion", "render_people", "save_truth", "studio_accuracy",
+           "studio_camera", "to_camera", "truth_arrays", "walking_motion", "write_video"]

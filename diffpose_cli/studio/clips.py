@@ -75,7 +75,10 @@ def _chain(first, rest):
 
 
 def truth_arrays(joints_world: np.ndarray, camera: dict, fps: float) -> dict:
-    """The ground truth of a rendered clip as arrays (what `save_truth` writes)."""
+    """The ground truth of a rendered clip as arrays (what `save_truth` writes).
+
+    joints_world is one person's (F, 17, 3) motion or several people's (P, F, 17, 3); the joint
+    arrays keep that shape (person first), the camera and fps are the scene's."""
     joints_camera = to_camera(joints_world, camera)
     return {
         "joints_world": np.asarray(joints_world, dtype=np.float32),

@@ -3,6 +3,8 @@ primitives built around the 17 joints of one frame, with painted face, hair and 
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from ..skeleton import (HEAD, L_ANKLE, L_ELBOW, L_HIP, L_KNEE, L_SHOULDER, L_WRIST, NECK_NOSE, PELVIS, R_ANKLE,
@@ -12,6 +14,7 @@ from .geometry import frame_from, perpendicular, unit
 # Colours are BGR in [0, 1] (OpenCV's channel order, so frames go straight to the encoder).
 SKIN = np.array([0.55, 0.66, 0.86])
 SHIRT = np.array([0.62, 0.36, 0.16])      # mid blue
+RED_SHIRT = np.array([0.18, 0.20, 0.62])  # brick red: a second person in a scene wears this
 TROUSERS = np.array([0.22, 0.22, 0.26])   # charcoal
 SHOES = np.array([0.10, 0.12, 0.16])      # near-black brown
 HAIR = np.array([0.08, 0.12, 0.20])       # dark brown
@@ -41,8 +44,11 @@ FLOOR = np.array([0.38, 0.50, 0.60])      # light oak
 # ----------------------------------------------------------------------------------------------
 # the mannequin: primitives built around the 17 joints
 
-def mannequin_primitives(j: np.ndarray, up: np.ndarray) -> list[tuple]:
+def mannequin_primitives(j: np.ndarray, up: np.ndarray, shirt: np.ndarray = SHIRT) -> list[tuple]:
     """The body of one frame as primitives, from its 17 camera-frame joints and the world's up.
+
+    `shirt` is the shirt's colour (BGR in [0, 1]): two people in one scene dress differently, as
+    people do, so a tracker may use their clothes as a cue.
 
     Each primitive is ("cone", a, b, ra, rb, colour) or ("ellipsoid", centre, axes, radii, colour
     [, painter]); a painter maps hit points on the unit sphere to colours (face and hair, the
@@ -68,12 +74,12 @@ def mannequin_primitives(j: np.ndarray, up: np.ndarray) -> list[tuple]:
     # and the hips (trousers, with a belt) cover the crotch down to mid-thigh height, so the
     # thighs' tops do not read as buttocks from the front.
     chest_c = j[THORAX] - 0.17 * u_c - 0.01 * f_c
-    prims.append(("ellipsoid", chest_c, chest_frame,
-                  np.array([max(0.13, 0.92 * shoulder_half), 0.17, 0.105]), SHIRT, _chest_albedo))
-    prims.append(("cone", j[L_SHOULDER] - 0.005 * u_c, j[R_SHOULDER] - 0.005 * u_c, 0.058, 0.058, SHIRT))
+    prims.append(("ellipsoid", chest_c, chest_frame, np.array([max(0.13, 0.92 * shoulder_half), 0.17, 0.105]),
+                  shirt, partial(_chest_albedo, shirt=shirt)))
+    prims.append(("cone", j[L_SHOULDER] - 0.005 * u_c, j[R_SHOULDER] - 0.005 * u_c, 0.058, 0.058, shirt))
     belly_c = j[SPINE] - 0.04 * u_p - 0.005 * f_p
     prims.append(("ellipsoid", belly_c, frame_from(r_p, j[THORAX] - j[PELVIS]),
-                  np.array([max(0.12, hip_half + 0.015), 0.13, 0.095]), SHIRT))
+                  np.array([max(0.12, hip_half + 0.015), 0.13, 0.095]), shirt))
     pelvis_c = j[PELVIS] + (HIP_LIFT - 0.015) * u_p
     prims.append(("ellipsoid", pelvis_c, pelvis_frame,
                   np.array([hip_half + 0.04 + HIP_OUT, 0.125, 0.10]), TROUSERS, _hips_albedo))
@@ -95,7 +101,7 @@ def mannequin_primitives(j: np.ndarray, up: np.ndarray) -> list[tuple]:
     # arms: short-sleeved shirt over skin, then the hands
     for sho, elb, wri in ((L_SHOULDER, L_ELBOW, L_WRIST), (R_SHOULDER, R_ELBOW, R_WRIST)):
         s, e, w = j[sho], j[elb], j[wri]
-        prims.append(("cone", s, s + 0.45 * (e - s), 0.060, 0.050, SHIRT))
+        prims.append(("cone", s, s + 0.45 * (e - s), 0.060, 0.050, shirt))
         prims.append(("cone", s, e, 0.046, 0.038, SKIN))
         prims.append(("cone", e, w, 0.038, 0.027, SKIN))
         along = unit(w - e)
@@ -122,10 +128,10 @@ def mannequin_primitives(j: np.ndarray, up: np.ndarray) -> list[tuple]:
     return prims
 
 
-def _chest_albedo(local: np.ndarray) -> np.ndarray:
+def _chest_albedo(local: np.ndarray, shirt: np.ndarray = SHIRT) -> np.ndarray:
     """The shirt with a V neckline in front (skin shows): a cue for front versus back."""
     x, y, z = local[:, 0], local[:, 1], local[:, 2]
-    colour = np.tile(SHIRT, (local.shape[0], 1))
+    colour = np.tile(shirt, (local.shape[0], 1))
     colour[(z > 0.15) & (y > 0.62 + 1.4 * np.abs(x))] = SKIN
     return colour
 

@@ -1,4 +1,4 @@
-"""A procedural motion for the studio: walk, turn, raise the arms, squat."""
+"""Procedural motions for the studio: walk, turn, raise the arms, squat; and a plain straight walk."""
 
 from __future__ import annotations
 
@@ -138,3 +138,26 @@ def procedural_motion(seconds: float = 6.0, fps: float = 30.0, seed: int = 0) ->
         body -= (1.0 - stepping[i]) * np.array([feet[0], 0.0, feet[2]])
         joints[i] = body + position[i]
     return joints
+
+
+def walking_motion(seconds: float = 4.0, fps: float = 30.0, seed: int = 0, heading_deg: float = 0.0) -> np.ndarray:
+    """(F, 17, 3) world joints of a steady straight walk (Y up, floor y = 0), about 1.1 m/s.
+
+    The walk is the opening of `procedural_motion` (same gait, proportions and seed), rotated so it
+    travels along `heading_deg` (0: +Z, 90: +X, the heading convention of procedural_motion),
+    the pelvis starting over the origin. Why reuse rather than write a second gait: one
+    gait to keep right, and the one whose BlazePose figures docs/studio.md already quotes.
+    procedural_motion walks steadily until 45% of its length less its ramp (5% of the length, once
+    that is 3 s or more), so a clip of length seconds / 0.4 (at least 3 s) walks steadily for
+    `seconds`.
+    """
+    if not seconds > 0 or not fps > 0:
+        raise DiffposeError("seconds and fps must be positive")
+    n = max(2, int(round(seconds * fps)))
+    joints = procedural_motion(max(seconds / 0.4, 3.0), fps, seed)[:n]
+    travel = joints[-1, 0] - joints[0, 0]
+    turn = np.radians(heading_deg) - np.arctan2(travel[0], travel[2])
+    c, s = np.cos(turn), np.sin(turn)
+    about_y = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])   # turns heading h into h + turn
+    pelvis_start = joints[0, 0] * np.array([1.0, 0.0, 1.0])
+    return (joints - pelvis_start) @ about_y.T

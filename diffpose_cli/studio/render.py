@@ -11,7 +11,7 @@ from ..errors import DiffposeError
 from ..skeleton import NUM_JOINTS, PELVIS
 from .cameras import h36m_camera, to_camera
 from .geometry import ellipsoid_hits, round_cone_hits, unit
-from .mannequin import FLOOR, SKIRTING, WALL, mannequin_primitives
+from .mannequin import FLOOR, SHIRT, SKIRTING, WALL, mannequin_primitives
 
 # ----------------------------------------------------------------------------------------------
 # the room and the renderer
@@ -111,13 +111,22 @@ class Renderer:
             return None
         return y0, y1, x0, x1
 
-    def render(self, joints_camera: np.ndarray) -> np.ndarray:
-        """One (H, W, 3) uint8 BGR frame of the mannequin posed at 17 camera-frame joints."""
+    def render(self, joints_camera: np.ndarray, shirts=None) -> np.ndarray:
+        """One (H, W, 3) uint8 BGR frame of the mannequin posed at 17 camera-frame joints, or of
+        several people: (P, 17, 3), all drawn into one depth buffer, so whoever is nearer hides
+        whoever is behind. A person whose joints hold NaN is not drawn. `shirts`: one shirt colour
+        per person (BGR in [0, 1]); the default dresses everyone in the mannequin's blue."""
         image = self.background.copy()
         depth = self.background_depth.copy()
-        if np.all(np.isfinite(joints_camera)):
-            for prim in mannequin_primitives(np.asarray(joints_camera, np.float64), self.up_cam):
-                self._draw(prim, image, depth)
+        people = np.asarray(joints_camera, np.float64).reshape(-1, NUM_JOINTS, 3)
+        if shirts is None:
+            shirts = [SHIRT] * len(people)
+        if len(shirts) != len(people):
+            raise DiffposeError(f"{len(people)} people but {len(shirts)} shirt colours")
+        for joints, shirt in zip(people, shirts):
+            if np.all(np.isfinite(joints)):
+                for prim in mannequin_primitives(joints, self.up_cam, shirt):
+                    self._draw(prim, image, depth)
         return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
     def _draw(self, prim, image, depth):
@@ -165,12 +174,35 @@ def render_motion(joints_world: np.ndarray, camera: dict, world_up=(0.0, 1.0, 0.
     joints_world = np.asarray(joints_world, dtype=np.float64)
     if joints_world.ndim != 3 or joints_world.shape[1:] != (NUM_JOINTS, 3):
         raise DiffposeError(f"a motion must be (frames, 17, 3), got {joints_world.shape}")
-    posed = np.all(np.isfinite(joints_world[:, PELVIS]), axis=1)
-    centre = joints_world[posed, PELVIS].mean(axis=0) if posed.any() else None
-    renderer = Renderer(camera, world_up, floor_height, centre, wall_distance)
-    joints_camera = to_camera(joints_world, camera)
-    for frame_joints in joints_camera:
-        yield renderer.render(frame_joints)
+    return render_people(joints_world[None], camera, world_up=world_up, floor_height=floor_height,
+                         wall_distance=wall_distance)
+
+
+def room_centre_of(people_world: np.ndarray):
+    """The middle of everyone's pelvis over the clip ((P, F, 17, 3) world motions), where the room
+    is centred; None when nobody is ever posed."""
+    pelvis = np.asarray(people_world, np.float64)[:, :, PELVIS].reshape(-1, 3)
+    posed = np.all(np.isfinite(pelvis), axis=1)
+    return pelvis[posed].mean(axis=0) if posed.any() else None
+
+
+def render_people(people_world: np.ndarray, camera: dict, shirts=None, world_up=(0.0, 1.0, 0.0),
+                  floor_height: float = 0.0, wall_distance: float = 2.5,
+                  room_centre=None) -> Iterator[np.ndarray]:
+    """Frames of several mannequins at once: (P, F, 17, 3) world motions, one shirt colour each.
+
+    The room is centred on everyone's middle (`room_centre_of`) unless `room_centre` says where:
+    passing the centre of a whole scene renders one of its people alone in exactly the same room.
+    """
+    people_world = np.asarray(people_world, dtype=np.float64)
+    if people_world.ndim != 4 or people_world.shape[2:] != (NUM_JOINTS, 3):
+        raise DiffposeError(f"people's motions must be (people, frames, 17, 3), got {people_world.shape}")
+    if room_centre is None:
+        room_centre = room_centre_of(people_world)
+    renderer = Renderer(camera, world_up, floor_height, room_centre, wall_distance)
+    people_camera = to_camera(people_world, camera)
+    for f in range(people_world.shape[1]):
+        yield renderer.render(people_camera[:, f], shirts)
 
 
 def render_h36m(poses_3d_world: np.ndarray, camera_from_cameras_json: dict,
