@@ -12,10 +12,10 @@ from diffpose_cli.pipeline import load_models
 from diffpose_cli.training.video_accuracy import H36M_CLIPS, h36m_clip_accuracy, sample_accuracy
 
 # (P1, P2) upper bounds in mm of the default path, which blends BlazePose's own 3D into the
-# lift (lifter/detector_3d.py). BlazePose reads the studio's mannequin far worse than a real
-# person (its own 3D is about twice the lifter's error here, while on the real clip of
-# tests/test_sides.py the two are alike and the blend takes a third off): the blend costs
-# accuracy on these renders, and LIFTER_ALONE keeps the lifter's own path to its old bounds.
+# lift (lifter/detector_3d.py). BlazePose reads the studio's mannequin worse than a real person
+# (on the real clip of tests/test_sides.py the blend takes a third off the lifter's error): the
+# blend costs accuracy on these renders, and LIFTER_ALONE keeps the lifter's own path to its old
+# bounds.
 # (measured 2026-12-04: sample 104.1 / 93.9, S9 walking 94.7 / 54.6, S11 directions 107.0 / 59.2;
 # lifter alone 2026-12-03: sample 92.7 / 87.3)
 BOUNDS = {
