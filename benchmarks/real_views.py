@@ -1,6 +1,7 @@
 """Real video against a multi-camera reference, side by side with MediaPipe's own 3D.
 
-    python benchmarks/real_views.py [--weights W] [--smooth default|off|...] [--json out.json]
+    python benchmarks/real_views.py [--weights W] [--smooth default|off|...] [--no-detector-3d]
+                                    [--json out.json] [--plot out.png]
 
 The clip: ../shared/videos/pose2sim_balance (a man balancing on one leg, four calibrated phone
 cameras, 100 frames at 60 fps, a reference triangulated from all four views; its README gives the
@@ -82,7 +83,7 @@ def scores(pred, ref):
     return mpjpe, pa, ok
 
 
-def run(weights=None, smooth=None):
+def run(weights=None, smooth=None, detector_3d=True):
     from bench_smoothness import estimate_with_world_landmarks
     from diffpose_cli.options import RunOptions
     from diffpose_cli.training.evaluate import RADIUS_90, spearman
@@ -94,7 +95,8 @@ def run(weights=None, smooth=None):
     rows = {}
     for name in CAMERAS:
         result, world = estimate_with_world_landmarks(
-            folder / f"{name}.mp4", models, RunOptions(smooth=smooth, calibration=qca, camera_name=name))
+            folder / f"{name}.mp4", models, RunOptions(smooth=smooth, calibration=qca, camera_name=name,
+                                                    detector_3d=detector_3d))
         ref = reference_in_camera(trc, qca, name)[:, REF_LIMBS]
         n = min(len(ref), len(result.joints_camera))
         ours = result.joints_camera[:n, OUR_LIMBS]
@@ -119,10 +121,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", default=None, help="lifter weights (default: the shipped ones)")
     parser.add_argument("--smooth", default=None, help="smoothing strength (default: the product's)")
+    parser.add_argument("--no-detector-3d", action="store_true",
+                        help="the lifter alone, without BlazePose's own 3D blended in")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
     parser.add_argument("--plot", default=None, help="also draw the per-camera figures to this PNG")
     args = parser.parse_args()
-    out = run(args.weights, args.smooth)
+    out = run(args.weights, args.smooth, not args.no_detector_3d)
     print(f"lifter {out['lifter']}; 12 limb joints, mm; ratio = ours / MediaPipe world landmarks")
     print(f"{'camera':<8}{'ours':>8}{'MP':>8}{'ratio':>7}{'ours PA':>9}{'MP PA':>8}{'ratio':>7}"
           f"{'cover90':>9}{'spearman':>9}{'std/err':>9}")
