@@ -28,17 +28,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 
-def who_is_who(result, truth_kp, frames):
-    """(truth person, share of frames) that the result's 2D is nearest in most of `frames`."""
-    from diffpose_cli import studio
-    nearest = studio.nearest_truth_person(result.keypoints_2d, truth_kp)[frames]
-    nearest = nearest[nearest >= 0]
-    if not nearest.size:
-        return -1, 0.0
-    counts = np.bincount(nearest, minlength=truth_kp.shape[0])
-    return int(counts.argmax()), float(counts.max() / nearest.size)
-
-
 def p1(result, truth_camera, frames):
     from diffpose_cli import studio
     masked = np.where(frames[:, None, None], result.joints_camera, np.nan)
@@ -76,8 +65,8 @@ def main():
     before, after = np.arange(first), np.arange(last + 1, frames)
     person_of = {}
     for r in runs["both"]:
-        b, b_share = who_is_who(r, truth_kp, before)
-        a, a_share = who_is_who(r, truth_kp, after)
+        b, b_share = studio.truth_person_of(r.keypoints_2d, truth_kp, before)
+        a, a_share = studio.truth_person_of(r.keypoints_2d, truth_kp, after)
         person_of[r.person["id"]] = b
         print(f"ID {r.person['id']}: person {b} before ({b_share:.0%} of its frames), person {a} after "
               f"({a_share:.0%}): {'SWAP' if a != b else 'no swap'}")

@@ -99,17 +99,6 @@ def test_the_scene_hides_the_far_person_mid_clip(scene):
 # ----------------------------------------------------------------------------------------------
 # the product on it
 
-def _who_is_who(result, truth_kp, frames) -> tuple[int, float]:
-    """The truth person a found person is nearest in most of `frames` where they have 2D, and in
-    what share of those frames."""
-    nearest = studio.nearest_truth_person(result.keypoints_2d, truth_kp)[frames]
-    nearest = nearest[nearest >= 0]
-    if not nearest.size:
-        return -1, 0.0
-    counts = np.bincount(nearest, minlength=truth_kp.shape[0])
-    return int(counts.argmax()), float(counts.max() / nearest.size)
-
-
 def test_both_people_found_and_no_identity_swap_through_the_crossing(scene, runs):
     people = runs["both"]
     assert len(people) == 2, [r.person for r in people]
@@ -118,8 +107,8 @@ def test_both_people_found_and_no_identity_swap_through_the_crossing(scene, runs
     before, after = np.arange(first), np.arange(last + 1, truth_kp.shape[1])
     assignment = {}
     for r in people:
-        who_before, share_before = _who_is_who(r, truth_kp, before)
-        who_after, share_after = _who_is_who(r, truth_kp, after)
+        who_before, share_before = studio.truth_person_of(r.keypoints_2d, truth_kp, before)
+        who_after, share_after = studio.truth_person_of(r.keypoints_2d, truth_kp, after)
         # each ID stays one person on each side (measured: 100% of the frames on both sides)
         assert share_before >= 0.95 and share_after >= 0.95, (r.person, share_before, share_after)
         assert who_before == who_after, f"ID {r.person['id']} is person {who_before} before the " \
@@ -149,7 +138,7 @@ def test_each_person_is_as_accurate_as_alone(scene, runs, person):
     assert len(alone) == 1
     alone = alone[0]
     crossing = [r for r in runs["both"]
-                if _who_is_who(r, truth_kp, np.arange(truth_kp.shape[1]))[0] == person]
+                if studio.truth_person_of(r.keypoints_2d, truth_kp, np.arange(truth_kp.shape[1]))[0] == person]
     assert len(crossing) == 1, [r.person for r in runs["both"]]
     crossing = crossing[0]
     both = crossing.present & alone.present

@@ -27,7 +27,8 @@ and truth_arrays / save_truth take such (P, F, 17, 3) motions too (every array p
 
 from .cameras import h36m_camera, look_at_camera, make_camera, project, studio_camera, to_camera
 from .clips import load_truth, save_truth, studio_accuracy, truth_arrays, write_video
-from .crossing import crossing_camera, crossing_motions, crossing_span, nearest_truth_person, render_crossing
+from .crossing import (crossing_camera, crossing_motions, crossing_span, nearest_truth_person, render_crossing,
+                       truth_person_of)
 from .mannequin import mannequin_primitives
 from .motions import procedural_motion, walking_motion
 from .render import Renderer, render_h36m, render_motion, render_people
@@ -36,4 +37,4 @@ __all__ = ["Renderer", "crossing_camera", "crossing_motions", "crossing_span", "
            "look_at_camera", "make_camera", "mannequin_primitives", "nearest_truth_person", "procedural_motion",
            "project",
            "render_crossing", "render_h36m", "render_motion", "render_people", "save_truth", "studio_accuracy",
-           "studio_camera", "to_camera", "truth_arrays", "walking_motion", "write_video"]
+           "studio_camera", "truth_person_of", "to_camera", "truth_arrays", "walking_motion", "write_video"]

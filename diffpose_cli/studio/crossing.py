@@ -98,3 +98,14 @@ def nearest_truth_person(keypoints_2d: np.ndarray, truth_keypoints_2d: np.ndarra
     seen = np.isfinite(gap).any(axis=(0, 2))
     mean_gap = np.nanmean(np.where(seen[None, :, None], gap, 0.0), axis=2)          # (P, F)
     return np.where(seen, np.argmin(mean_gap, axis=0), -1)
+
+
+def truth_person_of(keypoints_2d: np.ndarray, truth_keypoints_2d: np.ndarray, frames) -> tuple[int, float]:
+    """The truth person a found person (their (F, 17, 2) 2D) is nearest in most of `frames` where
+    they have 2D, and in what share of those frames ((-1, 0.0) when they have none there)."""
+    nearest = nearest_truth_person(keypoints_2d, truth_keypoints_2d)[frames]
+    nearest = nearest[nearest >= 0]
+    if not nearest.size:
+        return -1, 0.0
+    counts = np.bincount(nearest, minlength=truth_keypoints_2d.shape[0])
+    return int(counts.argmax()), float(counts.max() / nearest.size)
