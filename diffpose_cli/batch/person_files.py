@@ -101,12 +101,3 @@ def set_state(path: Path, found: list[Path], ids: list[int] | None) -> tuple[str
     missing = [per_person_path(path, i) for i in ids if per_person_path(path, i) not in found]
     return (INCOMPLETE, missing[0]) if missing else (COMPLETE, None)
 
-
-def output_of(relative: Path, produced: set, input_dir: Path, people: bool) -> bool:
-    """Whether the input `relative` is a per-person file of one of the batch's outputs (`produced`),
-    as when OUTPUT_DIR is INPUT_DIR and `--pattern '*'` lists an earlier run's `name_p0.bvh`."""
-    found = re.fullmatch(r"(.*)_p[0-9]+", relative.stem)
-    if not people or found is None:
-        return False
-    plain = input_dir / relative.parent / (found[1] + relative.suffix)
-    return plain in produced and writes_per_person(plain, people)

@@ -13,8 +13,8 @@ from ..errors import DiffposeError
 from ..export.outputs import FORMATS
 from ..files import atomic_output, check_writable, file_id, temporary_glob
 from . import REPORT_NAME
-from .person_files import (COMPLETE, INCOMPLETE, MISSING, is_person_file_of, json_person_ids, output_of,
-                           person_files, person_temporaries, set_state, writes_per_person)
+from .person_files import (COMPLETE, INCOMPLETE, MISSING, is_person_file_of, json_person_ids, person_files,
+                           person_temporaries, set_state, writes_per_person)
 
 
 # output format -> file-name ending, from the writers' table (the overlay is not named `.mp4` alone,
@@ -257,13 +257,13 @@ def plan_batch(relatives, input_dir: Path, output_dir: Path, formats, skip_exist
     entries = []
     owners = {(output_dir / REPORT_NAME): "the batch report"}
     # When OUTPUT_DIR is INPUT_DIR, an earlier run's overlay (`x.overlay.mp4`) is an output, not an input.
+    # (So is an earlier `--person all` run's `x_p0.bvh` when `--pattern` takes it: as an input it
+    # would give `x_p0.bvh`, itself.)
     produced = {p for rel in relatives for p in output_paths(rel, output_dir, formats)}
-    not_inputs = {rel for rel in relatives
-                  if input_dir / rel in produced or output_of(rel, produced, input_dir, people)}
-    sources = {file_id(input_dir / rel) for rel in relatives if rel not in not_inputs}
+    sources = {file_id(input_dir / rel) for rel in relatives if input_dir / rel not in produced}
     listings: dict = {}   # folder -> its names, listed once
     for rel in relatives:
-        if rel in not_inputs:
+        if input_dir / rel in produced:
             continue
         outputs = output_paths(rel, output_dir, formats)
         entry = FileEntry(rel, outputs, people=people)
