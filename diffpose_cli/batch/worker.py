@@ -105,7 +105,7 @@ def run_one(job: dict) -> dict:
         written = engine.write_outputs(result, job["write"], video_path=job["input"],
                                        overwrite=job["overwrite"], options=_worker["options"])
         written = [str(p) for p in (job["write"] if written is None else written)]
-        stuck = remove_stale_person_files(job["write"], written, job.get("kept", ())) if job["overwrite"] else []
+        stuck = remove_stale_person_files(job["write"], written, job["kept"]) if job["overwrite"] else []
         people = result if isinstance(result, list) else [result]    # --person all: a list
         result = people[0]
         present = int(np.logical_or.reduce([r.present for r in people]).sum())
@@ -146,7 +146,7 @@ def run_one(job: dict) -> dict:
 
 def remove_failed_job(job: dict) -> None:
     """What a failed or stopped job leaves is removed (plan.remove_outputs_of_failed_attempt)."""
-    remove_outputs_of_failed_attempt(job["write"], job["fresh"], job.get("people", False), job.get("kept", ()))
+    remove_outputs_of_failed_attempt(job["write"], job["fresh"], job["people"], job["kept"])
 
 
 def one_line(text: str) -> str:
