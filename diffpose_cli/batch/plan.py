@@ -13,6 +13,8 @@ from ..errors import DiffposeError
 from ..export.outputs import FORMATS
 from ..files import atomic_output, check_writable, file_id, temporary_glob
 from . import REPORT_NAME
+from .person_files import (COMPLETE, INCOMPLETE, MISSING, is_person_file_of, json_person_ids, person_files,
+                           person_temporaries, set_state, writes_per_person)
 
 
 # output format -> file-name ending, from the writers' table (the overlay is not named `.mp4` alone,
@@ -110,6 +112,27 @@ class FileEntry:
     fresh: list = field(default_factory=list)  # those of `write` that did not exist before the batch
     solo: bool = False          # run alone: it was in a worker that crashed
     warning: str | None = None
+    people: bool = False        # --person all: the one-person formats are written one file per person
+    existing: dict = field(default_factory=dict)  # output -> its files on disk when planned
+    kept: list = field(default_factory=list)   # per-person files of `write` there before: a failed attempt leaves them
+    written: list | None = None  # the files the worker wrote (per-person names included)
+
+    def files(self) -> list[Path]:
+        """The files this input has in OUTPUT_DIR, for the report: for a file done, those it wrote
+        and those it kept; skipped, those that were there; otherwise the planned names (for
+        `--person all` the plain names: which `name_p<ID>` files come is known only once it ran)."""
+        if self.status == "skipped":
+            return [f for p in self.outputs for f in self.existing.get(p, [])]
+        if self.status != "done":
+            return list(self.outputs)
+        written = [Path(w) for w in (self.written if self.written is not None else self.write)]
+        files = []
+        for p in self.outputs:
+            if p in self.write:
+                files += [w for w in written if w == p or is_person_file_of(w, p)]
+            else:
+                files += self.existing.get(p, [])
+        return files
 
     def row(self, input_dir: Path) -> dict:
         return {
@@ -118,7 +141,7 @@ class FileEntry:
             "status": self.status,
             "reason": self.reason,
             "warning": self.warning,
-            "outputs": [str(p) for p in self.outputs],
+            "outputs": [str(p) for p in self.files()],
             "seconds": None if self.seconds is None else round(self.seconds, 3),
             "frames": self.frames,
             "frames_with_person": self.frames_with_person,
@@ -147,18 +170,48 @@ def remove_partial_outputs(paths) -> list[Path]:
     return removed
 
 
-def remove_outputs_of_failed_attempt(write, fresh) -> None:
+def remove_outputs_of_failed_attempt(write, fresh, people: bool = False, kept=()) -> None:
     """A file that failed or was interrupted leaves nothing: its temporary files, and the outputs
     this attempt created (a JSON written before the BVH writer refused), are deleted. Outputs that
-    existed before the batch are left (with --overwrite they may already hold the new content)."""
+    existed before the batch are left (with --overwrite they may already hold the new content).
+
+    With `--person all` (`people`) the one-person formats of `write` are files `name_p<ID>.ext`
+    whose IDs only the attempt knew: every such file and temporary is removed but those in `kept`
+    (there when the batch was planned), so no half set of per-person files is left."""
     remove_partial_outputs(write)
-    for path in fresh:
+    kept = {Path(k) for k in kept}
+    made = []
+    for path in map(Path, write):
+        if writes_per_person(path, people):
+            made += person_temporaries(path) + [f for f in person_files(path) if f not in kept]
+    for path in [*fresh, *made]:
         try:
             os.unlink(path)
         except FileNotFoundError:
             pass
         except OSError:
             pass
+
+
+def remove_stale_person_files(write, written, kept) -> list[Path]:
+    """After a successful `--overwrite` run with `--person all`: the per-person files of `write`
+    that were there before (`kept`) and that this run did not write again, from an earlier run
+    that found more people (`name_p2.bvh` beside this run's `_p0` and `_p1`), so that no file
+    looks like part of the new set. Only files named by the pattern of this run's outputs, and
+    that existed when the batch was planned, are removed. Returns those that could not be."""
+    written = {Path(w) for w in written}
+    outputs = [Path(w) for w in write]
+    failed = []
+    for stale in map(Path, kept):
+        if stale in written or not any(is_person_file_of(stale, p) for p in outputs):
+            continue
+        try:
+            os.unlink(stale)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            failed.append(stale)
+    return failed
 
 
 def make_output_dir(folder: Path) -> list[Path]:
@@ -195,18 +248,25 @@ def write_json_atomic(path: Path, data: dict) -> None:
         f.write("\n")
 
 
-def plan_batch(relatives, input_dir: Path, output_dir: Path, formats, skip_existing, overwrite) -> list[FileEntry]:
-    """One FileEntry per input: what to write, or why it is skipped / refused before any work."""
+def plan_batch(relatives, input_dir: Path, output_dir: Path, formats, skip_existing, overwrite,
+               people: bool = False) -> list[FileEntry]:
+    """One FileEntry per input: what to write, or why it is skipped / refused before any work.
+
+    `people` (`--person all`): the one-person formats are written one file per person,
+    `name_p<ID>.ext` (person_files.py); those files, not the plain names, are what exists."""
     entries = []
     owners = {(output_dir / REPORT_NAME): "the batch report"}
     # When OUTPUT_DIR is INPUT_DIR, an earlier run's overlay (`x.overlay.mp4`) is an output, not an input.
+    # (So is an earlier `--person all` run's `x_p0.bvh` when `--pattern` takes it: as an input it
+    # would give `x_p0.bvh`, itself.)
     produced = {p for rel in relatives for p in output_paths(rel, output_dir, formats)}
     sources = {file_id(input_dir / rel) for rel in relatives if input_dir / rel not in produced}
+    listings: dict = {}   # folder -> its names, listed once
     for rel in relatives:
         if input_dir / rel in produced:
             continue
         outputs = output_paths(rel, output_dir, formats)
-        entry = FileEntry(rel, outputs)
+        entry = FileEntry(rel, outputs, people=people)
         try:
             entry.size = (input_dir / rel).stat().st_size
         except OSError:
@@ -219,23 +279,58 @@ def plan_batch(relatives, input_dir: Path, output_dir: Path, formats, skip_exist
             continue
         for p in outputs:
             owners[p] = rel.as_posix()
-        existing = [p for p in outputs if p.exists()]
+        entry.existing = {p: files_on_disk(p, people, listings) for p in outputs}
+        existing = [f for p in outputs for f in entry.existing[p]]
         linked = next((p for p in existing if file_id(p) in sources), None)
         if linked is not None:   # a link (hard or symbolic) to an input: writing it destroys the input
             entry.status = "failed"
             entry.reason = f"output {linked} is the same file as an input: it is never written over"
             entries.append(entry)
             continue
-        entry.write = [p for p in outputs if p not in existing] if skip_existing else list(outputs)
-        entry.fresh = [p for p in entry.write if p not in existing]
+        states = output_states(entry) if skip_existing else {}
+        entry.write = [p for p in outputs if p not in states or states[p][0] != COMPLETE]
+        # per-person outputs are never `fresh` by their plain name: that name is not written, and a
+        # `name.bvh` of an earlier `--person main` run is not this batch's to delete
+        entry.fresh = [p for p in entry.write if not entry.existing[p] and not writes_per_person(p, people)]
+        entry.kept = [f for p in entry.write if writes_per_person(p, people) for f in entry.existing[p]]
+        incomplete = next((p for p in outputs if p in states and states[p][0] == INCOMPLETE), None)
         if skip_existing and not entry.write:
             entry.status = "skipped"
             entry.reason = "all outputs exist"
+        elif incomplete is not None:
+            # rewriting the set would replace the files that are there: that needs --overwrite
+            entry.status = "failed"
+            entry.reason = (f"incomplete per-person outputs: {states[incomplete][1]} is missing beside "
+                            f"{entry.existing[incomplete][0]} (use --overwrite to write them again)")
         elif existing and not skip_existing and not overwrite:
             entry.status = "failed"
             entry.reason = f"output exists: {existing[0]} (use --overwrite to replace, --skip-existing to keep)"
         entries.append(entry)
     return entries
+
+
+def files_on_disk(path: Path, people: bool, listings: dict | None = None) -> list[Path]:
+    """The files of the planned output `path` that exist: `path` itself, or with `--person all`
+    and a one-person format its per-person files (the plain name is not written then)."""
+    if writes_per_person(path, people):
+        return person_files(path, listings)
+    return [path] if path.exists() else []
+
+
+def output_states(entry: FileEntry) -> dict:
+    """For `--skip-existing`: output -> (MISSING | COMPLETE | INCOMPLETE, the first missing file
+    of an incomplete set, else None).
+    A per-person output is complete when the file of every person the video's JSON lists exists
+    (any of them, when there is no JSON of this batch to count them)."""
+    json_out = next((p for p in entry.outputs if p.suffix == ".json"), None)
+    ids = json_person_ids(json_out) if entry.people and json_out is not None else None
+    states = {}
+    for p in entry.outputs:
+        if writes_per_person(p, entry.people):
+            states[p] = set_state(p, entry.existing[p], ids)
+        else:
+            states[p] = (COMPLETE if entry.existing[p] else MISSING, None)
+    return states
 
 
 def job_for(entry: FileEntry, input_dir: Path, overwrite: bool) -> dict:
@@ -246,4 +341,5 @@ def job_for(entry: FileEntry, input_dir: Path, overwrite: bool) -> dict:
     for p in entry.outputs:
         p.parent.mkdir(parents=True, exist_ok=True)
     return {"input": str(input_dir / entry.input), "write": [str(p) for p in entry.write],
-            "fresh": [str(p) for p in entry.fresh], "overwrite": overwrite}
+            "fresh": [str(p) for p in entry.fresh], "overwrite": overwrite,
+            "people": entry.people, "kept": [str(p) for p in entry.kept]}

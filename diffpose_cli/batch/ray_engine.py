@@ -217,7 +217,7 @@ class RayCluster:
 
     @staticmethod
     def _after_death(entry, attempt: int, queue: deque, bar, input_dir) -> None:
-        remove_outputs_of_failed_attempt(entry.write, entry.fresh)
+        remove_outputs_of_failed_attempt(entry.write, entry.fresh, entry.people, entry.kept)
         if attempt >= MAX_ATTEMPTS:
             entry.status = "failed"
             entry.reason = (f"the worker process died {attempt} times while processing this file "
@@ -246,7 +246,7 @@ class RayCluster:
                 apply_outcome(entry, outcome)      # it ended before its actor was killed
                 bar.finished(entry, input_dir)
                 continue
-            remove_outputs_of_failed_attempt(entry.write, entry.fresh)
+            remove_outputs_of_failed_attempt(entry.write, entry.fresh, entry.people, entry.kept)
             if stop.signal is not None:
                 entry.status = "interrupted"
                 how = "Ctrl-C (SIGINT)" if stop.signal == signal.SIGINT else "SIGTERM"

@@ -149,7 +149,8 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
     report_path = output_dir / REPORT_NAME
     report_existed = report_path.exists()
 
-    entries = plan_batch(relatives, input_dir, output_dir, formats, skip_existing, overwrite)
+    entries = plan_batch(relatives, input_dir, output_dir, formats, skip_existing, overwrite,
+                         people=options.person == "all")
     todo = [e for e in entries if e.status == "pending"]
     address = None if cluster is None else cluster.address
     if cluster is not None:
@@ -320,7 +321,7 @@ def _schedule(todo, device, workers, threads, options, engine, verbose, overwrit
         if stop.signal is not None or fatal is not None:
             _stop_workers(pool)
             for entry in running.values():
-                remove_outputs_of_failed_attempt(entry.write, entry.fresh)
+                remove_outputs_of_failed_attempt(entry.write, entry.fresh, entry.people, entry.kept)
                 entry.status = "interrupted" if stop.signal is not None else "not_run"
                 entry.reason = ("stopped by " + ("Ctrl-C (SIGINT)" if stop.signal == signal.SIGINT else "SIGTERM")
                                 if stop.signal is not None else None)
@@ -334,7 +335,7 @@ def _schedule(todo, device, workers, threads, options, engine, verbose, overwrit
 
 
 def _after_crash(entry: FileEntry, queue: deque, bar, input_dir: Path) -> None:
-    remove_outputs_of_failed_attempt(entry.write, entry.fresh)
+    remove_outputs_of_failed_attempt(entry.write, entry.fresh, entry.people, entry.kept)
     if entry.solo:
         entry.status = "failed"
         entry.reason = ("the worker process crashed while processing this file "
@@ -357,6 +358,7 @@ def apply_outcome(entry: FileEntry, outcome: dict) -> None:
     entry.frames_declared = outcome.get("frames_declared")
     entry.fps = outcome.get("fps")
     entry.warning = outcome.get("warning")
+    entry.written = outcome.get("written")
 
 
 def _stop_workers(pool) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 from ..options import RunOptions
 from ..pose2d.frame_count import truncation
 from . import EXIT_SIGTERM
-from .plan import remove_outputs_of_failed_attempt
+from .plan import remove_outputs_of_failed_attempt, remove_stale_person_files
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,10 +86,11 @@ def estimate(models, path: str, options: RunOptions):
     return pipeline.estimate(path, models=models, options=options)
 
 
-def write_outputs(result, paths, video_path: str, overwrite: bool, options: RunOptions):
+def write_outputs(result, paths, video_path: str, overwrite: bool, options: RunOptions) -> list:
+    """Write the outputs; returns the files written (`--person all`: `name_p<ID>.bvh`, ...)."""
     from ..export.outputs import write_outputs as write
-    write(result, paths, video_path=video_path, overwrite=overwrite, skeleton=options.skeleton,
-          foot_lock=options.foot_lock)
+    return write(result, paths, video_path=video_path, overwrite=overwrite, skeleton=options.skeleton,
+                 foot_lock=options.foot_lock)
 
 
 def run_one(job: dict) -> dict:
@@ -101,16 +102,20 @@ def run_one(job: dict) -> dict:
     try:
         engine = _worker["engine"]
         result = engine.estimate(_worker["models"], job["input"], _worker["options"])
-        engine.write_outputs(result, job["write"], video_path=job["input"], overwrite=job["overwrite"],
-                             options=_worker["options"])
+        written = engine.write_outputs(result, job["write"], video_path=job["input"],
+                                       overwrite=job["overwrite"], options=_worker["options"])
+        written = [str(p) for p in (job["write"] if written is None else written)]
+        stuck = remove_stale_person_files(job["write"], written, job["kept"]) if job["overwrite"] else []
         people = result if isinstance(result, list) else [result]    # --person all: a list
         result = people[0]
         present = int(np.logical_or.reduce([r.present for r in people]).sum())
         outcome = {"status": "done", "frames": result.frame_count, "frames_with_person": present,
-                   "fps": float(result.video.get("fps") or 0.0) or None}
+                   "fps": float(result.video.get("fps") or 0.0) or None, "written": written}
         if len(people) > 1:
             outcome["people"] = len(people)
         warnings = ["no person found"] if present == 0 else []
+        if stuck:
+            warnings.append(f"cannot remove {stuck[0]}, left from an earlier run with more people")
         declared = truncation(job["input"], result.frame_count)
         if declared is not None:
             outcome["frames_declared"] = declared
@@ -118,7 +123,7 @@ def run_one(job: dict) -> dict:
         if warnings:
             outcome["warning"] = "; ".join(warnings)
     except StopTask:
-        remove_outputs_of_failed_attempt(job["write"], job["fresh"])
+        remove_failed_job(job)
         os._exit(EXIT_SIGTERM)
     except DiffposeError as e:
         outcome = {"status": "failed", "reason": one_line(str(e))}
@@ -134,9 +139,14 @@ def run_one(job: dict) -> dict:
     finally:
         _worker["in_task"] = False
     if outcome["status"] == "failed":
-        remove_outputs_of_failed_attempt(job["write"], job["fresh"])
+        remove_failed_job(job)
     outcome["seconds"] = time.perf_counter() - started
     return outcome
+
+
+def remove_failed_job(job: dict) -> None:
+    """What a failed or stopped job leaves is removed (plan.remove_outputs_of_failed_attempt)."""
+    remove_outputs_of_failed_attempt(job["write"], job["fresh"], job["people"], job["kept"])
 
 
 def one_line(text: str) -> str:

@@ -1,5 +1,5 @@
 """The JSON output (schema in docs/json_schema.md): `write_json(result or [results], path)`,
-`read_json(path)` (the main person) and `read_persons(path)` (everyone).
+`read_json(path)` (the main person), `read_persons(path)` (everyone) and `person_ids(path)` (their IDs).
 
 Strict JSON (no NaN: absent values are `null`), written atomically (`files.atomic_output`: a
 temporary file beside the target, then `os.replace`), so a failed run never leaves half a file.
@@ -220,6 +220,31 @@ def read_json(path) -> Result:
 
 def read_persons(path) -> list[Result]:
     """Every person of a file written by `write_json`, in the file's order (one for a 1.x file)."""
+    data = _document(path)
+    if _major(data) == "1":      # one person: camera, summary and frames at the top level
+        return [_person_from_dict(data, data, None)]
+    return [_person_from_dict(data, person, data.get("people")) for person in data["persons"]]
+
+
+def person_ids(path) -> list[int] | None:
+    """The IDs of the persons in a file written by `write_json`, in the file's order, without
+    building their Results (batch planning checks a rerun's `name_p<ID>` files against them);
+    None for a 1.x file, which names no ID."""
+    data = _document(path)
+    if _major(data) == "1":
+        return None
+    try:
+        return [int(person["id"]) for person in data["persons"]]
+    except (KeyError, TypeError, ValueError):
+        raise DiffposeError(f"{path} is not a whole diffpose-cli pose file (a person without an ID)") from None
+
+
+def _major(data: dict) -> str:
+    return str(data.get("schema_version", "0")).split(".")[0]
+
+
+def _document(path) -> dict:
+    """The parsed document of a file written by `write_json`, its schema checked (1.x or this one)."""
     path = Path(path)
     try:
         with open(path) as f:
@@ -230,13 +255,10 @@ def read_persons(path) -> list[Result]:
         raise DiffposeError(f"{path} is not valid JSON ({e})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA_NAME:
         raise DiffposeError(f"{path} is not a diffpose-cli pose file (no \"schema\": \"{SCHEMA_NAME}\")")
-    major = str(data.get("schema_version", "0")).split(".")[0]
-    if major == "1":      # one person: camera, summary and frames at the top level
-        return [_person_from_dict(data, data, None)]
-    if major != SCHEMA_VERSION.split(".")[0]:
+    if _major(data) not in ("1", SCHEMA_VERSION.split(".")[0]):
         raise DiffposeError(f"{path} has schema version {data.get('schema_version')}, this diffpose-cli "
                             f"reads 1.x and {SCHEMA_VERSION.split('.')[0]}.x")
-    return [_person_from_dict(data, person, data.get("people")) for person in data["persons"]]
+    return data
 
 
 def _person_from_dict(data: dict, person: dict, people: dict | None) -> Result:
