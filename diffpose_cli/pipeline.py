@@ -250,7 +250,8 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
     (the 2D detector's are not used)."""
     from .pose2d.blazepose import blazepose_std
     from .pose2d.detectors import coco_to_h36m, keypoint_box
-    from .pose2d.track import MAX_GAP_S, fillable_gaps
+    from .pose2d.track import MAX_GAP_S, exchange_sides, fillable_gaps, side_flips
+    from .skeleton import MIRROR
     options = run_options(options, lifter_weights=lifter_weights, device=device, hypotheses=hypotheses,
                           steps=steps, focal=focal, max_gap_s=max_gap_s)
     max_gap_s = options.max_gap_s
@@ -277,9 +278,11 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
     sc = np.where(np.isfinite(kp_in).all(-1), sc, 0.0)
     # per-joint std from the score and the person's size (the BlazePose rule: no heatmaps here)
     std = np.zeros((F, 17), np.float32)
+    boxes = np.full((F, 4), np.nan, np.float32)
     for f in range(F):
         box = keypoint_box(kp_in[f], sc[f], min_score=1e-6)
         if box is not None:
+            boxes[f] = box
             std[f] = blazepose_std(sc[f], float(max(box[2] - box[0], box[3] - box[1])))
     present_j = (sc > 0) & (std > 0)
     # one kernel per joint (the lift reads any number of kernels)
@@ -292,8 +295,13 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
         mix, kp, out_scores = mix_in, mix_in.mean().astype(np.float32), sc.astype(np.float32)
         confident = (sc >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS
     keep = confident & mix.present[:, 0]
+    max_gap_s = MAX_GAP_S if max_gap_s is None else max_gap_s
+    # another detector's 2D can flip left and right as BlazePose's does: undone the same way
+    coco_kp = kp_in if layout == "coco17" else _limbs_in_coco_order(kp_in)
+    flips = side_flips(coco_kp, boxes, keep, max(1, int(round(max_gap_s * fps))) + 1)
+    exchange_sides(flips, MIRROR, kp, out_scores, mix.means, mix.stds, mix.weights)
     _drop_unkept(mix, kp, out_scores, keep)
-    gaps = fillable_gaps(keep, fps, MAX_GAP_S if max_gap_s is None else max_gap_s)
+    gaps = fillable_gaps(keep, fps, max_gap_s)
     mix, kp, out_scores, interp = fill_gaps(mix, kp, out_scores, keep, gaps)
     if models is None:
         models = load_models(device=options.device, lifter_weights=options.lifter_weights,
@@ -301,5 +309,17 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
     times = np.arange(F, dtype=np.float64) / fps
     video = {"path": os.fspath(source) if source else None, "fps": fps, "nominal_fps": fps,
              "width": width, "height": height, "frame_count": F, "duration_s": F / fps}
-    return _finish(mix, kp, out_scores, keep, interp, times, fps, width, height, video,
-                   f"external 2D ({layout})", models.lifter, options, models.device, quiet)
+    result = _finish(mix, kp, out_scores, keep, interp, times, fps, width, height, video,
+                     f"external 2D ({layout})", models.lifter, options, models.device, quiet)
+    result.models["sides_exchanged_frames"] = int(flips.sum())
+    return result
+
+
+def _limbs_in_coco_order(h36m_keypoints: np.ndarray) -> np.ndarray:
+    """Human3.6M-17 keypoints (F, 17, 2) -> COCO-17 order with the limb joints only (the face NaN),
+    what side_flips reads."""
+    from .pose2d.detectors import COCO_DIRECT
+    out = np.full(h36m_keypoints.shape, np.nan, np.float32)
+    for h, c in COCO_DIRECT.items():
+        out[:, c] = h36m_keypoints[:, h]
+    return out
