@@ -194,7 +194,7 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     keep = track.keep
     max_gap_s = MAX_GAP_S if options.max_gap_s is None else options.max_gap_s
     gaps = fillable_gaps(keep, t2d.fps, max_gap_s)
-    flips = side_flips(t2d.keypoints, t2d.boxes, keep, max(1, int(round(max_gap_s * t2d.fps))) + 1)
+    flips = side_flips(t2d.keypoints, t2d.boxes, keep, t2d.fps, max_gap_s)
     exchange_sides(flips, MIRROR, kp, scores, mix.means, mix.stds, mix.weights)
     world = None
     if t2d.world is not None and np.isfinite(t2d.world).any():
@@ -298,7 +298,7 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
     max_gap_s = MAX_GAP_S if max_gap_s is None else max_gap_s
     # another detector's 2D can flip left and right as BlazePose's does: undone the same way
     coco_kp = kp_in if layout == "coco17" else _limbs_in_coco_order(kp_in)
-    flips = side_flips(coco_kp, boxes, keep, max(1, int(round(max_gap_s * fps))) + 1)
+    flips = side_flips(coco_kp, boxes, keep, fps, max_gap_s)
     exchange_sides(flips, MIRROR, kp, out_scores, mix.means, mix.stds, mix.weights)
     _drop_unkept(mix, kp, out_scores, keep)
     gaps = fillable_gaps(keep, fps, max_gap_s)

@@ -15,6 +15,7 @@ import torch
 from diffpose_cli.pose2d import detectors, hrnet_io
 from diffpose_cli.errors import DiffposeError
 from diffpose_cli.pose2d.hrnet import TopDownHRNet, build_hrnet
+from diffpose_cli.pose2d.track import COCO_MIRROR
 
 
 def randomised_state_dict(seed=0) -> dict:
@@ -195,7 +196,7 @@ def test_flip_test_averages_the_mirrored_crop(checkpoints):
     x = torch.randn(1, 3, 256, 192, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         a = det.model(x)
-        b = torch.flip(det.model(torch.flip(x, dims=[3])), dims=[3])[:, hrnet_io.COCO_FLIP]
+        b = torch.flip(det.model(torch.flip(x, dims=[3])), dims=[3])[:, COCO_MIRROR]
     b[..., 1:] = b[..., :-1].clone()
     assert np.allclose(det.heatmaps(x), ((a + b) / 2).numpy(), atol=1e-5)
 

@@ -50,7 +50,7 @@ def test_flips_found_where_the_reference_says_blazepose_swapped_sides(shared):
     own = np.linalg.norm(kp[:, coco] - px, axis=-1).mean(1)
     exchanged = np.linalg.norm(kp[:, COCO_MIRROR][:, coco] - px, axis=-1).mean(1)
     truth = exchanged < own
-    flips = side_flips(track.keypoints, track.boxes, track.found, 9)[:n]
+    flips = side_flips(track.keypoints, track.boxes, track.found, track.fps)[:n]
     assert truth.sum() >= 20                       # the clip does have the fault
     assert (flips == truth).mean() >= 0.95, (flips.astype(int), truth.astype(int))
 

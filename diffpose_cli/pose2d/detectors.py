@@ -21,9 +21,10 @@ import torch
 
 from ..errors import DiffposeError
 from ..options import resolve_device
-from .hrnet_io import (COCO_FLIP, box_to_center_scale, cached_hrnet_weights, crop, decode_heatmaps,
+from .hrnet_io import (box_to_center_scale, cached_hrnet_weights, crop, decode_heatmaps,
                        download_hrnet_weights, heatmap_to_image, load_hrnet, normalise)
 from .mixtures import Mixtures, heatmaps_to_mixtures, mixture_moments
+from .track import COCO_MIRROR
 
 COMPONENTS = 5   # mixture components per joint (the paper's M) fitted to each heatmap
 
@@ -109,7 +110,7 @@ class HRNetDetector:
             hm = self.model(x)
             if self.flip_test:
                 hf = self.model(torch.flip(x, dims=[3]))
-                hf = torch.flip(hf, dims=[3])[:, COCO_FLIP]
+                hf = torch.flip(hf, dims=[3])[:, COCO_MIRROR]
                 hf[..., 1:] = hf[..., :-1].clone()   # MMPose's shift_heatmap
                 hm = (hm + hf) * 0.5
         return hm.float().cpu().numpy()

@@ -28,7 +28,6 @@ HEATMAP_W, HEATMAP_H = 48, 64
 BBOX_PADDING = 1.25
 MEAN_RGB = np.array([123.675, 116.28, 103.53], np.float32)
 STD_RGB = np.array([58.395, 57.12, 57.375], np.float32)
-COCO_FLIP = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
 
 
 def box_to_center_scale(box_xyxy, padding: float = BBOX_PADDING):

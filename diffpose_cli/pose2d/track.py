@@ -112,9 +112,14 @@ def gap_runs(keep: np.ndarray):
     return runs
 
 
+def gap_frames(fps: float, max_gap_s: float = MAX_GAP_S) -> int:
+    """The longest gap, in frames, that the track bridges: round(max_gap_s * fps), at least 1."""
+    return max(1, int(round(max_gap_s * fps)))
+
+
 def fillable_gaps(keep: np.ndarray, fps: float, max_gap_s: float = MAX_GAP_S):
-    """The gaps short enough to interpolate: at most round(max_gap_s * fps) frames (at least 1)."""
-    max_frames = max(1, int(round(max_gap_s * fps)))
+    """The gaps short enough to interpolate: at most gap_frames(fps, max_gap_s) frames."""
+    max_frames = gap_frames(fps, max_gap_s)
     return [(a, b) for a, b in gap_runs(keep) if b - a + 1 <= max_frames]
 
 
@@ -167,28 +172,22 @@ FLIP_RATIO = 0.5
 FLIP_MIN_MOVE = 0.1
 
 
-def side_flips(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, max_step: int) -> np.ndarray:
+def side_flips(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, fps: float,
+               max_gap_s: float = MAX_GAP_S) -> np.ndarray:
     """(F,) bool: the kept frames whose left/right labels to exchange (COCO-17 keypoints (F, 17, 2)).
 
-    Flips are found frame to frame along each run of kept frames (no gap longer than `max_step`
-    frames); which of a run's two labellings is right is then the detector's majority over the run:
-    it is right more often than not, and a flip is the event to undo."""
-    F = len(keep)
-    flipped = np.zeros(F, bool)       # relative to the first frame of the frame's run
+    Flips are found frame to frame along each run of kept frames (runs part where a gap is too long
+    to fill, `fillable_gaps`); which of a run's two labellings is right is then the detector's
+    majority over the run: it is right more often than not, and a flip is the event to undo."""
+    flipped = np.zeros(len(keep), bool)     # relative to the first frame of the frame's run
     frames = np.flatnonzero(keep)
-    runs, start = [], 0
-    for i in range(1, len(frames) + 1):
-        if i == len(frames) or frames[i] - frames[i - 1] > max_step:
-            runs.append(frames[start:i])
-            start = i
+    runs = np.split(frames, np.flatnonzero(np.diff(frames) > gap_frames(fps, max_gap_s) + 1) + 1)
     for run in runs:
         for prev, f in zip(run[:-1], run[1:]):
             before = keypoints[prev][COCO_MIRROR] if flipped[prev] else keypoints[prev]
             own = _mean_step(keypoints[f], before)
             other = _mean_step(keypoints[f][COCO_MIRROR], before)
-            size = float(_size(boxes[prev]))
-            moved = own > FLIP_MIN_MOVE * size and other < FLIP_RATIO * own
-            flipped[f] = moved
+            flipped[f] = own > FLIP_MIN_MOVE * float(_size(boxes[prev])) and other < FLIP_RATIO * own
         if 2 * flipped[run].sum() > len(run):
             flipped[run] = ~flipped[run]
     return flipped
