@@ -81,21 +81,24 @@ class PeopleDetector:
         # two paintings of the people found: bodies painted out for the crops round known people
         # (someone partly hidden behind a found person stays in view), whole boxes for the search
         # for new people (a search that finds a found person's painted-out body again would stop
-        # before it got to the others)
-        bodies_out, boxes_out = image_bgr.copy(), image_bgr.copy()
+        # before it got to the others). Each is made when first looked at (most frames need
+        # neither: one person, no search), with everyone found so far painted in the order found.
+        painters = {"bodies": _paint_body, "boxes": lambda image, pose: _paint_box(image, pose.box)}
+        paintings = {}
 
-        def paint(pose):
-            _paint_body(bodies_out, pose)
-            _paint_box(boxes_out, pose.box)
-
-        for pose in found:
-            paint(pose)
+        def painted(kind):
+            if kind not in paintings:
+                paintings[kind] = image_bgr.copy()
+                for pose in found:
+                    painters[kind](paintings[kind], pose)
+            return paintings[kind]
 
         def keep(pose):
             if pose is None or any(iou(pose.box, other.box) > DUPLICATE_IOU for other in found):
                 return False
             found.append(pose)
-            paint(pose)
+            for kind, image in paintings.items():
+                painters[kind](image, pose)
             return True
 
         for box in expected:
@@ -106,10 +109,10 @@ class PeopleDetector:
             x1, y1, x2, y2 = _crop_box(box, w, h)
             if x2 - x1 < 16 or y2 - y1 < 16:
                 continue
-            keep(self._pose(self._still(bodies_out[y1:y2, x1:x2]), (x1, y1), self._still.world_coco()))
+            keep(self._pose(self._still(painted("bodies")[y1:y2, x1:x2]), (x1, y1), self._still.world_coco()))
         if self._frame % self.search_every == 0:
             while len(found) < self.max_people:
-                if not keep(self._pose(self._still(boxes_out), world=self._still.world_coco())):
+                if not keep(self._pose(self._still(painted("boxes")), world=self._still.world_coco())):
                     break
         self._frame += 1
         return found
