@@ -126,12 +126,9 @@ def test_glb_passes_the_khronos_validator(studio, skeleton):
 
 @pytest.mark.parametrize("suffix", [".glb", ".fbx"])
 def test_blender_bones_match_the_json_within_1cm(studio, suffix):
-    """Without foot locking the animation is the JSON's 3D: every joint within 1 cm, every frame
-    (GLB); through Blender's FBX exporter and importer, in all but 1% of frames, none beyond 2 cm.
-
-    Blender's FBX round trip puts the odd frame's leg off by a degree at one joint (1.57 cm at the
-    ankle in one frame of the sample's 150, with BlazePose's 3D blended in; the mean stays under
-    0.01 cm): the exporter, not the motion, since the same motion's GLB is exact."""
+    """Without foot locking the animation is the JSON's 3D: every joint within 1 cm, every frame,
+    in the GLB and through Blender's FBX exporter and importer (where a bone at gimbal lock once
+    turned a leg by a degree in the odd frame: fbx.py)."""
     result, from_json, folder = studio
     path = folder / f"free{suffix}"
     (write_glb if suffix == ".glb" else write_fbx)(result, path, foot_lock=False)
@@ -142,11 +139,7 @@ def test_blender_bones_match_the_json_within_1cm(studio, suffix):
     error_cm = 100 * np.linalg.norm(heads[person] - from_json.joints_world[person], axis=-1)
     print(f"{suffix}: largest bone-head distance from the JSON {error_cm.max():.3f} cm "
           f"({JOINT_NAMES[int(error_cm.max(0).argmax())]}), mean {error_cm.mean():.3f} cm")
-    if suffix == ".glb":
-        assert error_cm.max() < 1.0
-    else:
-        frames_off = (error_cm >= 1.0).any(1).mean()
-        assert frames_off <= 0.01 and error_cm.max() < 2.0 and error_cm.mean() < 0.05, frames_off
+    assert error_cm.max() < 1.0
     assert "MESH" in dump["objects"]
 
 

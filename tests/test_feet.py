@@ -35,9 +35,6 @@ def studio():
     return result, truth
 
 
-@pytest.mark.xfail(strict=True, reason="issue 17's target (>= 90% of foot-frames) is not met since "
-                   "every frame's samples share their start draws: 87.7% on the studio sample; "
-                   "strict, so this fails as soon as the target is met again and must be updated")
 def test_contact_flags_agree_with_the_truth(studio):
     result, truth = studio
     contacts = foot_contacts(result.joints_world, result.video["fps"])
@@ -45,6 +42,30 @@ def test_contact_flags_agree_with_the_truth(studio):
     print(f"contact flags agree with the truth on {100 * agree.mean():.1f}% of foot-frames")
     assert agree.mean() >= 0.90
     assert contacts.any(axis=1).mean() > 0.9     # a walking, standing person: a foot is nearly always down
+
+
+@pytest.mark.slow
+def test_contact_flags_on_a_rendered_human36m_walk(h36m_dir, tmp_path):
+    """The rule was chosen on the studio sample: real motion capture through another camera
+    (rendered by the studio, not kept: the dataset's licence) must not fall far behind. The
+    truth's contacts: each ankle within 2 cm of its own planted height (the dataset's ankle
+    markers do not sit at one height)."""
+    from diffpose_cli import studio as studio_mod
+    camera_json = json.loads((h36m_dir / "cameras.json").read_text())["S11"]["55011271"]
+    with np.load(h36m_dir / "poses_3d.npz") as data:
+        motion = data["S11/WalkTogether 1"][0:500:2].astype(np.float64)      # 10 s at 25 fps
+    video = tmp_path / "walk.mp4"
+    studio_mod.write_video(video, studio_mod.render_h36m(motion, camera_json, scale=0.5), fps=25.0)
+    result = pipeline_result(video)
+    y_up = np.stack([motion[..., 0], motion[..., 2], -motion[..., 1]], axis=-1)
+    truth = floor_contacts(y_up, planted=np.percentile(y_up[:, ANKLES, 1], 5, axis=0))
+    contacts = foot_contacts(result.joints_world, result.video["fps"])
+    agree = (contacts == truth)[result.present]
+    print(f"S11 WalkTogether 1: contact flags agree with the truth on {100 * agree.mean():.1f}% of "
+          f"foot-frames (left {100 * agree[:, 0].mean():.1f}%, right {100 * agree[:, 1].mean():.1f}%)")
+    assert result.present.mean() > 0.95
+    assert agree.mean() >= 0.75
+    assert agree.mean(axis=0).min() >= 0.65      # neither foot's flags are left to chance
 
 
 def test_locked_feet_stay_planted_above_the_floor_and_cost_little_accuracy(studio):

@@ -5,6 +5,15 @@ and exports FBX, in a separate process: the `blender` executable on PATH, or els
 (`pip install diffpose-cli[fbx]`) in this Python. Without either, asking for an .fbx fails
 before any work (`check_fbx_exporter`). The exporter's animation simplification is turned off: it
 thins the keys and moves bones by centimetres; every frame keeps its key.
+
+FBX stores each bone's rotation relative to its parent as XYZ Euler angles, which Blender computes
+in single precision. Where the middle angle is within a hair of +-90 degrees (gimbal lock) the
+first and third are nearly undetermined, and their rounding turned a leg by a degree in the odd
+frame. Blender's glTF importer rolls a bone that leaves its parent sideways (the hips off the
+pelvis, the collars off the thorax) just so, and such a bone barely turns, so it sat there on
+every frame. Those bones are rolled a quarter turn about their own axis before the export (the
+animation re-keyed so that every bone moves exactly as before): their rest then sits at least 45
+degrees from gimbal lock.
 """
 
 import importlib.util
@@ -22,6 +31,7 @@ BLENDER_TIMEOUT_S = 1800
 
 # Runs inside Blender (or a Python with bpy): GLB in, FBX out.
 CONVERT_SCRIPT = r'''
+import math
 import sys
 import bpy
 import numpy
@@ -42,6 +52,45 @@ bpy.ops.import_scene.gltf(filepath=glb_path)
 armature = next(o for o in scene.objects if o.type == "ARMATURE")
 action = armature.animation_data.action
 scene.frame_start, scene.frame_end = (round(f) for f in action.frame_range)
+
+
+def depth(bone):
+    return 0 if bone.parent is None else 1 + depth(bone.parent)
+
+
+# roll off gimbal lock every bone whose rest, relative to its parent, has its middle Euler angle
+# (XYZ, as the FBX writes it) more than 45 degrees from zero: a quarter turn about its own axis
+bpy.context.view_layer.objects.active = armature
+bpy.ops.object.mode_set(mode="EDIT")
+rolled = []
+for name in sorted((b.name for b in armature.data.bones), key=lambda n: depth(armature.data.bones[n])):
+    bone = armature.data.edit_bones[name]
+    if bone.parent is not None:
+        rest = bone.parent.matrix.to_3x3().inverted() @ bone.matrix.to_3x3()
+        if abs(rest[2][0]) > math.sqrt(0.5):
+            before = bone.matrix.copy()
+            bone.roll += math.pi / 2
+            rolled.append((name, before.inverted() @ bone.matrix))
+bpy.ops.object.mode_set(mode="OBJECT")
+# the same motion on the rolled bones: a pose (basis) B relative to the old rest is Q^-1 B Q
+# relative to the new one, Q the roll
+bases = {name: [] for name, _turn in rolled}
+for frame in range(scene.frame_start, scene.frame_end + 1):
+    scene.frame_set(frame)
+    for name, turn in rolled:
+        pose_bone = armature.pose.bones[name]
+        bases[name].append(turn.inverted() @ pose_bone.matrix_basis @ turn)
+for name, _turn in rolled:
+    pose_bone = armature.pose.bones[name]
+    for curve in [c for c in action.fcurves if c.data_path.startswith(f'pose.bones["{name}"].')
+                  and c.data_path.endswith(("location", "rotation_quaternion"))]:
+        action.fcurves.remove(curve)
+    pose_bone.rotation_mode = "QUATERNION"
+    for frame, basis in zip(range(scene.frame_start, scene.frame_end + 1), bases[name]):
+        location, rotation, _scale = basis.decompose()
+        pose_bone.location, pose_bone.rotation_quaternion = location, rotation
+        pose_bone.keyframe_insert("location", frame=frame)
+        pose_bone.keyframe_insert("rotation_quaternion", frame=frame)
 bpy.ops.export_scene.fbx(
     filepath=fbx_path, object_types={"ARMATURE", "MESH"}, use_selection=False,
     axis_forward="-Z", axis_up="Y", global_scale=1.0, apply_unit_scale=True,

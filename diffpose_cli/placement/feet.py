@@ -3,9 +3,18 @@
 Contact: a foot is on the floor when its ankle is within CONTACT_HEIGHT of the lower ankle's
 height (someone standing or walking has a foot on the floor; one lifted for a step is higher than
 the other), on ankles smoothed over SMOOTH_S to take out frame-to-frame jitter, and when the
-lower ankle is itself no higher than AIRBORNE_HEIGHT above the floor (a jump has no contact). An
-ankle's horizontal speed is not used: in estimated motion a planted foot's jitter is as fast as a
-slow step.
+lower ankle is itself no higher than AIRBORNE_HEIGHT above the floor (a jump has no contact).
+The two ankles are compared as if the left were LEFT_ANKLE_LOW higher: in Human3.6M, which the
+lifter learned from, the left ankle marker sits that much lower than the right (the median over
+the training subjects' frames), and the lifter reproduces it, so with both feet planted its left
+ankle is lower and its right looked lifted. Heights relative to the other foot, not to the floor:
+the estimated floor is off by centimetres from frame to frame (the path's depth), the two feet of
+one frame share most of that error, and a plane fitted under the ankles did worse.
+Neither the ankle's speed over the floor nor its speed in the image is used: a foot reaches the
+floor heel first while still moving forward (a contact by height that a speed test misses), and
+in estimated motion a planted foot turning on the spot moves as fast as a slow step (the path's
+depth error moves both feet at once, and BlazePose's ankle wanders as the foot turns). On
+rendered walks with known truth no speed test, alone or beside the height, won on every clip.
 
 Locking (the animation exports) changes the body's path first and the legs only as much as
 needed, because the estimate's pose relative to the pelvis is better than its path through the
@@ -41,6 +50,7 @@ _HIP = [JOINT_NAMES.index("left_hip"), JOINT_NAMES.index("right_hip")]
 CONTACT_HEIGHT = 0.025   # m: a foot this close to the lower foot's height is on the floor too
 AIRBORNE_HEIGHT = 0.30   # m above a planted ankle's height: the lower foot is off the floor
 SMOOTH_S = 0.08          # s: Gaussian smoothing (sigma) of the ankle heights before comparing
+LEFT_ANKLE_LOW = 0.015   # m: how much lower the lifter puts a planted left ankle than a right one
 BLEND_S = 0.15           # s: the locking correction fades in and out over this time
 PATH_TAU_S = 2.0         # s: how fast the locked body's path returns to the estimated path
 REACH = 1.0      # fraction of thigh + shin the IK may stretch the leg to (straight)
@@ -70,8 +80,10 @@ def foot_contacts(joints_world: np.ndarray, fps: float) -> np.ndarray:
     # each run of frames with a person separately: smoothing must not reach across a gap
     for run in np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1):
         heights = _smooth(joints[run][:, _ANKLE, 1], SMOOTH_S * fps)
+        level = heights + np.array([LEFT_ANKLE_LOW, 0.0])     # as if planted ankles were level
         lower = heights.min(axis=1, keepdims=True)
-        contacts[run] = (heights - lower < CONTACT_HEIGHT) & (lower < ANKLE_HEIGHT + AIRBORNE_HEIGHT)
+        contacts[run] = ((level - level.min(axis=1, keepdims=True) < CONTACT_HEIGHT)
+                         & (lower < ANKLE_HEIGHT + AIRBORNE_HEIGHT))
     return contacts
 
 
@@ -188,7 +200,9 @@ def sliding_mm(joints: np.ndarray, contacts: np.ndarray) -> float:
     return float(1000 * steps.mean()) if steps.size else float("nan")
 
 
-def floor_contacts(joints_world: np.ndarray, tolerance: float = 0.02) -> np.ndarray:
+def floor_contacts(joints_world: np.ndarray, tolerance: float = 0.02, planted=ANKLE_HEIGHT) -> np.ndarray:
     """(F, 2) bool contacts of motion whose floor is exact (ground truth, e.g. the studio's
-    renders): the ankle is within `tolerance` of a planted ankle's height above the floor."""
-    return np.asarray(joints_world)[:, _ANKLE, 1] < ANKLE_HEIGHT + tolerance
+    renders): the ankle is within `tolerance` of a planted ankle's height above the floor.
+    `planted`: that height, or one per foot (left, right) where the ankles differ (motion capture
+    markers)."""
+    return np.asarray(joints_world)[:, _ANKLE, 1] < np.asarray(planted, dtype=np.float64) + tolerance
