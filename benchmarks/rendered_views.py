@@ -60,14 +60,14 @@ def knee_angles(joints):
     return np.stack(out, -1)
 
 
-def run_clip(world, camera, models, workdir):
+def run_clip(world, camera, models, workdir, detector_3d=True):
     from bench_smoothness import estimate_with_world_landmarks
     from diffpose_cli.options import RunOptions
     from diffpose_cli.studio import render_motion, to_camera, write_video
     video = Path(workdir) / "clip.mp4"
     write_video(video, render_motion(world, camera, world_up=(0.0, 0.0, 1.0)), FPS)
     result, world_landmarks = estimate_with_world_landmarks(video, models, RunOptions(
-        intrinsics=(camera["fx"], camera["fy"], camera["cx"], camera["cy"])))
+        intrinsics=(camera["fx"], camera["fy"], camera["cx"], camera["cy"]), detector_3d=detector_3d))
     truth = to_camera(world, camera)
     return result, world_landmarks, truth
 
@@ -111,6 +111,8 @@ def main():
     parser.add_argument("--weights", default=None, help="lifter weights (default: the shipped ones)")
     parser.add_argument("--data", default=None)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--no-detector-3d", action="store_true",
+                        help="the lifter alone: BlazePose's own 3D not blended in")
     args = parser.parse_args()
     from diffpose_cli.training.h36m import find_h36m
     from diffpose_cli.pipeline import load_models
@@ -127,7 +129,7 @@ def main():
             for subject, action, start in MOTIONS:
                 world = poses[f"{subject}/{action}"][start:start + 2 * args.frames:2].astype(np.float64)
                 camera = view_camera(world[:, 0].mean(0), elevation, azimuth, fov)
-                parts.append(score(*run_clip(world, camera, models, tmp)))
+                parts.append(score(*run_clip(world, camera, models, tmp, not args.no_detector_3d)))
             r = {k: float(np.average([p[k] for p in parts], weights=[p["frames"] for p in parts]))
                  for k in parts[0]}
             rows[name] = r

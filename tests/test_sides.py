@@ -104,11 +104,12 @@ def test_real_clip_beats_mediapipes_own_3d(shared):
     MediaPipe's pose_world_landmarks from the same run (12 limb joints)."""
     rows = _balance().run()["rows"]
     mean = rows["mean"]
-    assert mean["ours_mm"] <= 0.8 * mean["mediapipe_mm"], mean
-    assert mean["ours_pa_mm"] <= 0.8 * mean["mediapipe_pa_mm"], mean
+    assert mean["ours_mm"] <= 0.7 * mean["mediapipe_mm"], mean
+    assert mean["ours_pa_mm"] <= 0.72 * mean["mediapipe_pa_mm"], mean
     for name in ("cam01", "cam02", "cam03", "cam04"):
-        assert rows[name]["ours_mm"] <= 0.95 * rows[name]["mediapipe_mm"], (name, rows[name])
-    assert 0.80 <= mean["coverage_90"] <= 0.97, mean
+        assert rows[name]["ours_mm"] <= 0.92 * rows[name]["mediapipe_mm"], (name, rows[name])
+    # the 90% radius errs on the wide side here (README, "Real video")
+    assert 0.90 <= mean["coverage_90"] <= 0.995, mean
     assert mean["spearman"] >= 0.45, mean
 
 

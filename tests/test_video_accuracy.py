@@ -21,7 +21,7 @@ from diffpose_cli.training.video_accuracy import H36M_CLIPS, h36m_clip_accuracy,
 BOUNDS = {
     "samples/studio_walk.mp4": (107.0, 96.5),
     "S9/Walking 1/54138969": (97.5, 56.5),
-    "S11/Directions 1/60457274": (110.0, 61.0),
+    "S11/Directions 1/60457274": (104.0, 59.0),
 }
 LIFTER_ALONE = {"samples/studio_walk.mp4": (95.0, 89.5)}
 

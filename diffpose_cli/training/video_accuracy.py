@@ -70,20 +70,26 @@ def main():
     parser = argparse.ArgumentParser(description="End-to-end video accuracy on rendered clips")
     parser.add_argument("--data", default=None, help="Human3.6M folder (default: $DIFFPOSE_H36M "
                         "or ../shared/data/h36m); without it only the sample is measured")
+    parser.add_argument("--no-detector-3d", action="store_true",
+                        help="the lifter alone: BlazePose's own 3D not blended in")
     args = parser.parse_args()
     from ..errors import DiffposeError
     from .h36m import find_h36m
     from ..pipeline import load_models
+    from ..options import RunOptions
     models = load_models()
-    rows = [sample_accuracy(models)]
+    options = RunOptions(detector_3d=not args.no_detector_3d)
+    rows = [sample_accuracy(models, options)]
     try:
         h36m_dir = find_h36m(args.data)
     except DiffposeError:
         h36m_dir = None
     if h36m_dir:
         for subject, action, camera, start in H36M_CLIPS:
-            rows.append(h36m_clip_accuracy(h36m_dir, subject, action, camera, start, models=models))
-    print(f"detector {models.detector_name}, lifter {models.lifter.name}")
+            rows.append(h36m_clip_accuracy(h36m_dir, subject, action, camera, start, models=models,
+                                           options=options))
+    print(f"detector {models.detector_name}, lifter {models.lifter.name}"
+          + (", the lifter alone (--no-detector-3d)" if args.no_detector_3d else ""))
     print(format_rows(rows))
 
 
