@@ -22,9 +22,12 @@ def train(
     init: Path | None = typer.Option(None, help="start from these lifter weights (fine-tuning) "
                                         "instead of random ones"),
     blazepose_cache: Path | None = typer.Option(None, help="BlazePose-on-renders clips from "
-                                                   "`diffpose blazepose-cache` to train on too"),
+                                                   "`diffpose blazepose-cache`: the held-out subject's "
+                                                   "calibrate the uncertainty, the training subjects' "
+                                                   "are trained on with a blazepose share in --batch-mix"),
     batch_mix: str | None = typer.Option(None, help="shares of each kind of window in a batch, "
-                                         "e.g. camera=0.6,blazepose=0.4 (default: train.BATCH_MIX)"),
+                                         "e.g. camera=0.6,blazepose=0.4, among camera, virtual, sh and "
+                                         "blazepose (default: train.BATCH_MIX, camera=0.7,sh=0.3)"),
 ):
     """Train the lifter; resumes from OUT/last.pt; writes OUT/model.pt when done."""
     import torch
