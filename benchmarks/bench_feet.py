@@ -17,7 +17,6 @@
 """
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -27,12 +26,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from diffpose_cli.placement.feet import floor_contacts, foot_contacts, sliding_mm  # noqa: E402
+from diffpose_cli.placement.feet import floor_contacts, foot_contacts, marker_contacts, sliding_mm  # noqa: E402
 from diffpose_cli.pipeline import estimate  # noqa: E402
 from diffpose_cli.skeleton import ANKLE_HEIGHT  # noqa: E402
 from diffpose_cli.export.rig import animation_motion  # noqa: E402
 from diffpose_cli import studio as studio_mod  # noqa: E402
 from diffpose_cli.studio import load_truth, studio_accuracy  # noqa: E402
+from diffpose_cli.training.h36m import load_cameras  # noqa: E402
 
 SAMPLE = REPO / "samples" / "studio_walk.mp4"
 ANKLES = [6, 3]   # left, right: the contact flags' columns
@@ -88,17 +88,14 @@ def studio(result) -> dict:
 
 def h36m_walk(h36m_dir: Path, key: str, camera_id: str, first: int, folder: Path) -> dict:
     """Render a Human3.6M walk (Z up, floor z = 0) into `folder`, estimate it, measure it."""
-    subject = key.split("/")[0]
-    camera_json = json.loads((h36m_dir / "cameras.json").read_text())[subject][camera_id]
+    camera_json = load_cameras(h36m_dir)[key.split("/")[0]][camera_id]
     with np.load(h36m_dir / "poses_3d.npz") as data:
         motion = data[key][first:first + 2 * H36M_FRAMES:2].astype(np.float64)
     video = folder / (key.replace("/", "_").replace(" ", "_") + ".mp4")
     studio_mod.write_video(video, studio_mod.render_h36m(motion, camera_json, scale=0.5), fps=25.0)
     camera = studio_mod.h36m_camera(camera_json, scale=0.5)
     y_up = np.stack([motion[..., 0], motion[..., 2], -motion[..., 1]], axis=-1)
-    planted = np.percentile(y_up[:, ANKLES, 1], 5, axis=0)
-    return against_truth(estimate(video), y_up, floor_contacts(y_up, planted=planted),
-                         studio_mod.to_camera(motion, camera))
+    return against_truth(estimate(video), y_up, marker_contacts(y_up), studio_mod.to_camera(motion, camera))
 
 
 def print_truth_figures(s: dict) -> None:

@@ -10,12 +10,13 @@ import pytest
 
 from diffpose_cli.export.arrays import write_csv, write_npz
 from diffpose_cli.export.bvh import bvh_positions, read_bvh, write_bvh
-from diffpose_cli.placement.feet import floor_contacts, foot_contacts, sliding_mm
+from diffpose_cli.placement.feet import floor_contacts, foot_contacts, marker_contacts, sliding_mm
 from diffpose_cli.export.json_format import write_json
 from diffpose_cli.skeleton import ANKLE_HEIGHT
 from diffpose_cli.export.rig import animation_motion
 from diffpose_cli.skeleton import JOINT_NAMES
 from diffpose_cli.studio import load_truth, studio_accuracy
+from diffpose_cli.training.h36m import load_cameras
 from pipeline_results import pipeline_result
 from test_exports import SAMPLE
 
@@ -51,14 +52,14 @@ def test_contact_flags_on_a_rendered_human36m_walk(h36m_dir, tmp_path):
     truth's contacts: each ankle within 2 cm of its own planted height (the dataset's ankle
     markers do not sit at one height)."""
     from diffpose_cli import studio as studio_mod
-    camera_json = json.loads((h36m_dir / "cameras.json").read_text())["S11"]["55011271"]
+    camera_json = load_cameras(h36m_dir)["S11"]["55011271"]
     with np.load(h36m_dir / "poses_3d.npz") as data:
         motion = data["S11/WalkTogether 1"][0:500:2].astype(np.float64)      # 10 s at 25 fps
     video = tmp_path / "walk.mp4"
     studio_mod.write_video(video, studio_mod.render_h36m(motion, camera_json, scale=0.5), fps=25.0)
     result = pipeline_result(video)
     y_up = np.stack([motion[..., 0], motion[..., 2], -motion[..., 1]], axis=-1)
-    truth = floor_contacts(y_up, planted=np.percentile(y_up[:, ANKLES, 1], 5, axis=0))
+    truth = marker_contacts(y_up)
     contacts = foot_contacts(result.joints_world, result.video["fps"])
     agree = (contacts == truth)[result.present]
     print(f"S11 WalkTogether 1: contact flags agree with the truth on {100 * agree.mean():.1f}% of "

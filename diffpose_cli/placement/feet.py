@@ -206,3 +206,10 @@ def floor_contacts(joints_world: np.ndarray, tolerance: float = 0.02, planted=AN
     `planted`: that height, or one per foot (left, right) where the ankles differ (motion capture
     markers)."""
     return np.asarray(joints_world)[:, _ANKLE, 1] < np.asarray(planted, dtype=np.float64) + tolerance
+
+
+def marker_contacts(joints_world: np.ndarray, tolerance: float = 0.02) -> np.ndarray:
+    """floor_contacts of motion capture (Human3.6M), whose ankle markers do not sit at one height:
+    each ankle's planted height is its own, the 5th percentile of its height over the clip."""
+    heights = np.asarray(joints_world)[:, _ANKLE, 1]
+    return floor_contacts(joints_world, tolerance, planted=np.percentile(heights, 5, axis=0))
