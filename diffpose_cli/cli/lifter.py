@@ -21,10 +21,11 @@ def train(
     threads: int | None = typer.Option(None, help="torch CPU threads (default: all cores)"),
     init: Path | None = typer.Option(None, help="start from these lifter weights (fine-tuning) "
                                         "instead of random ones"),
-    blazepose_cache: Path | None = typer.Option(None, help="BlazePose-on-renders clips from "
-                                                   "`diffpose blazepose-cache`: the held-out subject's "
-                                                   "calibrate the uncertainty, the training subjects' "
-                                                   "are trained on with a blazepose share in --batch-mix"),
+    blazepose_cache: list[Path] = typer.Option([], help="a folder of BlazePose-on-renders clips "
+                                               "from `diffpose blazepose-cache` (may be given more "
+                                               "than once): the held-out subject's calibrate the "
+                                               "uncertainty, the training subjects' are trained on "
+                                               "with a blazepose share in --batch-mix"),
     batch_mix: str | None = typer.Option(None, help="shares of each kind of window in a batch, "
                                          "e.g. camera=0.6,blazepose=0.4, among camera, virtual, sh and "
                                          "blazepose (default: train.BATCH_MIX, camera=0.7,sh=0.3)"),
@@ -52,7 +53,7 @@ def train(
 
         run_training(find_h36m(data), out, iters=iters, batch_size=batch_size, lr=lr, seed=seed,
                      budget_minutes=budget_minutes, init=init,
-                     blazepose_cache=blazepose_cache, batch_mix=mix, log=log)
+                     blazepose_cache=blazepose_cache or None, batch_mix=mix, log=log)
 
 
 def blazepose_cache(

@@ -125,10 +125,12 @@ def build_cache(out_dir, clips: int, data_dir=None, subjects=SUBJECTS, seed: int
     return sum(clip_path(out_dir, i).exists() for i in range(clips))
 
 
-def load_clips(folder, subjects) -> list[dict]:
-    """The cached clips of `subjects`, in index order."""
+def load_clips(folders, subjects) -> list[dict]:
+    """The cached clips of `subjects` in one cache folder or several, each folder in index order
+    (several: e.g. the training subjects' clips in one, the held-out subject's in another)."""
+    folders = [folders] if isinstance(folders, (str, Path)) else list(folders)
     clips = []
-    for path in sorted(Path(folder).glob("clip_*.npz")):
+    for path in [p for folder in folders for p in sorted(Path(folder).glob("clip_*.npz"))]:
         with np.load(path) as z:
             if str(z["sequence"]).split("/")[0] in subjects:
                 clips.append({k: z[k] for k in z.files})
