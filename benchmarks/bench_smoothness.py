@@ -64,7 +64,8 @@ def lift_all(lifter, cases, input_2d, per_frame_draws):
     out = []
     for t, points, present in cases:
         mixtures = mixtures_from_points(points, std_px, present)
-        lifted = lifter.lift(mixtures, fps=50.0, camera=t.intrinsics, per_frame_draws=per_frame_draws)
+        lifted = lifter.lift(mixtures, fps=50.0, camera=t.intrinsics, per_frame_draws=per_frame_draws,
+                              detector="heatmap")
         truth = t.joints_camera[:len(points)] - t.joints_camera[:len(points), :1]
         out.append((lifted.joints, lifted.std, truth))
     return out
@@ -196,7 +197,8 @@ def fast_renders(data_dir, models):
     print(f"fast motion: Human3.6M walks rendered at {FAST_TEMPO:.1f}x their pace, {FAST_FRAMES} frames at "
           f"{FAST_FPS:g} fps; 12 limb joints relative to the pelvis, mm/frame; peak as above; "
           "error against the truth")
-    print(f"  {'clip':<22}{'output':<20}{'P1':>7}{'vel err':>9}{'acc err':>9}{'peak':>8}{'peak ' + str(PEAK_SPAN_S) + ' s':>12}")
+    peak_span_label = f"peak {PEAK_SPAN_S} s"
+    print(f"  {'clip':<22}{'output':<20}{'P1':>7}{'vel err':>9}{'acc err':>9}{'peak':>8}{peak_span_label:>12}")
     poses = np.load(Path(data_dir) / "poses_3d.npz")
     cameras = load_cameras(data_dir)
     for subject, action, camera in FAST_CLIPS:

@@ -48,6 +48,7 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     `detector_3d` (F, 17, 3), the detector's own 3D where it gives one (detector_3d_in_h36m), is
     blended into the lift unless the options say not to."""
     from tqdm import tqdm
+    from .lifter.model import detector_kind
     from .placement.smooth import smooth_motion
     hypotheses, steps = options.hypotheses, options.steps
     cam = options.camera(width, height)
@@ -61,7 +62,8 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
               dynamic_ncols=True, leave=False) as bar:
         out = lifter.lift(mix, fps, valid=present, hypotheses=hypotheses, steps=steps,
                           batch_size=LIFT_BATCH, progress=bar.update, camera=(f, cx, cy),
-                          seed=options.seed, mirror=options.mirror)
+                          seed=options.seed, mirror=options.mirror,
+                          detector=detector_kind(detector_name))
     blended = detector_3d is not None and options.detector_3d and np.isfinite(detector_3d).any()
     if blended:
         from .lifter.detector_3d import blend, to_camera_axes

@@ -169,3 +169,22 @@ def test_procrustes_undoes_a_similarity_transform():
     q *= np.sign(np.linalg.det(q))
     moved = 1.7 * truth @ q.T + np.array([0.1, -2.0, 3.0])
     assert np.allclose(procrustes_align(moved, truth), truth, atol=1e-9)
+
+
+def test_each_detector_gets_its_own_width_and_old_weights_still_load():
+    """The std is calibrated per detector kind (the lifter is surer on heatmap 2D than on
+    BlazePose's); weights saved before the per-detector width load with one width for all."""
+    from diffpose_cli.lifter.model import DETECTOR_KINDS, detector_kind
+    assert detector_kind("blazepose") == "blazepose" and detector_kind("hrnet") == "heatmap"
+    assert detector_kind("external 2D (coco17)") == "heatmap"
+    torch.manual_seed(0)
+    model = DiffPoseModel(TINY)
+    old = {k: v for k, v in model.state_dict().items() if k != "detector_width"}
+    fresh = DiffPoseModel(TINY)
+    fresh.load_state_dict(old)
+    assert torch.equal(fresh.detector_width, torch.ones(len(DETECTOR_KINDS)))
+    fresh.detector_width.copy_(torch.tensor([1.0, 2.5]))
+    hyps = torch.randn(8, 4, 17, 3) * 0.05
+    _, heatmap_std = fresh.summarise(hyps, "heatmap")
+    _, blazepose_std = fresh.summarise(hyps, "blazepose")
+    torch.testing.assert_close(blazepose_std, 2.5 * heatmap_std)

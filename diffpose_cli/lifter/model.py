@@ -170,6 +170,18 @@ def prior_mixture(means, stds, weights, inputs: WindowInputs, enc_pose, enc_log_
     return JointMixture(kernel_mean, kernel_std.clamp_min(1e-4), weights)
 
 
+# The 2D detectors the uncertainty's width is fitted for (train.calibrate). The lifter is surer of
+# itself on one kind of 2D than on another: "heatmap" is a detector that reads one heatmap peak per
+# joint (Stacked-Hourglass, HRNet, 2D from MMPose files), "blazepose" the product's default detector,
+# whose landmarks are not Human3.6M's joints and whose errors have their own habits.
+DETECTOR_KINDS = ("heatmap", "blazepose")
+
+
+def detector_kind(detector_name: str) -> str:
+    """The DETECTOR_KINDS entry whose width fits the 2D a detector (or a file) gave."""
+    return "blazepose" if "blazepose" in str(detector_name).lower() else "heatmap"
+
+
 class DiffPoseModel(nn.Module):
     """Encoder + denoiser + diffusion process + uncertainty calibration, on tensors."""
 
@@ -182,6 +194,8 @@ class DiffPoseModel(nn.Module):
         self.diffusion = MixtureDiffusion(c["diffusion_steps"])
         # per joint (a, b): uncertainty std = a * hypotheses' spread + b (metres), fitted after training
         self.register_buffer("calibration", torch.tensor([[1.0, 0.0]] * NUM_JOINTS))
+        # and one factor on that std per DETECTOR_KINDS entry
+        self.register_buffer("detector_width", torch.ones(len(DETECTOR_KINDS)))
         # one factor on the size of every pose, fitted on the held-out subject (train.fit_output_scale)
         self.register_buffer("output_scale", torch.tensor(1.0))
 
@@ -237,11 +251,18 @@ class DiffPoseModel(nn.Module):
         h0 = (h0 - h0[:, :1]) * self.output_scale  # pelvis-relative by definition
         return h0.view(n, B, NUM_JOINTS, 3)
 
-    def summarise(self, hyps):
-        """(n, B, J, 3) hypotheses -> mean pose (B, J, 3), calibrated per-joint std (B, J)."""
+    def summarise(self, hyps, detector="blazepose"):
+        """(n, B, J, 3) hypotheses -> mean pose (B, J, 3), per-joint std (B, J) calibrated for
+        2D from `detector` (a DETECTOR_KINDS entry)."""
         mean, spread = mean_and_spread(hyps)
         a, b = self.calibration[:, 0], self.calibration[:, 1]
-        return mean, a * spread + b
+        return mean, self.detector_width[DETECTOR_KINDS.index(detector)] * (a * spread + b)
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        # weights saved before the per-detector width: one width for every detector
+        state_dict = dict(state_dict)
+        state_dict.setdefault("detector_width", torch.ones(len(DETECTOR_KINDS)))
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
 
 def mean_and_spread(hyps):
@@ -322,8 +343,11 @@ class Lifter:
     @torch.no_grad()
     def lift(self, mixtures: Mixtures, fps: float, valid=None, hypotheses=HYPOTHESES, steps=STEPS,
              batch_size=256, seed=0, frames=None, progress=None, camera=None,
-             mirror=MIRROR_AVERAGE, per_frame_draws=False) -> LiftOutput:
+             mirror=MIRROR_AVERAGE, per_frame_draws=False, detector="blazepose") -> LiftOutput:
         """3D for every frame with `valid` True (default: frames whose pelvis is present).
+
+        `detector` (a DETECTOR_KINDS entry, see detector_kind) says which detector the 2D came
+        from: the std is calibrated for it.
 
         `camera` = (focal, cx, cy) in pixels, the intrinsics the 2D came through; the pose comes back
         in that camera's frame. Without it the pelvis is taken to be on the optical axis.
@@ -369,7 +393,7 @@ class Lifter:
             hyps = self.model.hypotheses(tensor(means), tensor(mixtures.stds[idx]), tensor(weights),
                                          hypotheses, steps, mirror=mirror,
                                          draws=tuple(map(tensor, draws)))
-            mean, s = self.model.summarise(hyps)
+            mean, s = self.model.summarise(hyps, detector)
             mean = mean.cpu().numpy()
             if rotation is not None:  # back from the turned camera: X = R^T X'
                 mean = np.einsum("bji,bkj->bki", rotation, mean).astype(np.float32)

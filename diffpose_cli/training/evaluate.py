@@ -83,7 +83,8 @@ def score_lifter(lifter, cases, label, total, every=1, hypotheses=HYPOTHESES, st
         truth = t.joints_camera[:len(mixtures)] - t.joints_camera[:len(mixtures), :1]
         frames = np.arange(0, len(truth), every)
         out = lifter.lift(mixtures, fps=50.0, hypotheses=hypotheses, steps=steps, frames=frames,
-                          progress=bar.update, camera=t.intrinsics, mirror=mirror)
+                          progress=bar.update, camera=t.intrinsics, mirror=mirror,
+                          detector="heatmap")
         pred, std, gt = out.joints[frames], out.std[frames], truth[frames]
         p1 = np.linalg.norm(pred - gt, axis=-1)
         p2 = np.linalg.norm(procrustes_align(pred, gt) - gt, axis=-1)

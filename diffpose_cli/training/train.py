@@ -31,7 +31,7 @@ from .blazepose_cache import BlazePoseWindows, load_clips
 from .detector_noise import COMPONENTS, synthesize_detections
 from .evaluate import RADIUS_90, SH_STD_PX
 from .h36m import load_tracks, sh_tracks
-from ..lifter.model import (DEFAULT_CONFIG, HYPOTHESES, MIRROR_AVERAGE, STEPS, DiffPoseModel,
+from ..lifter.model import (DEFAULT_CONFIG, DETECTOR_KINDS, HYPOTHESES, MIRROR_AVERAGE, STEPS, DiffPoseModel,
                      mean_and_spread, pelvis_view_rotation, person_scale, save_model,
                      read_checkpoint, to_pelvis_view)
 from ..pose2d.mixtures import mixtures_from_points
@@ -226,27 +226,25 @@ def fit_calibration(errors, spreads):
     return calib
 
 
-# The inputs the uncertainty is calibrated on: what the product meets and training's "camera" kind
-# is not. A real detector's output (Stacked-Hourglass; BlazePose on renders when the cache has the
-# held-out subject) gives the shape, which joints and frames are less sure than others, since
-# synthetic errors do not rank the joints as a real detector's do; all of them, cameras unlike
-# Human3.6M's four ("virtual") too, give the width: calibrated on the real detector alone, the
-# radius came out too narrow for real video, which differs from Human3.6M in its cameras as well
-# (the model card has the figures).
-CALIBRATION_KINDS = ("virtual", "sh", "blazepose")
-REAL_DETECTOR_KINDS = ("sh", "blazepose")
+# The held-out sets each detector's uncertainty width is fitted on (lifter.model.DETECTOR_KINDS):
+# the lifter's spread tracks its errors on every kind of 2D, but not at one scale (it is surer of
+# itself on Stacked-Hourglass's 2D than it should be on BlazePose's), so one width for all left
+# the heatmap detectors' radius too wide and BlazePose's too narrow. The per-joint shape
+# (which joints and frames are less sure) is fitted on all of them together.
+CALIBRATION_SETS = {"heatmap": ("sh",), "blazepose": ("blazepose",)}
 
 
 def calibrate(model, held_out_sets, every=10):
     """Fit the output scale, then the uncertainty calibration, on the held-out subject.
 
-    One pass of the lifter as it runs (mirror included) at output scale 1 over each set of
-    CALIBRATION_KINDS in `held_out_sets`; the scale is fitted first, then the uncertainty to
-    the scaled poses and spreads: each joint's (a, b) on the real detector's sets, the common
-    factor for 90% over all of them. Sets the model's buffers; returns (scale, MPJPE mm, coverage,
-    coverage per kind) on the calibration data.
+    One pass of the lifter as it runs (mirror included) at output scale 1 over each set named in
+    CALIBRATION_SETS that `held_out_sets` holds; the scale is fitted first, then the uncertainty
+    to the scaled poses and spreads: each joint's (a, b) on all the sets, then each detector's
+    width so that its radius covers 90% on its own set (a detector without its set gets the width
+    of all of them). Sets the model's buffers; returns (scale, MPJPE mm, coverage, coverage per
+    set) on the calibration data.
     """
-    kinds = [kind for kind in CALIBRATION_KINDS if kind in held_out_sets]
+    kinds = sorted({k for sets in CALIBRATION_SETS.values() for k in sets if k in held_out_sets})
     model.output_scale.fill_(1.0)
     passes = [held_out_predictions(model, held_out_sets[kind], np.random.default_rng(2), kind,
                                    every=every, clean_fraction=0.25) for kind in kinds]
@@ -254,17 +252,25 @@ def calibrate(model, held_out_sets, every=10):
     scale = fit_output_scale(mean, target)
     model.output_scale.fill_(scale)
     errors, spreads = (scale * mean - target).norm(dim=-1).numpy(), (scale * spread).numpy()
-    bounds = np.cumsum([0] + [len(p[1]) for p in passes])
-    real = np.concatenate([np.arange(lo, hi) for kind, lo, hi in zip(kinds, bounds[:-1], bounds[1:])
-                           if kind in REAL_DETECTOR_KINDS] or [np.arange(len(errors))])
-    calib = fit_calibration(errors[real], spreads[real])
+    bounds = dict(zip(kinds, zip(np.cumsum([0] + [len(p[1]) for p in passes]),
+                                 np.cumsum([len(p[1]) for p in passes]))))
+    calib = fit_calibration(errors, spreads)
     std = spreads * calib[:, 0] + calib[:, 1]
-    calib[1:] *= np.quantile(errors[:, 1:] / (RADIUS_90 * std[:, 1:]), 0.90)   # the width: all kinds
+    ratio = errors[:, 1:] / (RADIUS_90 * std[:, 1:])       # 1 at the 90% radius
+    widths = []
+    for detector in DETECTOR_KINDS:
+        rows = [np.arange(*bounds[k]) for k in CALIBRATION_SETS[detector] if k in bounds]
+        rows = np.concatenate(rows) if rows else np.arange(len(errors))
+        widths.append(float(np.quantile(ratio[rows], 0.90)))
     model.calibration.copy_(torch.from_numpy(calib))
-    std = spreads * calib[:, 0] + calib[:, 1]
-    inside = errors[:, 1:] <= RADIUS_90 * std[:, 1:]
-    per_kind = {kind: float(inside[lo:hi].mean()) for kind, lo, hi in zip(kinds, bounds[:-1], bounds[1:])}
-    return scale, 1000 * float(errors.mean()), float(inside.mean()), per_kind
+    model.detector_width.copy_(torch.tensor(widths))
+    per_kind, inside_all = {}, []
+    for kind, (lo, hi) in bounds.items():
+        detector = next(d for d, sets in CALIBRATION_SETS.items() if kind in sets)
+        inside = ratio[lo:hi] <= widths[DETECTOR_KINDS.index(detector)]
+        per_kind[kind] = float(inside.mean())
+        inside_all.append(inside)
+    return scale, 1000 * float(errors.mean()), float(np.concatenate(inside_all).mean()), per_kind
 
 
 def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budget_minutes=None,
@@ -410,7 +416,8 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
             "batch_mix": mix, "blazepose_cache_clips": len(clips),
             "held_out_coverage_90_by_input": per_kind, "train_subjects": list(subjects),
             "calibration_subjects": list(held_out), "held_out_mpjpe_mm": diff_mm,
-            "output_scale": scale, "held_out_coverage_90": coverage, "history": history[-5:]}
+            "output_scale": scale, "held_out_coverage_90": coverage, "history": history[-5:],
+            "detector_width": dict(zip(DETECTOR_KINDS, model.detector_width.tolist()))}
     save_model(model, out_dir / "model.pt", info)
     log(f"wrote {out_dir / 'model.pt'}")
     return out_dir / "model.pt"
