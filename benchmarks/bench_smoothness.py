@@ -14,6 +14,11 @@ VideoPose3D reports it), acceleration error (mm/frame^2), share of errors inside
 `--tune` prints the same for the held-out training subject S8 (its SH detections and ground truth)
 over a grid of process noises: the strengths in smooth.py are chosen there, never on S9/S11.
 
+Fast motion (`--fast-only` for this part alone): S9's and S11's walks rendered by the studio at
+2.4x their pace, so the limbs swing at a runner's speed, through the video path with the smoother
+off and on, against the truth: velocity and acceleration error, and peak speeds against the
+truth's (what smoothing, or the lifter, flattens).
+
 Videos (../shared/videos walk_side.mp4 and runner.mp4): `diffpose video` at the defaults with the
 smoother off and on; MediaPipe's `pose_world_landmarks` from the same BlazePose run. Jitter is the
 median over frames and the 12 limb joints (shoulders, elbows, wrists, hips, knees, ankles),
@@ -178,50 +183,23 @@ def videos(names, models):
               f"{smoothed[3] / unsmoothed[3]:.2f} over {PEAK_SPAN_S} s")
 
 
-# Fast motion with known truth: Human3.6M walks of the test subjects rendered FAST_TEMPO times
-# faster than they were filmed (every 4th frame of 50 fps shown at 30 fps), so the limbs swing at
-# a runner's pace; what the smoother (or the lifter) flattens shows against the truth's own peak.
-FAST_CLIPS = [("S9", "Walking 1", "54138969"), ("S11", "Walking 1", "60457274")]
-FAST_SOURCE_STEP, FAST_FPS, FAST_FRAMES = 4, 30.0, 120
-FAST_TEMPO = FAST_FPS * FAST_SOURCE_STEP / 50.0
-
-
 def fast_renders(data_dir, models):
-    import tempfile
-
-    from diffpose_cli.options import RunOptions
-    from diffpose_cli.pipeline import estimate
-    from diffpose_cli.studio import h36m_camera, render_h36m, to_camera, write_video
-    from diffpose_cli.training.h36m import load_cameras
-    span = max(1, round(PEAK_SPAN_S * FAST_FPS))
-    print(f"fast motion: Human3.6M walks rendered at {FAST_TEMPO:.1f}x their pace, {FAST_FRAMES} frames at "
-          f"{FAST_FPS:g} fps; 12 limb joints relative to the pelvis, mm/frame; peak as above; "
-          "error against the truth")
+    from diffpose_cli.training.video_accuracy import FAST_CLIPS, FAST_FPS, FAST_FRAMES, FAST_TEMPO, fast_motion
+    print(f"fast motion: Human3.6M walks of the test subjects rendered at {FAST_TEMPO:.1f}x their pace, "
+          f"{FAST_FRAMES} frames at {FAST_FPS:g} fps (training.video_accuracy.fast_motion); 12 limb joints "
+          "relative to the pelvis, mm/frame; peak as above; errors against the truth")
     peak_span_label = f"peak {PEAK_SPAN_S} s"
     print(f"  {'clip':<22}{'output':<20}{'P1':>7}{'vel err':>9}{'acc err':>9}{'peak':>8}{peak_span_label:>12}")
-    poses = np.load(Path(data_dir) / "poses_3d.npz")
-    cameras = load_cameras(data_dir)
     for subject, action, camera in FAST_CLIPS:
-        world = poses[f"{subject}/{action}"][:FAST_SOURCE_STEP * FAST_FRAMES:FAST_SOURCE_STEP].astype(np.float64)
-        truth = to_camera(world, h36m_camera(cameras[subject][camera], 0.5))
-        with tempfile.TemporaryDirectory() as tmp:
-            video = Path(tmp) / "fast.mp4"
-            write_video(video, render_h36m(world, cameras[subject][camera]), FAST_FPS)
-            outputs = {"ours, smoother off": estimate(video, models=models, options=RunOptions(smooth="off")),
-                       "ours (default)": estimate(video, models=models)}
-        t_rel = truth[:, LIMBS_H36M] - truth[:, :1]
-        _, _, t_peak, t_span = limb_jitter(truth, LIMBS_H36M, truth[:, 0], span)
-        name = f"{subject} {action}"
-        print(f"  {name:<22}{'truth':<20}{'':>7}{'':>9}{'':>9}{t_peak:>8.1f}{t_span:>12.1f}")
-        for label, result in outputs.items():
-            j = result.joints_camera
-            rel = j[:, LIMBS_H36M] - j[:, :1]
-            p1 = 1000 * np.nanmean(np.linalg.norm(rel - t_rel, axis=-1))
-            vel = 1000 * np.nanmean(np.linalg.norm(np.diff(rel, axis=0) - np.diff(t_rel, axis=0), axis=-1))
-            acc = 1000 * np.nanmean(np.linalg.norm(np.diff(rel, 2, axis=0) - np.diff(t_rel, 2, axis=0), axis=-1))
-            _, _, peak, peak_span = limb_jitter(j, LIMBS_H36M, j[:, 0], span)
-            print(f"  {name:<22}{label:<20}{p1:>7.1f}{vel:>9.2f}{acc:>9.2f}{peak:>8.1f}{peak_span:>12.1f}"
-                  f"   peak / truth's {peak / t_peak:.2f}, {peak_span / t_span:.2f}", flush=True)
+        row = fast_motion(data_dir, subject, action, camera, models=models)
+        name, truth = f"{subject} {action}", row["truth"]
+        print(f"  {name:<22}{'truth':<20}{'':>7}{'':>9}{'':>9}{truth['peak']:>8.1f}{truth['peak_span']:>12.1f}")
+        for label in ("smoother off", "smoothed"):
+            r = row[label]
+            print(f"  {name:<22}{label:<20}{r['p1']:>7.1f}{r['velocity_error']:>9.2f}"
+                  f"{r['acceleration_error']:>9.2f}{r['peak']:>8.1f}{r['peak_span']:>12.1f}"
+                  f"   peak / truth's {r['peak'] / truth['peak']:.2f}, {r['peak_span'] / truth['peak_span']:.2f}",
+                  flush=True)
 
 
 def main():
