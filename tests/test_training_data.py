@@ -11,7 +11,7 @@ from diffpose_cli.training.h36m import load_tracks, sh_tracks
 from diffpose_cli.lifter.model import load_lifter
 from diffpose_cli.pose2d.mixtures import mixtures_from_points
 from diffpose_cli.skeleton import BONES
-from diffpose_cli.training.train import BATCH_MIX, KINDS, TEMPOS, WindowSampler, batch_of
+from diffpose_cli.training.train import BATCH_MIX, KINDS, WindowSampler, batch_of
 from diffpose_cli.training.virtual_camera import (ELEVATION_DEG, FOV_DEG, LONG_SIDE_PX, film, random_cameras,
                                          vary_proportions)
 
@@ -98,29 +98,6 @@ def test_every_kind_of_batch_is_what_the_lifter_reads(s1_walking, blazepose_cach
         assert torch.isfinite(means).all() and torch.isfinite(stds).all()
         if kind == "sh":
             assert (weights[:, :, 9] == 0).all()
-
-
-def test_a_faster_tempo_skips_frames_of_the_same_motion(s1_walking, blazepose_cache_dir):
-    """A window at tempo 2 holds the frames a window at tempo 1 holds every other one of (the
-    same centre, the same turned camera), and shares of the tempos make a whole batch."""
-    gt, _ = s1_walking
-    assert abs(sum(TEMPOS.values()) - 1) < 1e-9 and 1.0 in TEMPOS
-    sampler = WindowSampler(gt, 27)
-    centres = np.array([500, 1500, 2500])
-    slow, target_slow = sampler.windows(centres, tempo=np.ones(3))
-    fast, target_fast = sampler.windows(centres, tempo=np.full(3, 2.0))
-    same, _ = sampler.windows(centres)
-    np.testing.assert_array_equal(slow, same)
-    np.testing.assert_array_equal(target_slow, target_fast)
-    k = np.arange(7, 20)                      # tempo-2 frame k is tempo-1 frame 2k - 13
-    np.testing.assert_allclose(fast[:, k], slow[:, 2 * k - 13], atol=1e-6)
-    assert np.abs(fast[:, 0] - slow[:, 0]).max() > 1e-3   # and reaches further out
-    bp = BlazePoseWindows(load_clips(blazepose_cache_dir, ["S1"]), 27, COMPONENTS)
-    picks = np.array([len(bp) // 2])
-    m1, _, _, t1 = bp.windows(picks, tempo=np.ones(1))
-    m2, _, _, t2 = bp.windows(picks, tempo=np.full(1, 2.0))
-    np.testing.assert_array_equal(t1, t2)
-    np.testing.assert_allclose(m2[:, 10:17], m1[:, 7:20:2], atol=1e-6)
 
 
 def test_shared_start_draws_take_the_sampling_jitter_out(h36m_dir):

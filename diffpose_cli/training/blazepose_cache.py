@@ -183,16 +183,12 @@ class BlazePoseWindows:
     def __len__(self):
         return len(self.centres)
 
-    def windows(self, picks, flip=None, tempo=None):
-        """(means, stds, weights) windows (B, T, 17, M, ...) and 3D targets (B, 17, 3), each
-        window played at its `tempo` (B,), as near as whole frames of the 25 fps cache allow
-        (default: as filmed)."""
+    def windows(self, picks, flip=None):
+        """(means, stds, weights) windows (B, T, 17, M, ...) and 3D targets (B, 17, 3)."""
         from ..lifter.model import pelvis_view_rotation, to_pelvis_view
         from ..skeleton import MIRROR, mirror_left_right
         c = self.centres[picks]
-        step = np.ones(len(c)) if tempo is None else np.maximum(1, np.round(np.asarray(tempo)))
-        idx = c[:, None] + (step[:, None] * self.offsets).astype(int)
-        idx = np.clip(idx, self.start[c, None], self.end[c, None])
+        idx = np.clip(c[:, None] + self.offsets, self.start[c, None], self.end[c, None])
         means, stds, weights = self.means[idx], self.stds[idx], self.weights[idx]
         camera = self.intrinsics[self.clip[c]].T
         rotation = pelvis_view_rotation(self.means[c, 0, 0], camera)

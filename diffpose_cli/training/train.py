@@ -41,11 +41,6 @@ from .virtual_camera import film, random_cameras, vary_proportions
 TRAIN = ["S1", "S5", "S6", "S7"]
 HELD_OUT = ["S8"]
 STRIDE = 2  # Human3.6M is 50 fps; the model works at 25 fps, so windows take every 2nd frame
-# Tempo: windows played slower or faster than they were filmed (a window of stride 2 * tempo), and
-# each tempo's share of a batch. Human3.6M's actors walk and gesture; a runner's or a dancer's
-# limbs move two or three times faster, and a lifter that only saw Human3.6M's pace flattens such
-# swings. The held-out sets keep the real tempo.
-TEMPOS = {0.5: 0.1, 1.0: 0.5, 1.5: 0.2, 2.0: 0.2}
 NLL_WEIGHT = 0.001  # the encoder's depth-spread likelihood, beside the two MPJPE losses
 
 
@@ -73,17 +68,14 @@ class WindowSampler:
         starts = np.cumsum([0] + lengths[:-1])
         self.start = np.repeat(starts, lengths)
         self.end = np.repeat(starts + np.array(lengths) - 1, lengths)
-        self.offsets = np.arange(window) - window // 2
+        self.offsets = (np.arange(window) - window // 2) * STRIDE
 
     def __len__(self):
         return len(self.keypoints)
 
-    def windows(self, centres, flip=None, views=None, tempo=None):
-        """2D windows (B, T, J, 2) and 3D targets (B, J, 3) for the given centre frames, each
-        window played at its `tempo` (B,) (default: as filmed)."""
-        step = np.full(len(centres), STRIDE) if tempo is None else np.round(STRIDE * np.asarray(tempo))
-        idx = centres[:, None] + (step[:, None] * self.offsets).astype(int)
-        idx = np.clip(idx, self.start[centres, None], self.end[centres, None])
+    def windows(self, centres, flip=None, views=None):
+        """2D windows (B, T, J, 2) and 3D targets (B, J, 3) for the given centre frames."""
+        idx = np.clip(centres[:, None] + self.offsets, self.start[centres, None], self.end[centres, None])
         c = len(self.offsets) // 2
         if views is None:
             camera = self.intrinsics[self.track[centres]].T  # focal, cx, cy: one per window
@@ -134,12 +126,11 @@ KINDS = ("camera", "virtual", "sh", "blazepose")
 BATCH_MIX = {"camera": 0.7, "sh": 0.3}
 
 
-def batch_of(kind, sampler, centres, rng, flip=None, clean_fraction=0.25, tempo=None):
-    """(means, stds, weights, target) tensors for windows of one kind around `centres`, played
-    at `tempo` (B,) (default: as filmed)."""
+def batch_of(kind, sampler, centres, rng, flip=None, clean_fraction=0.25):
+    """(means, stds, weights, target) tensors for windows of one kind around `centres`."""
     if kind == "blazepose":
-        return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in sampler.windows(centres, flip, tempo))
-    kp, target = sampler.windows(centres, flip, views=rng if kind == "virtual" else None, tempo=tempo)
+        return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in sampler.windows(centres, flip))
+    kp, target = sampler.windows(centres, flip, views=rng if kind == "virtual" else None)
     if kind == "sh":
         means, stds, weights = sh_mixtures(kp)
     else:
@@ -365,8 +356,7 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
         parts = []
         for kind, n in counts.items():
             centres = rng.integers(0, len(samplers[kind]), n)
-            tempo = rng.choice(list(TEMPOS), n, p=list(TEMPOS.values()))
-            parts.append(batch_of(kind, samplers[kind], centres, rng, flip=rng.random(n) < 0.5, tempo=tempo))
+            parts.append(batch_of(kind, samplers[kind], centres, rng, flip=rng.random(n) < 0.5))
         means, stds, weights, target = (torch.cat(p) for p in zip(*parts))
         enc, nll, den = losses(model, means, stds, weights, target)
         loss = enc + den + NLL_WEIGHT * nll
