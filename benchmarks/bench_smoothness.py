@@ -227,8 +227,7 @@ def main():
         from diffpose_cli.pipeline import load_models
         models = load_models(lifter_weights=args.weights)
         videos(["walk_side.mp4", "runner.mp4"], models)
-        if not args.skip_h36m:
-            fast_renders(find_h36m(args.data), models)
+        fast_renders(find_h36m(args.data), models)
 
 
 if __name__ == "__main__":

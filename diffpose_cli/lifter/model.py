@@ -41,7 +41,7 @@ KAPPA_RANGE = (0.05, 3.0)  # metres per normalised 2D unit; a person's RMS joint
 # The shipped models: file under weights/ and its SHA-256, checked on every load.
 MODELS = {
     "h36m-27f": {"file": "diffpose_h36m_27f.pt",
-                 "sha256": "d984f12def2817c612136b9ede6aa4a6756506813f0d06da651e9466013e5459"},
+                 "sha256": "5737790f3c1d6bcb65c3015d6a8946db267f6f135206317ad4253cbc2d256349"},
 }
 DEFAULT_MODEL = "h36m-27f"
 
