@@ -16,8 +16,8 @@ from diffpose_cli.training.video_accuracy import FAST_CLIPS, H36M_CLIPS, fast_mo
 # (on the real clip of tests/test_sides.py the blend takes a third off the lifter's error): the
 # blend costs accuracy on these renders, and LIFTER_ALONE keeps the lifter's own path to its old
 # bounds.
-# (measured 2026-12-04: sample 104.1 / 93.9, S9 walking 94.7 / 54.6, S11 directions 107.0 / 59.2;
-# lifter alone 2026-12-03: sample 92.7 / 87.3)
+# (measured 2026-12-04: sample 104.6 / 94.3, S9 walking 94.5 / 54.4, S11 directions 101.1 / 56.8;
+# lifter alone: sample 93.9 / 87.8)
 BOUNDS = {
     "samples/studio_walk.mp4": (107.0, 96.5),
     "S9/Walking 1/54138969": (97.5, 56.5),
