@@ -249,7 +249,8 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
     """3D from 2D keypoints someone already has: keypoints (F, 17, 2) pixels in `layout`
     ("coco17" or "h36m17"), NaN for missing joints/frames; image_size (width, height); optional
     scores (F, 17) in [0, 1]. Returns the same Result as `estimate`. Options as for `estimate`
-    (the 2D detector's are not used)."""
+    (the 2D detector's are not used). The uncertainty takes the heatmap detectors' width
+    (lifter.model.DETECTOR_KINDS), MMPose's output being what this reads most."""
     from .pose2d.blazepose import blazepose_std
     from .pose2d.detectors import coco_to_h36m, keypoint_box
     from .pose2d.track import MAX_GAP_S, exchange_sides, fillable_gaps, side_flips
