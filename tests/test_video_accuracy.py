@@ -9,7 +9,8 @@ import pytest
 
 from diffpose_cli.options import RunOptions
 from diffpose_cli.pipeline import load_models
-from diffpose_cli.training.video_accuracy import FAST_CLIPS, H36M_CLIPS, fast_motion, h36m_clip_accuracy, sample_accuracy
+from diffpose_cli.training.video_accuracy import (FAST_CLIPS, H36M_CLIPS, fast_motion, h36m_clip_accuracy,
+                                                  sample_accuracy)
 
 # (P1, P2) upper bounds in mm of the default path, which blends BlazePose's own 3D into the
 # lift (lifter/detector_3d.py). BlazePose reads the studio's mannequin worse than a real person
