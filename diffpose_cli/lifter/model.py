@@ -170,10 +170,8 @@ def prior_mixture(means, stds, weights, inputs: WindowInputs, enc_pose, enc_log_
     return JointMixture(kernel_mean, kernel_std.clamp_min(1e-4), weights)
 
 
-# The 2D detectors the uncertainty's width is fitted for (train.calibrate). The lifter is surer of
-# itself on one kind of 2D than on another: "heatmap" is a detector that reads one heatmap peak per
-# joint (Stacked-Hourglass, HRNet, 2D from MMPose files), "blazepose" the product's default detector,
-# whose landmarks are not Human3.6M's joints and whose errors have their own habits.
+# The 2D detectors the uncertainty's width is fitted for (train.calibrate): the lifter is surer of itself
+# on heatmap detectors' 2D (Stacked-Hourglass, HRNet, MMPose files) than it should be on BlazePose's.
 DETECTOR_KINDS = ("heatmap", "blazepose")
 
 
@@ -192,9 +190,8 @@ class DiffPoseModel(nn.Module):
         self.encoder = ContextEncoder(c["window"], c["width"], c["context"])
         self.denoiser = GraphDenoiser(c["hidden"], c["blocks"], c["context"])
         self.diffusion = MixtureDiffusion(c["diffusion_steps"])
-        # per joint (a, b): uncertainty std = a * hypotheses' spread + b (metres), fitted after training
+        # per joint (a, b) and per DETECTOR_KINDS entry w: std = w * (a * hypotheses' spread + b) (metres)
         self.register_buffer("calibration", torch.tensor([[1.0, 0.0]] * NUM_JOINTS))
-        # and one factor on that std per DETECTOR_KINDS entry
         self.register_buffer("detector_width", torch.ones(len(DETECTOR_KINDS)))
         # one factor on the size of every pose, fitted on the held-out subject (train.fit_output_scale)
         self.register_buffer("output_scale", torch.tensor(1.0))
