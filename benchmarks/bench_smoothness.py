@@ -38,6 +38,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from diffpose_cli.training.video_accuracy import PEAK_SPAN_S  # noqa: E402  (after the path)
+
 ACTIONS = ["Walking", "Eating", "Photo", "SittingDown"]
 LIMBS_H36M = [11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3]        # shoulders .. ankles, left first
 LIMBS_MEDIAPIPE = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]  # the same joints
@@ -156,7 +158,6 @@ def limb_jitter(joints, limbs, pelvis, span=1):
             1000 * np.percentile(over_span, 99))
 
 
-PEAK_SPAN_S = 0.1   # the longer baseline of the second peak figure: 3 frames at 30 fps
 
 
 def videos(names, models):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..lifter.detector_3d import LIMBS   # the 12 limb joints: shoulders .. wrists, hips .. ankles
 from ..skeleton import JOINT_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,8 +63,7 @@ def h36m_clip_accuracy(h36m_dir, subject, action, camera, start=0, seconds=H36M_
 FAST_CLIPS = [("S9", "Walking 1", "54138969"), ("S11", "Walking 1", "60457274")]
 FAST_SOURCE_STEP, FAST_FPS, FAST_FRAMES = 4, 30.0, 120
 FAST_TEMPO = FAST_FPS * FAST_SOURCE_STEP / 50.0
-LIMBS = [14, 15, 16, 11, 12, 13, 1, 2, 3, 4, 5, 6]   # shoulders .. ankles (Human3.6M indices)
-PEAK_SPAN_S = 0.1
+PEAK_SPAN_S = 0.1   # the longer baseline of the second peak figure: 3 frames at 30 fps
 
 
 def limb_speeds(joints, span=1):
