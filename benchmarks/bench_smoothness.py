@@ -38,7 +38,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from diffpose_cli.training.video_accuracy import PEAK_SPAN_S  # noqa: E402  (after the path)
+from diffpose_cli.training.video_accuracy import PEAK_SPAN_S, limb_speeds  # noqa: E402  (after the path)
 
 ACTIONS = ["Walking", "Eating", "Photo", "SittingDown"]
 LIMBS_H36M = [11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3]        # shoulders .. ankles, left first
@@ -149,15 +149,11 @@ def limb_jitter(joints, limbs, pelvis, span=1):
     distance travelled in `span` frames / span): frame-to-frame jitter that goes back and forth
     inflates the one-frame peak but not this one, while a real swing keeps its speed over a few
     frames. joints (F, J, 3) metres, NaN where there is no pose."""
-    rel = joints[:, limbs] - pelvis[:, None]
-    speed = np.linalg.norm(np.diff(rel, axis=0), axis=-1)
-    accel = np.linalg.norm(np.diff(rel, 2, axis=0), axis=-1)
-    over_span = np.linalg.norm(rel[span:] - rel[:-span], axis=-1) / span
-    speed, accel, over_span = (a[np.isfinite(a)] for a in (speed, accel, over_span))
-    return (1000 * np.median(speed), 1000 * np.median(accel), 1000 * np.percentile(speed, 99),
-            1000 * np.percentile(over_span, 99))
-
-
+    speed = limb_speeds(joints, 1, limbs, pelvis)
+    accel = np.linalg.norm(np.diff(joints[:, limbs] - pelvis[:, None], 2, axis=0), axis=-1)
+    accel = 1000 * accel[np.isfinite(accel)]
+    return (np.median(speed), np.median(accel), np.percentile(speed, 99),
+            np.percentile(limb_speeds(joints, span, limbs, pelvis), 99))
 
 
 def videos(names, models):

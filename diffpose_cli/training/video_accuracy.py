@@ -66,10 +66,12 @@ FAST_TEMPO = FAST_FPS * FAST_SOURCE_STEP / 50.0
 PEAK_SPAN_S = 0.1   # the longer baseline of the second peak figure: 3 frames at 30 fps
 
 
-def limb_speeds(joints, span=1):
-    """Speeds (mm/frame) of the 12 limb joints relative to the pelvis over `span` frames (the
-    distance travelled in `span` frames / span), finite ones only. joints (F, 17, 3) metres."""
-    rel = joints[:, LIMBS] - joints[:, :1]
+def limb_speeds(joints, span=1, limbs=LIMBS, pelvis=None):
+    """Speeds (mm/frame) of limb joints relative to the pelvis over `span` frames (the distance
+    travelled in `span` frames / span), finite ones only. joints (F, J, 3) metres; `limbs` their
+    indices (default the 12 of Human3.6M's skeleton), `pelvis` (F, 3) (default joint 0)."""
+    pelvis = joints[:, 0] if pelvis is None else pelvis
+    rel = joints[:, limbs] - pelvis[:, None]
     speed = 1000 * np.linalg.norm(rel[span:] - rel[:-span], axis=-1) / span
     return speed[np.isfinite(speed)]
 
