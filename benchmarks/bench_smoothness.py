@@ -156,21 +156,25 @@ def limb_jitter(joints, limbs, pelvis, span=1):
             np.percentile(limb_speeds(joints, span, limbs, pelvis), 99))
 
 
-def videos(names, models):
+def video_jitter(path, models=None) -> dict:
+    """Jitter of one video (limb_jitter's four figures) for MediaPipe's world landmarks, our output
+    with the smoother off, and ours by default, from one BlazePose run each."""
     from diffpose_cli.options import RunOptions
     from diffpose_cli.pipeline import estimate
+    off, world = estimate_with_world_landmarks(path, models, RunOptions(smooth="off"))
+    on = estimate(path, models=models)
+    span = max(1, round(PEAK_SPAN_S * on.video["fps"]))
+    return {"MediaPipe world landmarks": limb_jitter(world, LIMBS_MEDIAPIPE, world[:, [23, 24]].mean(1), span),
+            "ours, smoother off": limb_jitter(off.joints_camera, LIMBS_H36M, off.joints_camera[:, 0], span),
+            "ours (default)": limb_jitter(on.joints_camera, LIMBS_H36M, on.joints_camera[:, 0], span)}
+
+
+def videos(names, models):
     print("videos: jitter of the 12 limb joints relative to the mid-hip (mm/frame); peak: 99th "
           f"percentile of speed over one frame and over {PEAK_SPAN_S} s")
     print(f"  {'clip':<16}{'output':<26}{'speed':>8}{'accel':>8}{'peak':>8}{'peak ' + str(PEAK_SPAN_S) + ' s':>12}")
     for name in names:
-        path = shared_dir() / "videos" / name
-        off, world = estimate_with_world_landmarks(path, models, RunOptions(smooth="off"))
-        on = estimate(path, models=models)
-        span = max(1, round(PEAK_SPAN_S * on.video["fps"]))
-        rows = {"MediaPipe world landmarks": limb_jitter(world, LIMBS_MEDIAPIPE,
-                                                         world[:, [23, 24]].mean(1), span),
-                "ours, smoother off": limb_jitter(off.joints_camera, LIMBS_H36M, off.joints_camera[:, 0], span),
-                "ours (default)": limb_jitter(on.joints_camera, LIMBS_H36M, on.joints_camera[:, 0], span)}
+        rows = video_jitter(shared_dir() / "videos" / name, models)
         for label, (speed, accel, peak, peak_span) in rows.items():
             print(f"  {name:<16}{label:<26}{speed:>8.2f}{accel:>8.2f}{peak:>8.1f}{peak_span:>12.1f}", flush=True)
         mp_acc, on_acc = rows["MediaPipe world landmarks"][1], rows["ours (default)"][1]

@@ -187,7 +187,8 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     """One person's 2D track -> their Result: the one-person rules (main chain of tracklets, gaps)
     applied to this person's detections, then the lift and placement."""
     from .lifter.detector_3d import detector_3d_in_h36m
-    from .pose2d.track import COCO_MIRROR, MAX_GAP_S, exchange_sides, fillable_gaps, side_flips, track_main_person
+    from .pose2d.track import (COCO_LEG_MIRROR, COCO_MIRROR, LEG_MIRROR, MAX_GAP_S, exchange_sides, fillable_gaps,
+                               leg_swaps, side_flips, track_main_person)
     from .skeleton import MIRROR
     confident = (t2d.scores >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS
     mix, kp, scores = _coco_to_h36m(t2d.mixtures, t2d.scores)
@@ -198,9 +199,12 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     gaps = fillable_gaps(keep, t2d.fps, max_gap_s)
     flips = side_flips(t2d.keypoints, t2d.boxes, keep, t2d.fps, max_gap_s)
     exchange_sides(flips, MIRROR, kp, scores, mix.means, mix.stds, mix.weights)
+    legs = leg_swaps(kp, t2d.boxes, keep, t2d.fps, max_gap_s)
+    exchange_sides(legs, LEG_MIRROR, kp, scores, mix.means, mix.stds, mix.weights)
     world = None
     if t2d.world is not None and np.isfinite(t2d.world).any():
         exchange_sides(flips, COCO_MIRROR, t2d.world)
+        exchange_sides(legs, COCO_LEG_MIRROR, t2d.world)
         world = detector_3d_in_h36m(t2d.world)
         world[~keep] = np.nan
     times, fps, width, height, name = t2d.times, t2d.fps, t2d.width, t2d.height, t2d.detector
@@ -213,6 +217,7 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     result = _finish(mix, kp, scores, keep, interp, times, fps, width, height, video,
                      name, models.lifter, options, models.device, quiet, world)
     result.models["sides_exchanged_frames"] = int(flips.sum())
+    result.models["legs_exchanged_frames"] = int(legs.sum())
     return result
 
 
@@ -253,7 +258,7 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
     (lifter.model.DETECTOR_KINDS), MMPose's output being what this reads most."""
     from .pose2d.blazepose import blazepose_std
     from .pose2d.detectors import coco_to_h36m, keypoint_box
-    from .pose2d.track import MAX_GAP_S, exchange_sides, fillable_gaps, side_flips
+    from .pose2d.track import LEG_MIRROR, MAX_GAP_S, exchange_sides, fillable_gaps, leg_swaps, side_flips
     from .skeleton import MIRROR
     options = run_options(options, lifter_weights=lifter_weights, device=device, hypotheses=hypotheses,
                           steps=steps, focal=focal, max_gap_s=max_gap_s)
@@ -303,6 +308,8 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
     coco_kp = kp_in if layout == "coco17" else _limbs_in_coco_order(kp_in)
     flips = side_flips(coco_kp, boxes, keep, fps, max_gap_s)
     exchange_sides(flips, MIRROR, kp, out_scores, mix.means, mix.stds, mix.weights)
+    legs = leg_swaps(kp, boxes, keep, fps, max_gap_s)
+    exchange_sides(legs, LEG_MIRROR, kp, out_scores, mix.means, mix.stds, mix.weights)
     _drop_unkept(mix, kp, out_scores, keep)
     gaps = fillable_gaps(keep, fps, max_gap_s)
     mix, kp, out_scores, interp = fill_gaps(mix, kp, out_scores, keep, gaps)
@@ -315,6 +322,7 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
     result = _finish(mix, kp, out_scores, keep, interp, times, fps, width, height, video,
                      f"external 2D ({layout})", models.lifter, options, models.device, quiet)
     result.models["sides_exchanged_frames"] = int(flips.sum())
+    result.models["legs_exchanged_frames"] = int(legs.sum())
     return result
 
 

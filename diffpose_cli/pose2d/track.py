@@ -193,9 +193,68 @@ def side_flips(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, fps: 
     return flipped
 
 
-def _mean_step(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean distance between the left/right joints of two frames (those seen in both)."""
-    d = np.linalg.norm(a[1:] - b[1:], axis=-1)
+# Human3.6M-17 with only the knees and ankles exchanged. Seen side on, a detector can take the
+# near leg for the far one for a frame while the hips, arms and face keep their sides: a leg jumps
+# across the body and back, which no smoothing after the lift undoes (it only spreads the jump).
+LEG_MIRROR = [0, 1, 5, 6, 4, 2, 3, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+LEG_JOINTS = [2, 3, 5, 6]   # R knee, R ankle, L knee, L ankle
+COCO_LEG_MIRROR = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 13, 16, 15]
+LEG_SWAP_COST = 0.1         # body sizes
+
+
+def leg_swaps(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, fps: float,
+              max_gap_s: float = MAX_GAP_S, cost: float = None) -> np.ndarray:
+    """(F,) bool: the kept frames whose knees and ankles to exchange (Human3.6M-17 keypoints
+    (F, 17, 2), whole-body flips already undone).
+
+    Over each run of kept frames, the labelling of every frame (as read, or legs exchanged) is the
+    one under which the legs move most steadily: each frame's knees and ankles are compared with
+    where the previous two frames say they should be, moving on at their speed (in body sizes),
+    and exchanging a frame costs LEG_SWAP_COST body sizes, so only a clear jump is undone. Legs
+    passing each other in a stride are where they were heading, a swapped frame has each leg where
+    the other was heading; a run read the other way round throughout moves as steadily either way
+    and keeps the detector's labels. Solved exactly (dynamic programming over pairs of frames)."""
+    cost = LEG_SWAP_COST if cost is None else cost
+    swapped = np.zeros(len(keep), bool)
+    frames = np.flatnonzero(keep)
+    runs = np.split(frames, np.flatnonzero(np.diff(frames) > gap_frames(fps, max_gap_s) + 1) + 1)
+    for run in runs:
+        if len(run) >= 3:
+            swapped[run] = _steadiest_labels(np.asarray(keypoints, np.float64)[run][:, LEG_JOINTS],
+                                             run.astype(np.float64), _size(boxes[run]), cost)
+    return swapped
+
+
+def _steadiest_labels(legs, t, size, cost):
+    """(T,) bool for one run: legs (T, 4, 2) R knee, R ankle, L knee, L ankle; t (T,) frame
+    numbers; size (T,) body sizes in pixels."""
+    x = np.stack([legs, legs[:, [2, 3, 0, 1]]], 1)                  # (T, labelling, 4, 2)
+    ratio = ((t[2:] - t[1:-1]) / (t[1:-1] - t[:-2])).reshape(-1, 1, 1, 1, 1, 1)
+    # miss[f, c, a, b]: frame f under labelling b against frames f-1 (a) and f-2 (c) moving on
+    x2, x1, x0 = x[:-2, :, None, None], x[1:-1, None, :, None], x[2:, None, None, :]
+    miss = np.linalg.norm(x0 - (x1 + (x1 - x2) * ratio), axis=-1)    # (T-2, 2, 2, 2, 4)
+    seen = np.isfinite(miss)
+    miss = np.where(seen, miss, 0.0).sum(-1) / np.maximum(seen.sum(-1), 1)
+    miss = miss / np.maximum(size[2:], 1e-6)[:, None, None, None] + cost * np.arange(2)
+    # best[a, b]: least total for frames f-1, f labelled a, b; back[f][a, b]: the best c
+    best = cost * (np.arange(2)[:, None] + np.arange(2)[None, :])
+    back = np.empty((len(miss), 2, 2), int)
+    for f, m in enumerate(miss):
+        total = best[:, :, None] + m                                 # (c, a, b)
+        back[f] = total.argmin(0)
+        best = total.min(0)
+    labels = np.empty(len(t), int)
+    labels[-2], labels[-1] = np.unravel_index(best.argmin(), best.shape)
+    for f in range(len(miss) - 1, 0, -1):
+        labels[f] = back[f][labels[f + 1], labels[f + 2]]
+    labels[0] = back[0][labels[1], labels[2]]
+    return labels.astype(bool)
+
+
+def _mean_step(a: np.ndarray, b: np.ndarray, first: int = 1) -> float:
+    """Mean distance between the joints of two frames from `first` on (those seen in both; COCO's
+    joint 0, the nose, has no side)."""
+    d = np.linalg.norm(a[first:] - b[first:], axis=-1)
     d = d[np.isfinite(d)]
     return float(d.mean()) if len(d) else 0.0
 
