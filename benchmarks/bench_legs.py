@@ -1,6 +1,7 @@
 """Swapped legs undone (pose2d/track.py `leg_swaps`), against the truth.
 
-    python benchmarks/bench_legs.py [--subjects S9,S11] [--cost C] [--blazepose-cache DIR ...]
+    python benchmarks/bench_legs.py [--subjects S9,S11] [--actions Walk] [--cost C]
+                                    [--blazepose-cache DIR ...]
 
 A detector that sees a person side on sometimes reads the near leg for the far one for a few
 frames. Where the 2D truth is known, each frame's knees and ankles are compared with it as read
@@ -9,7 +10,8 @@ tenth of the body's size. Printed per data set: how many frames are swapped, how
 `leg_swaps` exchanges (found), how many frames it exchanges that were no nearer the truth
 exchanged (wrong), and the mean knee/ankle error before and after, in body sizes x 1000.
 - Stacked-Hourglass 2D of Human3.6M (`--subjects`; the test subjects by default, the training
-  subjects are where LEG_SWAP_COST was chosen), at 50 fps and every 2nd frame (25 fps);
+  subjects are where LEG_SWAP_COST was chosen; `--actions` keeps the actions whose names start
+  so), at 50 fps and every 2nd frame (25 fps);
 - the ground-truth 2D of the same sequences: nothing may be exchanged there;
 - BlazePose's readings of rendered motion (`diffpose blazepose-cache` folders), at 25 fps.
 """
@@ -65,18 +67,21 @@ def total(rows) -> dict:
     return out
 
 
-def h36m_sets(h36m_dir, subjects, cost):
+def h36m_sets(h36m_dir, subjects, cost, actions=""):
     from diffpose_cli.training.h36m import load_tracks, sh_tracks
     truth = {t.key: t.keypoints for t in load_tracks(h36m_dir, subjects)}
     for step in (1, 2):
         sh, gt = [], []
         for t in sh_tracks(h36m_dir, subjects):
+            if not t.action.startswith(actions):
+                continue
             kp, true = t.keypoints[::step], truth[t.key][:len(t.keypoints)][::step]
             keep = np.isfinite(kp[:, LEG_JOINTS]).all((1, 2))
             sh.append(score(kp, true, keep, 50.0 / step, cost))
             gt.append(score(true, true, np.ones(len(true), bool), 50.0 / step, cost))
-        yield f"{','.join(subjects)} SH 2D, {50 / step:g} fps", total(sh)
-        yield f"{','.join(subjects)} true 2D, {50 / step:g} fps", total(gt)
+        which = f"{','.join(subjects)} {actions + '* ' if actions else ''}"
+        yield f"{which}SH 2D, {50 / step:g} fps", total(sh)
+        yield f"{which}true 2D, {50 / step:g} fps", total(gt)
 
 
 def blazepose_set(folder, cost):
@@ -102,11 +107,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=None, help="Human3.6M folder")
     parser.add_argument("--subjects", default="S9,S11")
+    parser.add_argument("--actions", default="", help="only actions whose names start so, e.g. Walk")
     parser.add_argument("--cost", type=float, default=None, help="default: track.LEG_SWAP_COST")
     parser.add_argument("--blazepose-cache", action="append", default=[])
     args = parser.parse_args()
     from diffpose_cli.training.h36m import find_h36m
-    sets = list(h36m_sets(find_h36m(args.data), args.subjects.split(","), args.cost))
+    sets = list(h36m_sets(find_h36m(args.data), args.subjects.split(","), args.cost, args.actions))
     sets += [blazepose_set(folder, args.cost) for folder in args.blazepose_cache]
     print("legs read the other way round: frames, of them swapped (exchanged labels nearer the truth by "
           f"> {CLEAR_SWAP} body size), found by leg_swaps, exchanged wrongly; knee/ankle error (body sizes x 1000)")

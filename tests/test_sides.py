@@ -153,25 +153,14 @@ def test_lift_puts_back_single_frames_with_swapped_legs(h36m_dir):
 
 
 def test_swapped_legs_found_in_real_detections_and_never_in_true_2d(h36m_dir):
-    """benchmarks/bench_legs.py on the test subjects' walks (every camera, 25 fps): the
+    """benchmarks/bench_legs.py --actions Walk (the test subjects' walks, every camera, 25 fps): the
     Stacked-Hourglass detections' swapped legs are mostly found and seldom exchanged wrongly, the
     knee and ankle error falls, and the true 2D (legs crossing every step) never has its legs
     exchanged. Measured 2026-12-04: 124 of 170 swapped frames found, 6 exchanged wrongly."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from bench_legs import score, total
-    from diffpose_cli.pose2d.track import LEG_JOINTS
-    from diffpose_cli.training.h36m import load_tracks, sh_tracks
-    subjects = ["S9", "S11"]
-    truth = {t.key: t.keypoints for t in load_tracks(h36m_dir, subjects)}
-    sh, gt = [], []
-    for t in sh_tracks(h36m_dir, subjects):
-        if not t.action.startswith("Walk"):          # Walking, WalkDog, WalkTogether
-            continue
-        kp, true = t.keypoints[::2], truth[t.key][:len(t.keypoints)][::2]
-        sh.append(score(kp, true, np.isfinite(kp[:, LEG_JOINTS]).all((1, 2)), 25.0))
-        gt.append(score(true, true, np.ones(len(true), bool), 25.0))
-    sh, gt = total(sh), total(gt)
-    print(sh)
+    from bench_legs import h36m_sets
+    sets = dict(h36m_sets(h36m_dir, ["S9", "S11"], None, "Walk"))
+    sh, gt = sets["S9,S11 Walk* SH 2D, 25 fps"], sets["S9,S11 Walk* true 2D, 25 fps"]
+    print(sets)
     assert sh["swapped"] >= 50                      # the detector does swap legs here
     assert sh["found"] >= 0.5 * sh["swapped"] and sh["wrong"] <= 0.1 * sh["found"]
     assert sh["error_after"] < sh["error_before"]
