@@ -199,7 +199,10 @@ def side_flips(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, fps: 
 LEG_MIRROR = [0, 1, 5, 6, 4, 2, 3, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
 LEG_JOINTS = [2, 3, 5, 6]   # R knee, R ankle, L knee, L ankle
 COCO_LEG_MIRROR = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 13, 16, 15]
-LEG_SWAP_COST = 0.1         # body sizes
+# what exchanging one frame's legs costs, in body sizes: chosen on the training subjects' SH output
+# and BlazePose's readings of their renders (benchmarks/bench_legs.py --subjects S1,S5,S6,S7,S8
+# --cost C --blazepose-cache ...), where lower costs undo more true swaps but also more false ones
+LEG_SWAP_COST = 0.1
 
 
 def leg_swaps(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, fps: float,
