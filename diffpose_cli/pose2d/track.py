@@ -206,7 +206,7 @@ LEG_SWAP_COST = 0.1
 
 
 def leg_swaps(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, fps: float,
-              max_gap_s: float = MAX_GAP_S, cost: float = None) -> np.ndarray:
+              max_gap_s: float = MAX_GAP_S, cost: float | None = None) -> np.ndarray:
     """(F,) bool: the kept frames whose knees and ankles to exchange (Human3.6M-17 keypoints
     (F, 17, 2), whole-body flips already undone).
 
@@ -254,10 +254,9 @@ def _steadiest_labels(legs, t, size, cost):
     return labels.astype(bool)
 
 
-def _mean_step(a: np.ndarray, b: np.ndarray, first: int = 1) -> float:
-    """Mean distance between the joints of two frames from `first` on (those seen in both; COCO's
-    joint 0, the nose, has no side)."""
-    d = np.linalg.norm(a[first:] - b[first:], axis=-1)
+def _mean_step(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean distance between the left/right joints of two frames (those seen in both)."""
+    d = np.linalg.norm(a[1:] - b[1:], axis=-1)
     d = d[np.isfinite(d)]
     return float(d.mean()) if len(d) else 0.0
 
