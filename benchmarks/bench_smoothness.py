@@ -184,7 +184,7 @@ def videos(names, models):
               f"{smoothed[3] / unsmoothed[3]:.2f} over {PEAK_SPAN_S} s")
 
 
-def fast_renders(data_dir, models):
+def fast_renders(data_dir, models, options=None):
     from diffpose_cli.training.video_accuracy import FAST_CLIPS, FAST_FPS, FAST_FRAMES, FAST_TEMPO, fast_motion
     print(f"fast motion: Human3.6M walks of the test subjects rendered at {FAST_TEMPO:.1f}x their pace, "
           f"{FAST_FRAMES} frames at {FAST_FPS:g} fps (training.video_accuracy.fast_motion); 12 limb joints "
@@ -192,14 +192,15 @@ def fast_renders(data_dir, models):
     peak_span_label = f"peak {PEAK_SPAN_S} s"
     print(f"  {'clip':<22}{'output':<20}{'P1':>7}{'vel err':>9}{'acc err':>9}{'peak':>8}{peak_span_label:>12}")
     for subject, action, camera in FAST_CLIPS:
-        row = fast_motion(data_dir, subject, action, camera, models=models)
+        row = fast_motion(data_dir, subject, action, camera, models=models, options=options)
         name, truth = f"{subject} {action}", row["truth"]
         print(f"  {name:<22}{'truth':<20}{'':>7}{'':>9}{'':>9}{truth['peak']:>8.1f}{truth['peak_span']:>12.1f}")
         for label in ("smoother off", "smoothed"):
             r = row[label]
             print(f"  {name:<22}{label:<20}{r['p1']:>7.1f}{r['velocity_error']:>9.2f}"
                   f"{r['acceleration_error']:>9.2f}{r['peak']:>8.1f}{r['peak_span']:>12.1f}"
-                  f"   peak / truth's {r['peak'] / truth['peak']:.2f}, {r['peak_span'] / truth['peak_span']:.2f}",
+                  f"   peak / truth's {r['peak'] / truth['peak']:.2f}, {r['peak_span'] / truth['peak_span']:.2f}"
+                  f", in depth {r['peak_span_depth'] / truth['peak_span_depth']:.2f}",
                   flush=True)
 
 
@@ -212,14 +213,20 @@ def main():
     parser.add_argument("--tune", action="store_true")
     parser.add_argument("--skip-videos", action="store_true")
     parser.add_argument("--skip-h36m", action="store_true")
+    parser.add_argument("--hypotheses", type=int, default=None, help="fast walks: hypotheses per frame")
+    parser.add_argument("--no-mirror", action="store_true", help="fast walks: no mirror-image hypotheses")
+    parser.add_argument("--no-detector-3d", action="store_true", help="fast walks: the lifter alone")
     args = parser.parse_args()
+    from diffpose_cli.options import HYPOTHESES, RunOptions
+    fast_options = RunOptions(hypotheses=args.hypotheses or HYPOTHESES, mirror=not args.no_mirror,
+                              detector_3d=not args.no_detector_3d)
     from diffpose_cli.training.h36m import find_h36m
     from diffpose_cli.lifter.model import load_lifter
     lifter = load_lifter(args.weights)
     print(f"lifter {lifter.name}")
     if args.fast_only:
         from diffpose_cli.pipeline import load_models
-        fast_renders(find_h36m(args.data), load_models(lifter_weights=args.weights))
+        fast_renders(find_h36m(args.data), load_models(lifter_weights=args.weights), fast_options)
         return
     if not args.skip_h36m:
         data_dir = find_h36m(args.data)
@@ -228,7 +235,7 @@ def main():
         from diffpose_cli.pipeline import load_models
         models = load_models(lifter_weights=args.weights)
         videos(["walk_side.mp4", "runner.mp4"], models)
-        fast_renders(find_h36m(args.data), models)
+        fast_renders(find_h36m(args.data), models, fast_options)
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ def fast_motion(h36m_dir, subject, action, camera, models=None, workdir=None, op
     """Render a test walk at FAST_TEMPO x its pace, estimate it with the smoother off and at
     `options` (default: the defaults); per output the limb joints' P1 (mm), velocity and
     acceleration error against the truth (mm/frame, mm/frame^2), and peak speed (99th percentile,
-    mm/frame) over one frame and over PEAK_SPAN_S; the truth's peaks under "truth"."""
+    mm/frame) over one frame and over PEAK_SPAN_S, and over PEAK_SPAN_S along the camera's axis
+    alone (depth); the truth's peaks under "truth"."""
     from dataclasses import replace
     from .h36m import load_cameras
     from ..options import RunOptions
@@ -99,7 +100,8 @@ def fast_motion(h36m_dir, subject, action, camera, models=None, workdir=None, op
     span = max(1, round(PEAK_SPAN_S * FAST_FPS))
     out = {"clip": f"{subject}/{action}/{camera} at {FAST_TEMPO:g}x",
            "truth": {"peak": np.percentile(limb_speeds(truth), 99),
-                     "peak_span": np.percentile(limb_speeds(truth, span), 99)}}
+                     "peak_span": np.percentile(limb_speeds(truth, span), 99),
+                     "peak_span_depth": _depth_peak(truth, span)}}
     t_rel = truth[:, LIMBS] - truth[:, :1]
     for label, result in results.items():
         rel = result.joints_camera[:, LIMBS] - result.joints_camera[:, :1]
@@ -109,8 +111,17 @@ def fast_motion(h36m_dir, subject, action, camera, models=None, workdir=None, op
             "acceleration_error": 1000 * np.nanmean(np.linalg.norm(np.diff(rel, 2, axis=0) - np.diff(t_rel, 2, axis=0),
                                                                    axis=-1)),
             "peak": np.percentile(limb_speeds(result.joints_camera), 99),
-            "peak_span": np.percentile(limb_speeds(result.joints_camera, span), 99)}
+            "peak_span": np.percentile(limb_speeds(result.joints_camera, span), 99),
+            "peak_span_depth": _depth_peak(result.joints_camera, span)}
     return out
+
+
+def _depth_peak(joints, span):
+    """99th percentile of the limb joints' speed towards or away from the camera, relative to the
+    pelvis, over `span` frames (mm/frame): the part of a swing that 2D does not show."""
+    depth = joints[:, LIMBS, 2] - joints[:, :1, 2]
+    speed = 1000 * np.abs(depth[span:] - depth[:-span]) / span
+    return np.percentile(speed[np.isfinite(speed)], 99)
 
 
 def format_rows(rows) -> str:
