@@ -98,10 +98,7 @@ def fast_motion(h36m_dir, subject, action, camera, models=None, workdir=None, op
         results = {"smoother off": estimate(video, models=models, options=replace(options, smooth="off")),
                    "smoothed": estimate(video, models=models, options=options)}
     span = max(1, round(PEAK_SPAN_S * FAST_FPS))
-    out = {"clip": f"{subject}/{action}/{camera} at {FAST_TEMPO:g}x",
-           "truth": {"peak": np.percentile(limb_speeds(truth), 99),
-                     "peak_span": np.percentile(limb_speeds(truth, span), 99),
-                     "peak_span_depth": _depth_peak(truth, span)}}
+    out = {"clip": f"{subject}/{action}/{camera} at {FAST_TEMPO:g}x", "truth": _peaks(truth, span)}
     t_rel = truth[:, LIMBS] - truth[:, :1]
     for label, result in results.items():
         rel = result.joints_camera[:, LIMBS] - result.joints_camera[:, :1]
@@ -110,18 +107,19 @@ def fast_motion(h36m_dir, subject, action, camera, models=None, workdir=None, op
             "velocity_error": 1000 * np.nanmean(np.linalg.norm(np.diff(rel, axis=0) - np.diff(t_rel, axis=0), axis=-1)),
             "acceleration_error": 1000 * np.nanmean(np.linalg.norm(np.diff(rel, 2, axis=0) - np.diff(t_rel, 2, axis=0),
                                                                    axis=-1)),
-            "peak": np.percentile(limb_speeds(result.joints_camera), 99),
-            "peak_span": np.percentile(limb_speeds(result.joints_camera, span), 99),
-            "peak_span_depth": _depth_peak(result.joints_camera, span)}
+            **_peaks(result.joints_camera, span)}
     return out
 
 
-def _depth_peak(joints, span):
-    """99th percentile of the limb joints' speed towards or away from the camera, relative to the
-    pelvis, over `span` frames (mm/frame): the part of a swing that 2D does not show."""
+def _peaks(joints, span) -> dict:
+    """99th percentiles of the limb joints' speed relative to the pelvis (mm/frame): over one frame,
+    over `span` frames, and over `span` frames towards or away from the camera alone (depth, the
+    part of a swing that 2D does not show)."""
     depth = joints[:, LIMBS, 2] - joints[:, :1, 2]
-    speed = 1000 * np.abs(depth[span:] - depth[:-span]) / span
-    return np.percentile(speed[np.isfinite(speed)], 99)
+    depth_speed = 1000 * np.abs(depth[span:] - depth[:-span]) / span
+    return {"peak": np.percentile(limb_speeds(joints), 99),
+            "peak_span": np.percentile(limb_speeds(joints, span), 99),
+            "peak_span_depth": np.percentile(depth_speed[np.isfinite(depth_speed)], 99)}
 
 
 def format_rows(rows) -> str:
