@@ -187,9 +187,7 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     """One person's 2D track -> their Result: the one-person rules (main chain of tracklets, gaps)
     applied to this person's detections, then the lift and placement."""
     from .lifter.detector_3d import detector_3d_in_h36m
-    from .pose2d.track import (COCO_LEG_MIRROR, COCO_MIRROR, LEG_MIRROR, MAX_GAP_S, exchange_sides, fillable_gaps,
-                               leg_swaps, side_flips, track_main_person)
-    from .skeleton import MIRROR
+    from .pose2d.track import COCO_LEG_MIRROR, COCO_MIRROR, MAX_GAP_S, exchange_sides, fillable_gaps, track_main_person
     confident = (t2d.scores >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS
     mix, kp, scores = _coco_to_h36m(t2d.mixtures, t2d.scores)
     candidates = t2d.found & confident & mix.present[:, 0]
@@ -197,10 +195,7 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     keep = track.keep
     max_gap_s = MAX_GAP_S if options.max_gap_s is None else options.max_gap_s
     gaps = fillable_gaps(keep, t2d.fps, max_gap_s)
-    flips = side_flips(t2d.keypoints, t2d.boxes, keep, t2d.fps, max_gap_s)
-    exchange_sides(flips, MIRROR, kp, scores, mix.means, mix.stds, mix.weights)
-    legs = leg_swaps(kp, t2d.boxes, keep, t2d.fps, max_gap_s)
-    exchange_sides(legs, LEG_MIRROR, kp, scores, mix.means, mix.stds, mix.weights)
+    flips, legs = _put_sides_back(t2d.keypoints, t2d.boxes, keep, t2d.fps, max_gap_s, kp, scores, mix)
     world = None
     if t2d.world is not None and np.isfinite(t2d.world).any():
         exchange_sides(flips, COCO_MIRROR, t2d.world)
@@ -219,6 +214,20 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     result.models["sides_exchanged_frames"] = int(flips.sum())
     result.models["legs_exchanged_frames"] = int(legs.sum())
     return result
+
+
+def _put_sides_back(coco_keypoints, boxes, keep, fps, max_gap_s, kp, scores, mix: Mixtures):
+    """Left and right as the person has them, in place on the Human3.6M-17 kp, scores and mix:
+    first the frames where the detector took the person's back for their front (side_flips, read
+    on the COCO-17 keypoints), then those where it read one leg for the other (leg_swaps, read on kp
+    with the flips undone). Returns the frames of each, (flips, legs)."""
+    from .pose2d.track import LEG_MIRROR, exchange_sides, leg_swaps, side_flips
+    from .skeleton import MIRROR
+    flips = side_flips(coco_keypoints, boxes, keep, fps, max_gap_s)
+    exchange_sides(flips, MIRROR, kp, scores, mix.means, mix.stds, mix.weights)
+    legs = leg_swaps(kp, boxes, keep, fps, max_gap_s)
+    exchange_sides(legs, LEG_MIRROR, kp, scores, mix.means, mix.stds, mix.weights)
+    return flips, legs
 
 
 def _coco_to_h36m(mix: Mixtures, scores: np.ndarray):
@@ -258,8 +267,7 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
     (lifter.model.DETECTOR_KINDS), MMPose's output being what this reads most."""
     from .pose2d.blazepose import blazepose_std
     from .pose2d.detectors import coco_to_h36m, keypoint_box
-    from .pose2d.track import LEG_MIRROR, MAX_GAP_S, exchange_sides, fillable_gaps, leg_swaps, side_flips
-    from .skeleton import MIRROR
+    from .pose2d.track import MAX_GAP_S, fillable_gaps
     options = run_options(options, lifter_weights=lifter_weights, device=device, hypotheses=hypotheses,
                           steps=steps, focal=focal, max_gap_s=max_gap_s)
     max_gap_s = options.max_gap_s
@@ -306,10 +314,7 @@ def lift(keypoints, image_size, fps: float, layout: str = "coco17", scores=None,
     max_gap_s = MAX_GAP_S if max_gap_s is None else max_gap_s
     # another detector's 2D can flip left and right as BlazePose's does: undone the same way
     coco_kp = kp_in if layout == "coco17" else _limbs_in_coco_order(kp_in)
-    flips = side_flips(coco_kp, boxes, keep, fps, max_gap_s)
-    exchange_sides(flips, MIRROR, kp, out_scores, mix.means, mix.stds, mix.weights)
-    legs = leg_swaps(kp, boxes, keep, fps, max_gap_s)
-    exchange_sides(legs, LEG_MIRROR, kp, out_scores, mix.means, mix.stds, mix.weights)
+    flips, legs = _put_sides_back(coco_kp, boxes, keep, fps, max_gap_s, kp, out_scores, mix)
     _drop_unkept(mix, kp, out_scores, keep)
     gaps = fillable_gaps(keep, fps, max_gap_s)
     mix, kp, out_scores, interp = fill_gaps(mix, kp, out_scores, keep, gaps)
