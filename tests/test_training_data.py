@@ -5,13 +5,15 @@ import numpy as np
 import pytest
 import torch
 
+from diffpose_cli.errors import DiffposeError
 from diffpose_cli.training.blazepose_cache import BlazePoseWindows, load_clips
 from diffpose_cli.training.detector_noise import COMPONENTS
 from diffpose_cli.training.h36m import load_tracks, sh_tracks
 from diffpose_cli.lifter.model import load_lifter
 from diffpose_cli.pose2d.mixtures import mixtures_from_points
 from diffpose_cli.skeleton import BONES
-from diffpose_cli.training.train import BATCH_MIX, KINDS, WindowSampler, batch_of
+from diffpose_cli.training.train import (BATCH_MIX, KINDS, NLL_WEIGHT, WindowSampler, batch_of, load_widened,
+                                         losses, read_checkpoint, WIDENED_SCALE)
 from diffpose_cli.training.virtual_camera import (ELEVATION_DEG, FOV_DEG, LONG_SIDE_PX, film, random_cameras,
                                          vary_proportions)
 
@@ -98,6 +100,44 @@ def test_every_kind_of_batch_is_what_the_lifter_reads(s1_walking, blazepose_cach
         assert torch.isfinite(means).all() and torch.isfinite(stds).all()
         if kind == "sh":
             assert (weights[:, :, 9] == 0).all()
+
+
+def test_a_widened_window_starts_as_the_shipped_lifter_and_learns_the_outer_frames(s1_walking):
+    """`train --init W --window 81`: the shipped 27-frame lifter loaded into an 81-frame one reads
+    real Stacked-Hourglass windows as the shipped one reads their 27 centre frames (to under a
+    millimetre through the networks; the person's size is a median over the wider window), is as
+    accurate, and after one optimiser step its new outer level has learnt something."""
+    from diffpose_cli.lifter.model import DEFAULT_MODEL, MODELS, DiffPoseModel, weights_dir
+    _, sh = s1_walking
+    shipped = read_checkpoint(weights_dir() / MODELS[DEFAULT_MODEL]["file"])
+    narrow = DiffPoseModel(shipped["config"])
+    narrow.load_state_dict(shipped["state_dict"])
+    wide = DiffPoseModel({**shipped["config"], "window": 81})
+    assert load_widened(wide, shipped) == 1
+    rng = np.random.default_rng(0)
+    sampler = WindowSampler(sh, 81)
+    means, stds, weights, target = batch_of("sh", sampler, rng.integers(0, len(sampler), 64), rng)
+    centre = slice(27, 54)
+    for model in (narrow, wide):
+        model.eval()
+    with torch.no_grad():
+        features = wide.encode(means, stds, weights)[0].features
+        a, b = narrow.encoder(features[:, centre])[0], wide.encoder(features)[0]
+        assert 0 < float((a - b).norm(dim=-1).mean()) < 0.001       # metres
+        a = narrow.encode(means[:, centre], stds[:, centre], weights[:, centre])[1]
+        b = wide.encode(means, stds, weights)[1]
+        assert float((a - b).norm(dim=-1).mean()) < 0.005
+        narrow_error = float(losses(narrow, means[:, centre], stds[:, centre], weights[:, centre], target)[0])
+        assert float(losses(wide, means, stds, weights, target)[0]) < narrow_error + 0.002
+    torch.manual_seed(0)
+    wide.train()
+    optimiser = torch.optim.AdamW(wide.parameters(), lr=1e-3)
+    encoder_loss, nll, denoiser_loss = losses(wide, means, stds, weights, target)
+    (encoder_loss + denoiser_loss + NLL_WEIGHT * nll).backward()
+    optimiser.step()
+    assert (wide.encoder.levels[2][1].norm.weight != WIDENED_SCALE).any()
+    with pytest.raises(DiffposeError, match="only the window may be wider"):
+        load_widened(DiffPoseModel({**shipped["config"], "width": 256}), shipped)
 
 
 def test_shared_start_draws_take_the_sampling_jitter_out(h36m_dir):

@@ -29,6 +29,8 @@ def train(
     batch_mix: str | None = typer.Option(None, help="shares of each kind of window in a batch, "
                                          "e.g. camera=0.6,blazepose=0.4, among camera, virtual, sh and "
                                          "blazepose (default: train.BATCH_MIX, camera=0.7,sh=0.3)"),
+    window: int | None = typer.Option(None, help="frames the lifter sees at once, a power of 3 "
+                                      "(default 27; a fresh run only: --init and a resumed run keep theirs)"),
 ):
     """Train the lifter; resumes from OUT/last.pt; writes OUT/model.pt when done."""
     import torch
@@ -53,7 +55,8 @@ def train(
 
         run_training(find_h36m(data), out, iters=iters, batch_size=batch_size, lr=lr, seed=seed,
                      budget_minutes=budget_minutes, init=init,
-                     blazepose_cache=blazepose_cache or None, batch_mix=mix, log=log)
+                     blazepose_cache=blazepose_cache or None, batch_mix=mix, log=log,
+                     config={"window": window} if window else None)
 
 
 def blazepose_cache(

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import DiffposeError
 from ..files import atomic_output
 from .blazepose_cache import BlazePoseWindows, load_clips
 from .detector_noise import COMPONENTS, synthesize_detections
@@ -264,6 +265,32 @@ def calibrate(model, held_out_sets, every=10):
     return scale, 1000 * float(errors.mean()), float(np.concatenate(inside_all).mean()), per_kind
 
 
+WIDENED_SCALE = 0.01
+
+
+def load_widened(model, start_from):
+    """Load an earlier model's weights into `model`, whose window may be 3**n times wider.
+
+    The encoder's levels are kept in order, innermost first, so the earlier model's levels do the
+    same jobs at the same frame spacings; each level a wider window adds goes on the outside, its
+    last batch norm's scale set to WIDENED_SCALE so that it adds almost nothing through its
+    residual at first: the widened model starts as nearly the earlier one on the centre frames,
+    and learns what the outer frames add. (A scale of exactly 0 would stop the level learning: its
+    ReLU passes no gradient at 0.)
+    """
+    try:
+        missing, unexpected = model.load_state_dict(start_from["state_dict"], strict=False)
+    except RuntimeError:
+        missing, unexpected = ["(shapes differ)"], []
+    new_levels = sorted({k.split(".")[2] for k in missing if k.startswith("encoder.levels.")})
+    if unexpected or any(not k.startswith("encoder.levels.") for k in missing):
+        raise DiffposeError(f"the --init weights (config {start_from['config']}) do not fit a model with "
+                            f"config {model.config}: only the window may be wider")
+    for i in new_levels:
+        torch.nn.init.constant_(model.encoder.levels[int(i)][1].norm.weight, WIDENED_SCALE)
+    return len(new_levels)
+
+
 def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budget_minutes=None,
           checkpoint_minutes=5.0, log_every=100, val_every=2000, config=None, subjects=TRAIN,
           held_out=HELD_OUT, val_frame_every=50, calibration_every=10, init=None,
@@ -273,7 +300,7 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     start_from = read_checkpoint(init) if init else None
-    config = dict(DEFAULT_CONFIG, **(start_from["config"] if start_from else config or {}))
+    config = {**DEFAULT_CONFIG, **(start_from["config"] if start_from else {}), **(config or {})}
 
     # ---- data: every (sequence, camera) of the training subjects, their Stacked-Hourglass
     # detections, and the held-out subject's (S9, S11 are never read here)
@@ -304,7 +331,7 @@ def train(data_dir, out_dir, iters=22000, batch_size=256, lr=1e-3, seed=0, budge
     # ---- model and optimiser; learning rate: linear warm-up, then cosine decay to 1%
     model = DiffPoseModel(config)
     if start_from:  # fine-tuning an earlier model: its weights are the starting point
-        model.load_state_dict(start_from["state_dict"])
+        load_widened(model, start_from)
         log(f"starting from the weights of {init}")
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
 
