@@ -30,7 +30,8 @@ def train(
                                          "e.g. camera=0.6,blazepose=0.4, among camera, virtual, sh and "
                                          "blazepose (default: train.BATCH_MIX, camera=0.7,sh=0.3)"),
     window: int | None = typer.Option(None, help="frames the lifter sees at once, a power of 3 "
-                                      "(default 27; a fresh run only: --init and a resumed run keep theirs)"),
+                                      "(default: 27, or --init's own); with --init, a wider one "
+                                      "widens that model (train.load_widened)"),
 ):
     """Train the lifter; resumes from OUT/last.pt; writes OUT/model.pt when done."""
     import torch
