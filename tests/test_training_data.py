@@ -155,3 +155,11 @@ def test_shared_start_draws_take_the_sampling_jitter_out(h36m_dir):
         return np.linalg.norm(np.diff(pred - truth, 2, axis=0), axis=-1)[:, 1:].mean()
 
     assert accel_error(shared) < 0.5 * accel_error(own)
+
+
+def test_train_refuses_a_window_that_is_not_a_power_of_three(tmp_path):
+    from cli_in_process import run_cli
+    run = run_cli("train", "--out", str(tmp_path / "run"), "--window", "50")
+    assert run.code != 0, run.explain()
+    assert "power of 3" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "run").exists()
