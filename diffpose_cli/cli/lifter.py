@@ -1,6 +1,5 @@
 """`diffpose train` and `diffpose eval`: the lifter's commands (they need Human3.6M, see README)."""
 
-import math
 from pathlib import Path
 
 import typer
@@ -46,8 +45,12 @@ def train(
             mix = {k.strip(): float(v) for k, v in (part.split("=") for part in batch_mix.split(","))}
         except ValueError:
             raise typer.BadParameter("--batch-mix takes kind=share pairs, e.g. camera=0.6,blazepose=0.4") from None
-    if window is not None and (window < 3 or 3 ** round(math.log(window, 3)) != window):
-        raise typer.BadParameter(f"--window must be a power of 3 (9, 27, 81, ...), not {window}")
+    if window is not None:
+        from ..lifter.networks import encoder_levels
+        try:
+            encoder_levels(window)
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
     if threads:
         torch.set_num_threads(threads)
     out.mkdir(parents=True, exist_ok=True)

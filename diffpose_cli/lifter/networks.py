@@ -35,6 +35,15 @@ class FrameLinear(nn.Module):
         return self.norm(y.reshape(-1, y.shape[-1])).view(y.shape)
 
 
+def encoder_levels(window: int) -> int:
+    """How many kernel-3, stride-3 levels read a window of `window` frames down to one; ValueError
+    unless it is a power of 3 (at least 3)."""
+    levels = round(math.log(window, 3)) if window >= 3 else 0
+    if levels < 1 or 3**levels != window:
+        raise ValueError(f"the window must be a power of 3 (9, 27, 81, ...), not {window}")
+    return levels
+
+
 class ContextEncoder(nn.Module):
     """phi_ST: a temporal convolution over a window of 2D poses (27 frames by default).
 
@@ -46,8 +55,7 @@ class ContextEncoder(nn.Module):
 
     def __init__(self, window=27, width=512, context=32, dropout=0.15):
         super().__init__()
-        levels = round(math.log(window, 3))
-        assert 3**levels == window, "window must be a power of 3"
+        levels = encoder_levels(window)
         self.window, self.context = window, context
         self.expand = FrameLinear(FRAME_FEATURES, width, group=3)
         self.levels = nn.ModuleList(
