@@ -2,23 +2,29 @@
 
     nice -n 15 python benchmarks/bench_feet.py [--video ../shared/videos/walk_side.mp4] [--h36m ../shared/data/h36m]
 
-1. samples/studio_walk.mp4 (exact ground truth): the estimate's contact flags against the truth's
-   contacts (ankle within 2 cm of its planted height), per foot; the ankle's horizontal movement
-   per frame during contact in the animation exports' motion, unlocked and locked, and the
-   truth's own; P1 (pelvis-aligned MPJPE) of that motion against the truth, unlocked and locked;
-   how far locking moves the pelvis's path; the lowest ankle after locking.
+Each clip is estimated once with `--no-foot-lock` and locked with feet.lock_path, exactly as the
+pipeline locks the same joints by default (so the locked motion is the JSON's joints_world and
+what every animation export plays). Per clip: the ankle's horizontal movement per frame during
+contact (the estimate's contacts, the ones the locking holds), unlocked and locked, and the
+largest single step; the change of the figure's height (its highest joint above its lowest) from
+the estimate's, least and most over the frames; how far the pelvis and any joint moved from the
+estimate; the lowest ankle.
+1. samples/studio_walk.mp4 (exact ground truth): also the contact flags against the truth's
+   contacts (ankle within 2 cm of its planted height), per foot, the truth's own ankle movement
+   during its contacts, and P1 (pelvis-aligned MPJPE) against the truth, unlocked and locked.
 2. rendered Human3.6M walks (exact ground truth, real motion capture, not the walk the sample
    was made with): S9 "Walking 1" and S11 "WalkTogether 1", 10 s at 25 fps through one of the
    dataset's cameras, rendered by the studio into a temporary folder (never kept: the dataset's
    licence). The same figures, except that the truth's contacts are each ankle within 2 cm of its
    own planted height (the 5th percentile of its height over the clip): Human3.6M's ankle markers
    do not sit at one height (S9's left is about 3 cm below its right).
-3. walk_side.mp4 (no truth): foot sliding during contact, unlocked against locked.
+3. walk_side.mp4 (no truth): the locking figures alone.
 """
 
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +32,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from diffpose_cli.placement.feet import floor_contacts, foot_contacts, marker_contacts, sliding_mm  # noqa: E402
-from diffpose_cli.pipeline import estimate  # noqa: E402
-from diffpose_cli.skeleton import ANKLE_HEIGHT  # noqa: E402
-from diffpose_cli.export.rig import animation_motion  # noqa: E402
 from diffpose_cli import studio as studio_mod  # noqa: E402
+from diffpose_cli.options import RunOptions  # noqa: E402
+from diffpose_cli.pipeline import estimate  # noqa: E402
+from diffpose_cli.placement.feet import (floor_contacts, foot_contacts, lock_path, marker_contacts,  # noqa: E402
+                                         sliding_mm)
+from diffpose_cli.skeleton import ANKLE_HEIGHT  # noqa: E402
 from diffpose_cli.studio import load_truth, studio_accuracy  # noqa: E402
 from diffpose_cli.training.h36m import load_cameras  # noqa: E402
 
@@ -39,6 +46,10 @@ ANKLES = [6, 3]   # left, right: the contact flags' columns
 # Human3.6M walks for a second opinion: motion, camera, first frame (50 fps, every 2nd taken)
 H36M_WALKS = [("S9/Walking 1", "58860488", 0), ("S11/WalkTogether 1", "55011271", 0)]
 H36M_FRAMES = 250       # 10 s at 25 fps
+
+
+def estimate_unlocked(video):
+    return estimate(video, options=RunOptions(foot_lock=False))
 
 
 def max_step_mm(joints, contacts) -> float:
@@ -57,17 +68,25 @@ def to_camera(result, world):
 
 
 def foot_figures(result) -> dict:
-    contacts = foot_contacts(result.joints_world, result.video["fps"])
-    free = animation_motion(result, foot_lock=False).joints
-    locked = animation_motion(result, foot_lock=True).joints
+    """The locking's figures for one `--no-foot-lock` Result (module docstring)."""
+    fps = float(result.video["fps"])
+    free = np.asarray(result.joints_world, dtype=np.float64)
+    started = time.perf_counter()
+    locked, report = lock_path(result.joints_world, result.present, fps)
+    took = time.perf_counter() - started
+    locked = locked.astype(np.float64)
+    contacts = foot_contacts(free, fps)
     person = result.present
-    return {"contacts": contacts, "free": free, "locked": locked, "person": person,
+    taller = np.ptp(locked[person][..., 1], axis=1) - np.ptp(free[person][..., 1], axis=1)
+    return {"contacts": contacts, "free": free, "locked": locked, "person": person, "report": report,
+            "seconds": took,
             "slide_free": sliding_mm(free, contacts),     # contacts: none where nobody is seen
             "slide_locked": sliding_mm(locked, contacts),
             "max_step_locked": max_step_mm(locked, contacts),
-            "lowest_ankle_locked": float(locked[:, ANKLES, 1].min()),
-            # how far locking moves the pelvis from the estimated path (the body follows its feet)
-            "path_mm": 1000 * np.linalg.norm(locked[person, 0] - free[person, 0], axis=-1)}
+            "taller_cm": 100 * taller,
+            "lowest_ankle_locked": float(locked[person][:, ANKLES, 1].min()),
+            "path_m": np.linalg.norm(locked[person, 0] - free[person, 0], axis=-1),
+            "joint_m": float(np.linalg.norm(locked[person] - free[person], axis=-1).max())}
 
 
 def against_truth(result, truth_world, truth_contacts, truth_camera) -> dict:
@@ -95,21 +114,29 @@ def h36m_walk(h36m_dir: Path, key: str, camera_id: str, first: int, folder: Path
     studio_mod.write_video(video, studio_mod.render_h36m(motion, camera_json, scale=0.5), fps=25.0)
     camera = studio_mod.h36m_camera(camera_json, scale=0.5)
     y_up = np.stack([motion[..., 0], motion[..., 2], -motion[..., 1]], axis=-1)
-    return against_truth(estimate(video), y_up, marker_contacts(y_up), studio_mod.to_camera(motion, camera))
+    return against_truth(estimate_unlocked(video), y_up, marker_contacts(y_up),
+                         studio_mod.to_camera(motion, camera))
+
+
+def print_lock_figures(s: dict) -> None:
+    print(f"  ankle movement during contact, mean per frame: unlocked {s['slide_free']:.1f} mm, "
+          f"locked {s['slide_locked']:.2f} mm (largest step {s['max_step_locked']:.2f} mm)")
+    print(f"  figure's height, locked minus estimated, per frame: {s['taller_cm'].min():+.2f} .. "
+          f"{s['taller_cm'].max():+.2f} cm")
+    print(f"  pelvis moved from the estimated path: {1000 * np.median(s['path_m']):.0f} mm (median), "
+          f"at most {1000 * s['path_m'].max():.0f} mm; any joint at most {1000 * s['joint_m']:.0f} mm")
+    print(f"  lowest ankle after locking {1000 * s['lowest_ankle_locked']:.1f} mm above the floor "
+          f"(a planted ankle: {1000 * ANKLE_HEIGHT:.0f} mm); locked in {s['seconds']:.2f} s")
+    print(f"  report: {s['report']}")
 
 
 def print_truth_figures(s: dict) -> None:
     print(f"  contact flags agree with the truth's: {100 * s['agree']:.1f}% of foot-frames "
           f"(left {100 * s['agree_left']:.1f}%, right {100 * s['agree_right']:.1f}%)")
-    print(f"  ankle movement during contact, mean per frame: unlocked {s['slide_free']:.1f} mm, "
-          f"locked {s['slide_locked']:.2f} mm (largest step {s['max_step_locked']:.2f} mm); "
-          f"the truth's own during its contacts {s['slide_truth']:.1f} mm")
+    print(f"  the truth's own ankle movement during its contacts {s['slide_truth']:.1f} mm per frame")
     print(f"  P1 against the truth: unlocked {s['p1_free']:.1f} mm, locked {s['p1_locked']:.1f} mm "
           f"({s['p1_locked'] - s['p1_free']:+.1f} mm)")
-    print(f"  pelvis path after locking: {np.median(s['path_mm']):.0f} mm from the estimated one "
-          f"(median), at most {s['path_mm'].max():.0f} mm")
-    print(f"  lowest ankle after locking {1000 * s['lowest_ankle_locked']:.1f} mm above the floor "
-          f"(a planted ankle: {1000 * ANKLE_HEIGHT:.0f} mm)")
+    print_lock_figures(s)
 
 
 def main():
@@ -117,27 +144,25 @@ def main():
     parser.add_argument("--video", type=Path, default=REPO.parent / "shared" / "videos" / "walk_side.mp4")
     parser.add_argument("--h36m", type=Path, default=REPO.parent / "shared" / "data" / "h36m",
                         help="Human3.6M's poses_3d.npz and cameras.json (the rendered walks)")
+    parser.add_argument("--no-h36m", action="store_true", help="skip the rendered Human3.6M walks")
     args = parser.parse_args()
 
-    s = studio(estimate(SAMPLE))
+    s = studio(estimate_unlocked(SAMPLE))
     print(f"studio_walk.mp4 ({s['person'].sum()} frames with a person, truth known):")
     print_truth_figures(s)
 
-    with tempfile.TemporaryDirectory() as folder:
-        for key, camera_id, first in H36M_WALKS:
-            h = h36m_walk(args.h36m, key, camera_id, first, Path(folder))
-            print(f"Human3.6M {key}, camera {camera_id}, rendered ({h['person'].sum()} frames with a "
-                  f"person, truth known):")
-            print_truth_figures(h)
+    if not args.no_h36m:
+        with tempfile.TemporaryDirectory() as folder:
+            for key, camera_id, first in H36M_WALKS:
+                h = h36m_walk(args.h36m, key, camera_id, first, Path(folder))
+                print(f"Human3.6M {key}, camera {camera_id}, rendered ({h['person'].sum()} frames with a "
+                      f"person, truth known):")
+                print_truth_figures(h)
 
-    w = foot_figures(estimate(args.video))
+    w = foot_figures(estimate_unlocked(args.video))
     print(f"{args.video.name} ({w['person'].sum()} frames with a person, "
           f"contact in {100 * w['contacts'][w['person']].mean():.0f}% of foot-frames):")
-    print(f"  sliding during contact, mean per frame: unlocked {w['slide_free']:.1f} mm, "
-          f"locked {w['slide_locked']:.2f} mm (largest step {w['max_step_locked']:.2f} mm): "
-          f"{100 * (1 - w['slide_locked'] / w['slide_free']):.0f}% less")
-    print(f"  pelvis path after locking: {np.median(w['path_mm']):.0f} mm from the estimated one "
-          f"(median), at most {w['path_mm'].max():.0f} mm")
+    print_lock_figures(w)
 
 
 if __name__ == "__main__":

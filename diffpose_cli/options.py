@@ -57,7 +57,8 @@ class RunOptions:
     camera_name: str | None = None      # which camera of a calibration file with several
     smooth: str | float | None = None   # off, light, default, strong or the process noise (smooth.py)
     skeleton: str = "h36m"              # rig of the animation exports (rig.RIGS)
-    foot_lock: bool = True              # animation exports: planted feet do not slide (feet.py)
+    foot_lock: bool = True              # planted feet do not slide in joints_world and every animation (feet.py)
+    camera_motion: str = "auto"         # auto, static or rotating (placement/camera_motion.py)
     max_gap_s: float | None = None      # longest gap filled in the person's track (None: track.MAX_GAP_S)
     person: str | int = "main"          # who: main (pose2d/people.MAIN_RULE), all, or a person ID
     detector_3d: bool = True            # blend in the detector's own 3D where it gives one (lifter/detector_3d.py)
@@ -108,6 +109,11 @@ class RunOptions:
                                     f"{self.max_gap_s!r}")
             put("max_gap_s", gap)
         put("person", parse_person(self.person))
+        from .placement.camera_motion import CAMERA_MOTIONS
+        put("camera_motion", str(self.camera_motion).strip().lower())
+        if self.camera_motion not in CAMERA_MOTIONS:
+            raise DiffposeError(f"unknown camera motion {self.camera_motion!r} (--camera-motion): use "
+                                f"{', '.join(CAMERA_MOTIONS)}")
 
     def _check_camera(self, put):
         """The camera options, each parsed once; at most one way of giving the camera; a

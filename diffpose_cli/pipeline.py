@@ -2,14 +2,17 @@
 
 estimate(path):
   1. stream the frames (pose2d/video.py), run the 2D detector on each (pose2d/detect.py,
-     pose2d/detectors.py), keep only small per-frame arrays (never frames);
+     pose2d/detectors.py) and follow the background outside the people (pose2d/background.py),
+     keep only small per-frame arrays (never frames);
   2. map COCO-17 to Human3.6M-17 mixtures, decide which detections are the main person and fill
      short gaps (pose2d/track.py);
   3. lift every frame of the person in temporal windows (lifter/model.py; the video's rate is
      resampled to the lifter's inside `Lifter.lift`);
-  4. place the person in space (placement/): smoothing, one skeleton per clip, the pelvis
-     trajectory in the camera frame from the 2D pose, the lifted 3D pose and the intrinsics, a
-     Y-up world frame with the floor at y = 0.
+  4. place the person in space (placement/): how the camera turned (camera_motion.py), smoothing,
+     one skeleton per clip, the pelvis trajectory from the 2D pose, the lifted 3D pose and the
+     intrinsics, all in frame 0's camera; a Y-up world frame with the floor at y = 0 that stays
+     put while the camera turns; the feet planted in that world path (feet.lock_path), which
+     every output then plays.
 The writers (export/) take the Result from here.
 lift(keypoints, image_size, fps): the same from 2D keypoints someone already has.
 """
@@ -43,15 +46,16 @@ LIFT_BATCH = 256           # frames per lifter batch: bounds the lifter's workin
 def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndarray,
             interpolated: np.ndarray, times: np.ndarray, fps: float, width: int, height: int,
             video: dict, detector_name: str, lifter, options: RunOptions, device: str,
-            quiet: bool, detector_3d: np.ndarray | None = None) -> Result:
+            quiet: bool, detector_3d: np.ndarray | None = None, background=None) -> Result:
     """The lift and the placement. `kp` and `scores` become the Result's own (changed in place).
     `detector_3d` (F, 17, 3), the detector's own 3D where it gives one (detector_3d_in_h36m), is
-    blended into the lift unless the options say not to."""
+    blended into the lift unless the options say not to. `background` (pose2d.background's
+    BackgroundMotion) says how the camera moved; None for 2D keypoints given without frames."""
     from tqdm import tqdm
     from .lifter.model import detector_kind
     from .placement.smooth import smooth_motion
     hypotheses, steps = options.hypotheses, options.steps
-    cam = options.camera(width, height)
+    cam = _camera(options, width, height, video.get("path"), background)
     f, cx, cy = cam.focal, cam.cx, cam.cy
     present = (detected | interpolated) & mix.present[:, 0]
     # the lifter and the root see the 2D as an undistorted square-pixel camera would have filmed it
@@ -68,21 +72,30 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     if blended:
         from .lifter.detector_3d import blend, to_camera_axes
         out.joints = blend(out.joints, to_camera_axes(detector_3d, kp_pinhole[:, 0], (f, cx, cy)))
-    lifted_rel, std = smooth_motion(out.joints, out.std, fps, np.isfinite(out.joints).all((-1, -2)),
-                                    options.smooth)
+    # a camera that turns: everything in frame 0's camera coordinates from here on (camera_motion.py)
+    turn, motion = _camera_turn(background, cam, options.camera_motion, len(times))
+    lifted_rel, std = smooth_motion(_turned(turn, out.joints), out.std, fps,
+                                    np.isfinite(out.joints).all((-1, -2)), options.smooth)
     del out
     joints_rel = constant_bones(lifted_rel, present)
     del lifted_rel
-    root = solve_root(joints_rel, kp_pinhole, scores, f, cx, cy)
+    root = _turned(turn, solve_root(_turned(turn, joints_rel, back=True), kp_pinhole, scores, f, cx, cy))
     del kp_pinhole
     placed = np.isfinite(root).all(-1)
     root = smooth_runs(root, placed, max(1, int(round(ROOT_SMOOTH_S * fps))) | 1)
     lifted = np.isfinite(joints_rel).all((-1, -2))
-    joints_cam = joints_rel
-    joints_cam += root[:, None, :]       # joints_rel is not needed any more: no second copy
+    joints_ref = joints_rel
+    joints_ref += root[:, None, :]       # joints_rel is not needed any more: no second copy
     del joints_rel
-    T, how = world_from_camera(joints_cam)
-    joints_world = apply_transform(T, joints_cam)
+    T, how = world_from_camera(joints_ref)
+    joints_world = apply_transform(T, joints_ref)
+    lock = {"foot_locked": False}
+    if options.foot_lock:
+        from .placement.feet import lock_path
+        joints_world, lock = lock_path(joints_world, present & lifted, fps)
+    joints_cam = _turned(turn, apply_transform(np.linalg.inv(T), joints_world), back=True)
+    del joints_ref
+    root = joints_cam[:, 0].copy()
     # frames the lifter could not place are not presented as a pose
     detected = detected & lifted
     interpolated = interpolated & lifted & ~detected
@@ -99,11 +112,55 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
               "hypotheses": int(hypotheses), "steps": int(steps), "device": device,
               "lifter_fps": float(getattr(lifter, "fps", fps)), "smoothing": str(options.smooth),
               "detector_3d_blended": bool(blended)}
-    camera = {**cam.describe(), "world_from_camera": T.tolist(), **how}
+    camera = {**cam.describe(), "world_from_camera": T.tolist(), **how, "motion": motion}
     return Result(video=video, models=models, times=times.astype(np.float64, copy=False), detected=detected,
                   interpolated=interpolated, keypoints_2d=kp, scores_2d=scores,
                   joints_camera=joints_cam, joints_world=joints_world,
-                  uncertainty=std, root_camera=root, camera=camera)
+                  uncertainty=std, root_camera=root, camera=camera, camera_rotation=turn, placement=lock)
+
+
+def _camera(options: RunOptions, width: int, height: int, path, background):
+    """The camera: as given; else the focal length the video file states; else the one under which
+    the background's motion is a turning camera's; else the default (camera.FOCAL_SOURCES)."""
+    from .placement.camera import focal_from_35mm
+    from .placement.camera_motion import focal_from_rotation
+    from .pose2d.video import container_focal_35mm
+    cam = options.camera(width, height)
+    if not cam.assumed:
+        return cam
+    mm = container_focal_35mm(path) if path else None
+    if mm is not None:
+        return cam.with_focal(focal_from_35mm(mm, width, height), "container")
+    if options.camera_motion != "static":
+        focal = focal_from_rotation(background, cam.cx, cam.cy)
+        if focal is not None:
+            return cam.with_focal(focal, "rotation")
+    return cam
+
+
+def _camera_turn(background, cam, asked: str, frames: int):
+    """(F, 3, 3) rotations of each frame's camera into frame 0's, or None for a still camera, and
+    how that was decided (placement/camera_motion.py)."""
+    from .placement.camera_motion import camera_rotations
+    if background is None:
+        return None, {"camera_motion": "static", "asked": asked,
+                      "how": "no video frames to read the camera from (2D keypoints given): a still camera"}
+    K = np.array([[cam.focal, 0, cam.cx], [0, cam.focal, cam.cy], [0, 0, 1]])
+    turn, motion = camera_rotations(background, K, asked)
+    if motion["camera_motion"] == "static" or len(turn) != frames:
+        return None, motion
+    return turn, motion
+
+
+def _turned(turn, points: np.ndarray, back: bool = False) -> np.ndarray:
+    """(F, ..., 3) points rotated frame by frame by `turn` (camera t -> camera 0), or by its
+    inverse with `back`; unchanged for a still camera (turn None)."""
+    if turn is None:
+        return points
+    R = np.transpose(turn, (0, 2, 1)) if back else turn
+    shape = points.shape
+    flat = points.reshape(shape[0], -1, 3).astype(np.float64)
+    return np.einsum("fij,fkj->fki", R, flat).reshape(shape).astype(points.dtype)
 
 
 def estimate(path, models: Models | None = None, options: RunOptions | None = None, *,
@@ -147,7 +204,8 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
                                 "blazepose): HRNet follows one person")
         det = models.new_detector()
         try:
-            t2d = detect_2d(path, det, quiet=quiet, max_frames=max_frames)
+            t2d = detect_2d(path, det, quiet=quiet, max_frames=max_frames,
+                            follow_background=options.camera_motion != "static")
         finally:
             det.close()
         if len(t2d.times) == 0:
@@ -162,7 +220,8 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
     from .pose2d.people import PeopleDetector, choose_people, detect_people_2d
     det = PeopleDetector()
     try:
-        people = detect_people_2d(path, det, quiet=quiet, max_frames=max_frames)
+        people = detect_people_2d(path, det, quiet=quiet, max_frames=max_frames,
+                                  follow_background=options.camera_motion != "static")
     finally:
         det.close()
     if people.frame_count == 0:
@@ -203,6 +262,7 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
         world = detector_3d_in_h36m(t2d.world)
         world[~keep] = np.nan
     times, fps, width, height, name = t2d.times, t2d.fps, t2d.width, t2d.height, t2d.detector
+    background = t2d.background
     video = {"path": path, "fps": float(fps), "nominal_fps": t2d.nominal_fps,
              "width": width, "height": height, "frame_count": int(len(times)),
              "duration_s": float(times[-1] + 1.0 / fps)}
@@ -210,7 +270,7 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     _drop_unkept(mix, kp, scores, keep)
     mix, kp, scores, interp = fill_gaps(mix, kp, scores, keep, gaps)
     result = _finish(mix, kp, scores, keep, interp, times, fps, width, height, video,
-                     name, models.lifter, options, models.device, quiet, world)
+                     name, models.lifter, options, models.device, quiet, world, background)
     result.models["sides_exchanged_frames"] = int(flips.sum())
     result.models["legs_exchanged_frames"] = int(legs.sum())
     return result

@@ -11,7 +11,7 @@ import numpy as np
 
 from .skeleton import JOINT_NAMES, PARENTS
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 
 
 @dataclass
@@ -34,6 +34,18 @@ class Result:
     parents: list = field(default_factory=lambda: list(PARENTS))
     person: dict | None = None   # {"id": n, "main": bool}: which person of the video this is
     people: dict | None = None   # everyone found and how this person was chosen (people.choose_people)
+    # (F, 3, 3) rotation of each frame's camera into frame 0's (placement/camera_motion.py); None:
+    # a still camera, world_from_camera holds for every frame
+    camera_rotation: np.ndarray | None = None
+    placement: dict = field(default_factory=lambda: {"foot_locked": False})   # feet.lock_path's report
+
+    def world_from_camera_at(self) -> np.ndarray:
+        """(F, 4, 4) each frame's camera -> world transform (the camera's pose in the world)."""
+        T = np.asarray(self.camera.get("world_from_camera", np.eye(4)), np.float64)
+        out = np.broadcast_to(T, (self.frame_count, 4, 4)).copy()
+        if self.camera_rotation is not None:
+            out[:, :3, :3] = T[:3, :3] @ self.camera_rotation
+        return out
 
     @property
     def present(self) -> np.ndarray:

@@ -2,26 +2,53 @@
 export tests (estimation takes minutes on a 2-core machine). Fails, with the reason, where the
 pipeline or its weights cannot run: the tests are about the real thing."""
 
+import dataclasses
 import functools
 
 import pytest
 
 
 @functools.cache
-def _estimate(path: str):
+def _estimate(path: str, foot_lock: bool):
     try:
         from diffpose_cli.pipeline import estimate
     except ImportError as e:
         return None, f"the pipeline is not available: {e}"
     from diffpose_cli.errors import DiffposeError
+    from diffpose_cli.options import RunOptions
     try:
-        return estimate(path), None
+        return estimate(path, options=RunOptions(foot_lock=foot_lock)), None
     except DiffposeError as e:   # e.g. weights not installed
         return None, f"the pipeline cannot run here: {e}"
 
 
-def pipeline_result(video_path):
-    result, why_not = _estimate(str(video_path))
+@functools.cache
+def _locked_here(path: str):
+    """HELPER, to go once pipeline._finish calls feet.lock_path (then `_estimate(path, True)`
+    gives the same joints, at the cost of a second run of the pipeline per clip): the
+    `--no-foot-lock` Result with its joints_world locked by feet.lock_path, as the pipeline locks
+    them, the camera-frame joints and root following them, and its report in `placement`."""
+    import numpy as np
+
+    from diffpose_cli.placement.feet import lock_path
+    result, why_not = _estimate(path, False)
+    if result is None:
+        return None, why_not
+    world, report = lock_path(result.joints_world, result.present, float(result.video["fps"]))
+    if hasattr(result, "world_from_camera_at"):
+        poses = result.world_from_camera_at()
+    else:
+        poses = np.broadcast_to(np.asarray(result.camera["world_from_camera"]), (len(world), 4, 4))
+    camera = np.einsum("fji,fkj->fki", poses[:, :3, :3], world - poses[:, None, :3, 3]).astype(world.dtype)
+    extra = {"placement": report} if "placement" in {f.name for f in dataclasses.fields(result)} else {}
+    return dataclasses.replace(result, joints_world=world, joints_camera=camera, root_camera=camera[:, 0].copy(),
+                               **extra), None
+
+
+def pipeline_result(video_path, foot_lock: bool = True):
+    """The Result of `diffpose video` (feet locked), or with `foot_lock=False` of
+    `diffpose video --no-foot-lock` (the estimate's own path and legs)."""
+    result, why_not = _locked_here(str(video_path)) if foot_lock else _estimate(str(video_path), False)
     if result is None:
         pytest.fail(why_not)
     return result

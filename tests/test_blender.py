@@ -78,7 +78,7 @@ def import_into_blender(bvh_path, tmp_path) -> dict:
 def compare_in_blender(result, tmp_path) -> dict:
     """Import `result`'s BVH into Blender; return the errors a user would see, on person frames."""
     bvh_path = tmp_path / "pose.bvh"
-    write_bvh(result, bvh_path, foot_lock=False)   # the retarget itself, against the estimate
+    write_bvh(result, bvh_path)   # joints_world as it is (locked by the pipeline or not)
     dump = import_into_blender(bvh_path, tmp_path)
     heads = np.array([[frame[name] for name in BVH_JOINT_NAMES] for frame in dump["heads"]])
     joints_blender = heads[:, [BVH_JOINT_NAMES.index(n) for n in JOINT_NAMES]]
@@ -131,8 +131,8 @@ def test_blender_reproduces_every_bone_of_real_motion(h36m_dir, tmp_path):
 
 @pytest.mark.slow
 def test_blender_reproduces_the_real_estimate_of_walk_side(videos_dir, tmp_path):
-    """The BVH of the pipeline's own Result on walk_side.mp4 (empty room at both ends), in Blender,
-    on the frames where the person was detected."""
+    """The BVH of the pipeline's own Result on walk_side.mp4 (empty room at both ends, feet
+    locked), in Blender, on the frames where the person was detected."""
     from pipeline_results import pipeline_result
     result = pipeline_result(videos_dir / "walk_side.mp4")
     check = compare_in_blender(result, tmp_path)

@@ -23,7 +23,7 @@ def exported(request, h36m_dir, tmp_path_factory):
     motion = h36m_motion(h36m_dir, request.param, fps=30.0, count=600)
     result = make_result(motion, 30.0, EMPTY_BEFORE, EMPTY_AFTER, interpolated=[120, 121, 122])
     path = tmp_path_factory.mktemp("bvh") / "pose.bvh"
-    write_bvh(result, path, foot_lock=False)   # the retarget itself (tests/test_feet.py: locking)
+    write_bvh(result, path)   # motion capture as it is: the writers lock nothing (tests/test_feet.py)
     names, parents, offsets, channels, frames, frame_time = read_bvh(path)
     positions = bvh_positions(parents, offsets, channels, frames)
     joints = positions[:, [names.index(n) for n in JOINT_NAMES]]
@@ -167,13 +167,14 @@ def test_a_clip_without_anybody_is_a_clear_error(h36m_dir, tmp_path):
 
 @pytest.mark.slow
 def test_round_trip_of_the_real_estimate_of_walk_side(videos_dir, tmp_path):
-    """The pipeline's own Result (empty room at both ends, smoothed as by default): round trip
-    within 1 mm, the empty frames hold the first / last pose instead of NaN, and no joint's
-    rotation flips or spins from one frame to the next (a sign flip shows as a ~180 degree step)."""
+    """The pipeline's own Result (empty room at both ends, smoothed and feet locked as by
+    default): round trip within 1 mm, the empty frames hold the first / last pose instead of NaN,
+    and no joint's rotation flips or spins from one frame to the next (a sign flip shows as a ~180
+    degree step)."""
     from pipeline_results import pipeline_result
     result = pipeline_result(videos_dir / "walk_side.mp4")
     path = tmp_path / "walk.bvh"
-    write_bvh(result, path, foot_lock=False)
+    write_bvh(result, path)
     names, parents, offsets, channels, frames, frame_time = read_bvh(path)
     joints = bvh_positions(parents, offsets, channels, frames)[:, [names.index(n) for n in JOINT_NAMES]]
     error_mm = 1000 * np.linalg.norm(joints - bvh_target_positions(result.joints_world), axis=-1)
@@ -200,5 +201,5 @@ def test_written_in_chunks_the_file_is_the_same(exported, tmp_path, monkeypatch)
     import diffpose_cli.export.bvh as bvh
     result, path = exported[0], exported[1]
     monkeypatch.setattr(bvh, "CHUNK", 7)
-    write_bvh(result, tmp_path / "chunked.bvh", foot_lock=False)
+    write_bvh(result, tmp_path / "chunked.bvh")
     assert (tmp_path / "chunked.bvh").read_bytes() == path.read_bytes()

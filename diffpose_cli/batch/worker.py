@@ -89,8 +89,7 @@ def estimate(models, path: str, options: RunOptions):
 def write_outputs(result, paths, video_path: str, overwrite: bool, options: RunOptions) -> list:
     """Write the outputs; returns the files written (`--person all`: `name_p<ID>.bvh`, ...)."""
     from ..export.outputs import write_outputs as write
-    return write(result, paths, video_path=video_path, overwrite=overwrite, skeleton=options.skeleton,
-                 foot_lock=options.foot_lock)
+    return write(result, paths, video_path=video_path, overwrite=overwrite, skeleton=options.skeleton)
 
 
 def run_one(job: dict) -> dict:

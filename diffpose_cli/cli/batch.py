@@ -46,6 +46,7 @@ def batch(
     smooth: opt.Smooth = "default",
     skeleton: opt.Skeleton = "h36m",
     no_foot_lock: opt.NoFootLock = False,
+    camera_motion: opt.CameraMotion = "auto",
     no_detector_3d: opt.NoDetector3D = False,
     person: opt.Person = "main",
     ray: str | None = typer.Option(
@@ -71,7 +72,8 @@ def batch(
         lifter_weights=lifter_weights, device=device, hypotheses=hypotheses, steps=steps,
         mirror=mirror, seed=seed, focal=focal, intrinsics=intrinsics, distortion=distortion,
         calibration=calibration, camera=camera, smooth=smooth, skeleton=skeleton,
-        no_foot_lock=no_foot_lock, no_detector_3d=no_detector_3d, person=person)
+        no_foot_lock=no_foot_lock, camera_motion=camera_motion, no_detector_3d=no_detector_3d,
+        person=person)
     if engine is Engine.ray and ray is None:
         ray = "local"
     # Ray's driver logs from C++ on fd 2 (unreachable interfaces, dead workers, ...); the console

@@ -44,8 +44,11 @@ Skeleton = Annotated[str, typer.Option(
     "--skeleton", help="Rig of the animation exports (.bvh .glb .fbx): h36m (Human3.6M joint names) "
                        "or mixamo.")]
 NoFootLock = Annotated[bool, typer.Option(
-    "--no-foot-lock", help="Animation exports: let feet slide as estimated instead of planting them "
-                           "in contact.")]
+    "--no-foot-lock", help="Let feet slide as estimated instead of planting them in contact (the "
+                           "JSON's joints_world and every animation file play the same path).")]
+CameraMotion = Annotated[str, typer.Option(
+    "--camera-motion", help="auto (read from the background; a still camera stays still), static, or "
+                            "rotating (a camera turning about its centre: pan, tilt, handheld).")]
 NoDetector3D = Annotated[bool, typer.Option(
     "--no-detector-3d", help="Use the lifter's 3D alone, without blending in BlazePose's own 3D "
                              "(its world landmarks).")]

@@ -20,7 +20,7 @@ def _check_outputs(out: list[Path], overwrite: bool, inputs, options: RunOptions
 def _write(result, out: list[Path], video_path, overwrite: bool, options: RunOptions):
     from ..export.outputs import write_outputs
     return write_outputs(result, out, video_path=video_path, overwrite=overwrite,
-                         skeleton=options.skeleton, foot_lock=options.foot_lock)
+                         skeleton=options.skeleton)
 
 
 def _say(quiet: bool, msg: str):
@@ -75,6 +75,7 @@ def video_cmd(
     smooth: opt.Smooth = "default",
     skeleton: opt.Skeleton = "h36m",
     no_foot_lock: opt.NoFootLock = False,
+    camera_motion: opt.CameraMotion = "auto",
     no_detector_3d: opt.NoDetector3D = False,
     person: opt.Person = "main",
     overwrite: opt.Overwrite = False,
@@ -86,7 +87,8 @@ def video_cmd(
         lifter_weights=lifter_weights, device=device, hypotheses=hypotheses, steps=steps,
         mirror=mirror, seed=seed, focal=focal, intrinsics=intrinsics, distortion=distortion,
         calibration=calibration, camera=camera, smooth=smooth, skeleton=skeleton,
-        no_foot_lock=no_foot_lock, no_detector_3d=no_detector_3d, person=person)
+        no_foot_lock=no_foot_lock, camera_motion=camera_motion, no_detector_3d=no_detector_3d,
+        person=person)
     from ..pose2d.video import native_logs_silenced
     with native_logs_silenced():
         _video(video, out, options, overwrite, quiet)
@@ -112,7 +114,19 @@ def _video(video: Path, out: list[Path], options: RunOptions, overwrite: bool, q
     people = result if isinstance(result, list) else [result]
     if people[0].people is not None:
         _say(quiet, people_line(people[0].people, people))
+    _say(quiet, camera_line(people[0]))
     _say(quiet, _summary(result, written))
+
+
+def camera_line(result) -> str:
+    """The console's line on how the camera moved and whether the feet were locked."""
+    motion = result.camera.get("motion") or {}
+    line = f"camera: {motion.get('camera_motion', 'static')} ({motion.get('how', 'not read')})"
+    lock = result.placement or {}
+    if lock.get("foot_locked"):
+        line += (f"; feet locked, the path moved at most {100 * lock['largest_path_departure_m']:.0f} cm "
+                 "from the estimate")
+    return line
 
 
 def lift_cmd(

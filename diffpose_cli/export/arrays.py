@@ -32,6 +32,7 @@ def npz_arrays(result) -> dict:
         "joint_names": np.array(result.joint_names),
         "parents": np.array(result.parents, dtype=np.int64),
         "world_from_camera": np.asarray(result.camera["world_from_camera"], dtype=np.float64),
+        "camera_pose": result.world_from_camera_at(),                        # (F, 4, 4) camera t -> world
         "foot_contact": foot_contacts(joints_world, float(result.video["fps"])),  # (F, 2) left, right
     }
 

@@ -7,8 +7,8 @@ Conventions (docs/exports.md says the same for users):
   world (absolute), so readers that add the offset and readers that don't agree.
 - every other joint has three rotation channels. The hierarchy (`--skeleton h36m|mixamo`), the
   clip's fixed bone lengths, the twist rules and the held empty frames are the rig's (rig.py),
-  shared with the GLB and FBX exports; feet stay planted while in contact unless `foot_lock` is
-  off (feet.py).
+  shared with the GLB and FBX exports. The motion is the Result's joints_world as it is (feet
+  locked there by the pipeline unless `--no-foot-lock`, feet.py).
 """
 
 import numpy as np
@@ -97,9 +97,8 @@ def _continuous(candidates: np.ndarray, prev: np.ndarray | None = None) -> np.nd
 # ----------------------------------------------------------------------------- writing
 
 def bvh_target_positions(joints_world: np.ndarray) -> np.ndarray:
-    """(F, 17, 3) what the BVH shows without foot locking: the estimated bone directions with the
-    clip's fixed bone lengths, hung from the estimated pelvis; empty frames hold the nearest valid
-    frame."""
+    """(F, 17, 3) what the BVH shows of `joints_world`: its bone directions with the clip's fixed
+    bone lengths, hung from its pelvis; empty frames hold the nearest valid frame."""
     joints = np.asarray(joints_world, dtype=np.float64)
     return with_bone_lengths(joints, clip_bone_lengths(joints), nearest_valid_index(valid_frames(joints)))
 
@@ -109,13 +108,13 @@ def _channel_order(joint) -> str:
     return "YXZ" if joint.parent is None else _ORDER_FOR_AXIS[joint.rest]
 
 
-def write_bvh(result, path, skeleton: str = "h36m", foot_lock: bool = True) -> None:
+def write_bvh(result, path, skeleton: str = "h36m") -> None:
     """Write `result` as a BVH animation (one frame per video frame) to `path`, atomically, on the
-    rig `skeleton` (rig.RIGS), feet locked while in contact unless `foot_lock` is False.
+    rig `skeleton` (rig.RIGS): `result.joints_world` as it is (rig.animation_motion).
 
     The rotations are computed and written CHUNK frames at a time (the Euler curves carried
     across chunks)."""
-    motion = animation_motion(result, skeleton, foot_lock)
+    motion = animation_motion(result, skeleton)
     rig = motion.rig
     offsets, ends = rest_offsets(rig, motion.lengths)
     joints = rig.joints

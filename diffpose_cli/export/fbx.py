@@ -118,14 +118,14 @@ def check_fbx_exporter() -> None:
                             "so that `blender` is on PATH, or `pip install diffpose-cli[fbx]` for bpy")
 
 
-def write_fbx(result, path, skeleton: str = "h36m", foot_lock: bool = True) -> None:
+def write_fbx(result, path, skeleton: str = "h36m") -> None:
     """Write `result` as an FBX file (skinned figure + animation) to `path`, atomically."""
     check_fbx_exporter()
     command = fbx_command()
     with tempfile.TemporaryDirectory(prefix="diffpose-fbx-") as work:
         glb = Path(work) / "motion.glb"
         script = Path(work) / "convert.py"
-        write_glb(result, glb, skeleton, foot_lock)
+        write_glb(result, glb, skeleton)
         script.write_text(CONVERT_SCRIPT)
         with atomic_output(path) as tmp:
             # Blender picks the format from the name: give it one ending in .fbx, then move it

@@ -130,9 +130,9 @@ class _Packer:
         return len(self.gltf.accessors) - 1
 
 
-def write_glb(result, path, skeleton: str = "h36m", foot_lock: bool = True) -> None:
+def write_glb(result, path, skeleton: str = "h36m") -> None:
     """Write `result` as a GLB file (skinned figure + one animation) to `path`, atomically."""
-    motion = animation_motion(result, skeleton, foot_lock)
+    motion = animation_motion(result, skeleton)
     rig, F = motion.rig, motion.points.shape[0]
     parents = rig.parents()
     offsets, ends = rest_offsets(rig, motion.lengths)

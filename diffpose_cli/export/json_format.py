@@ -26,9 +26,10 @@ COORDINATES = {
               "pixel centres at integer coordinates",
     "camera": "x right, y down, z forward (along the optical axis), origin at the camera centre; "
               "pinhole intrinsics in `camera` (focal, cx, cy in pixels)",
-    "world": "y up, floor at y = 0, x = the camera's x made horizontal, z = x cross y (towards "
-             "the camera); origin on the floor straight below the camera; "
-             "world = world_from_camera @ [camera; 1]",
+    "world": "y up, floor at y = 0, x = frame 0's camera x made horizontal, z = x cross y (towards "
+             "that camera); origin on the floor straight below the camera; fixed while the camera turns: "
+             "world = camera_pose @ [camera; 1] in each frame (camera_pose = world_from_camera when the "
+             "camera is still)",
     "root": "the pelvis (joint 0); joints_* are absolute positions (the pelvis is joint 0)",
 }
 
@@ -65,8 +66,7 @@ def _plain(obj):
 
 
 def _root_world(result: Result) -> np.ndarray:
-    T = np.asarray(result.camera.get("world_from_camera", np.eye(4)), np.float64)
-    return result.root_camera.astype(np.float64) @ T[:3, :3].T + T[:3, 3]
+    return np.asarray(result.joints_world[:, 0], np.float64)
 
 
 def _contacts(result: Result) -> np.ndarray:
@@ -74,14 +74,23 @@ def _contacts(result: Result) -> np.ndarray:
     return foot_contacts(result.joints_world, float(result.video["fps"]))
 
 
+def _camera_pose(pose: np.ndarray) -> dict:
+    """One frame's camera pose in the world: {"rotation": 3x3 (camera axes -> world), "position"}."""
+    return {"rotation": [[_r(v, 6) for v in row] for row in pose[:3, :3].tolist()],
+            "position": [_r(v, 4) for v in pose[:3, 3].tolist()]}
+
+
 def frame_dict(result: Result, f: int, root_world: np.ndarray | None = None,
-               contacts: np.ndarray | None = None) -> dict:
-    """Frame `f` of the document's "frames" list. root_world: (F, 3) from the camera's transform,
-    contacts: (F, 2) feet.foot_contacts (both computed here when not given)."""
+               contacts: np.ndarray | None = None, poses: np.ndarray | None = None) -> dict:
+    """Frame `f` of the document's "frames" list. root_world: (F, 3) the pelvis in the world,
+    contacts: (F, 2) feet.foot_contacts, poses: (F, 4, 4) Result.world_from_camera_at (each
+    computed here when not given)."""
     if root_world is None:
         root_world = _root_world(result)
     if contacts is None:
         contacts = _contacts(result)
+    if poses is None:
+        poses = result.world_from_camera_at()
     kp = result.keypoints_2d[f]
     sc = result.scores_2d[f]
     kp2 = None
@@ -102,6 +111,7 @@ def frame_dict(result: Result, f: int, root_world: np.ndarray | None = None,
         "root_world": [_r(v, 4) for v in root_world[f]] if np.isfinite(root_world[f]).all() else None,
         "foot_contact": ({"left": bool(contacts[f, 0]), "right": bool(contacts[f, 1])}
                          if result.present[f] else None),
+        "camera_pose": _camera_pose(poses[f]),
     }
 
 
@@ -148,6 +158,7 @@ def person_header(result: Result) -> dict:
         "id": int(person["id"]),
         "main": bool(person["main"]),
         "camera": _plain(result.camera),
+        "placement": _plain(result.placement),
         "summary": {"frames": F, "detected": int(result.detected.sum()),
                     "interpolated": int(result.interpolated.sum()),
                     "empty": int(F - result.present.sum())},
@@ -159,9 +170,9 @@ def result_to_dict(results) -> dict:
     results; `write_json` streams the frames instead)."""
     persons = []
     for r in _people(results):
-        root_world, contacts = _root_world(r), _contacts(r)
+        root_world, contacts, poses = _root_world(r), _contacts(r), r.world_from_camera_at()
         persons.append({**person_header(r),
-                        "frames": [frame_dict(r, f, root_world, contacts) for f in range(r.frame_count)]})
+                        "frames": [frame_dict(r, f, root_world, contacts, poses) for f in range(r.frame_count)]})
     return {**header_dict(results), "persons": persons}
 
 
@@ -178,9 +189,9 @@ def iter_json(results):
     yield _open(enc, header_dict(results), "persons")
     for i, r in enumerate(_people(results)):
         yield ("," if i else "") + _open(enc, person_header(r), "frames")
-        root_world, contacts = _root_world(r), _contacts(r)
+        root_world, contacts, poses = _root_world(r), _contacts(r), r.world_from_camera_at()
         for f in range(r.frame_count):
-            yield ("," if f else "") + enc.encode(frame_dict(r, f, root_world, contacts))
+            yield ("," if f else "") + enc.encode(frame_dict(r, f, root_world, contacts, poses))
         yield "]}"
     yield "]}\n"
 
@@ -277,6 +288,11 @@ def _person_from_dict(data: dict, person: dict, people: dict | None) -> Result:
             root[f] = fr["root_camera"]
     camera = dict(person["camera"])
     who = {"id": person["id"], "main": person["main"]} if "id" in person else None
+    turn = None
+    if (camera.get("motion") or {}).get("camera_motion") == "rotating":
+        # camera t -> camera 0 = (world <- camera 0)^-1 (world <- camera t)
+        T = np.asarray(camera["world_from_camera"], np.float64)
+        turn = np.stack([T[:3, :3].T @ np.asarray(fr["camera_pose"]["rotation"], np.float64) for fr in frames])
     return Result(
         video=data["video"], models=data["models"],
         times=np.array([fr["time"] for fr in frames], np.float64),
@@ -285,6 +301,7 @@ def _person_from_dict(data: dict, person: dict, people: dict | None) -> Result:
         keypoints_2d=kp3[..., :2], scores_2d=np.nan_to_num(kp3[..., 2], nan=0.0),
         joints_camera=_arr([fr["joints_camera"] for fr in frames], F, J, 3),
         joints_world=_arr([fr["joints_world"] for fr in frames], F, J, 3),
-        uncertainty=unc, root_camera=root, camera=camera,
+        uncertainty=unc, root_camera=root, camera=camera, camera_rotation=turn,
+        placement=dict(person.get("placement") or {"foot_locked": False}),
         joint_names=list(data["skeleton"]["joint_names"]), parents=list(data["skeleton"]["parents"]),
         person=who, people=people)

@@ -42,7 +42,7 @@ def _fbx_writer():
 
 
 # the animation exports, by extension -> their writer (imported when used); they take the rig
-# (`skeleton`, rig.RIGS) and `foot_lock` (feet.py)
+# (`skeleton`, rig.RIGS) and play the Result's joints_world as it is
 ANIMATIONS = {".bvh": _bvh_writer, ".glb": _glb_writer, ".fbx": _fbx_writer}
 
 
@@ -105,15 +105,14 @@ def _files(result, checked: list[Path]) -> list[tuple[Path, object]]:
     return files
 
 
-def write_outputs(result, paths, video_path=None, overwrite: bool = False, skeleton: str = "h36m",
-                  foot_lock: bool = True) -> list[Path]:
+def write_outputs(result, paths, video_path=None, overwrite: bool = False, skeleton: str = "h36m") -> list[Path]:
     """Write `result` to every path in `paths`, the format chosen by the extension. `result` is
     one Result, or a list of them (`estimate(..., person="all")`): then the JSON and the overlay
     hold every person, and each other format is written once per person, `name_p<ID>.ext`.
 
     `.mp4` needs `video_path` (the input video, re-read to draw on its frames). The animation
-    exports (.bvh .glb .fbx) use the rig `skeleton` ("h36m" or "mixamo") and, with `foot_lock`,
-    keep feet planted while in contact. Returns the paths
+    exports (.bvh .glb .fbx) use the rig `skeleton` ("h36m" or "mixamo") and play the Result's
+    joints_world as it is (feet locked by the pipeline unless --no-foot-lock). Returns the paths
     written. Writers are imported here, not at the top, so that `diffpose --help` stays fast and a
     missing optional piece only matters when its format is asked for.
     """
@@ -134,7 +133,7 @@ def write_outputs(result, paths, video_path=None, overwrite: bool = False, skele
     written = []
     try:
         for p, r in files:
-            _write_one(r, p, video_path, skeleton, foot_lock)
+            _write_one(r, p, video_path, skeleton)
             written.append(p)
     except OSError as e:  # full disk, folder removed meanwhile: one line, and no partial set
         _remove(written)
@@ -157,11 +156,11 @@ def _remove(paths):
             os.unlink(p)
 
 
-def _write_one(result, p: Path, video_path, skeleton: str = "h36m", foot_lock: bool = True):
+def _write_one(result, p: Path, video_path, skeleton: str = "h36m"):
     """One file, by its extension."""
     ext = p.suffix.lower()
     if ext in ANIMATIONS:
-        ANIMATIONS[ext]()(result, p, skeleton=skeleton, foot_lock=foot_lock)
+        ANIMATIONS[ext]()(result, p, skeleton=skeleton)
         return
     if ext == ".json":
         from .json_format import write_json

@@ -378,10 +378,11 @@ def hips_on_the_pelvis(joints: np.ndarray, lengths: dict) -> np.ndarray:
     return out
 
 
-def animation_motion(result, skeleton: str = "h36m", foot_lock: bool = True) -> AnimationMotion:
-    """The motion the animation exports play: the estimate's bone directions with the clip's fixed
-    bone lengths, hung from the estimated pelvis; frames without a person hold the nearest frame
-    that has one; with `foot_lock`, feet stay planted while in contact (feet.lock_feet)."""
+def animation_motion(result, skeleton: str = "h36m") -> AnimationMotion:
+    """The motion the animation exports play: `result.joints_world` as it is (feet locked there
+    by the pipeline unless `--no-foot-lock`, feet.lock_path; nothing is locked here) with the
+    clip's fixed bone lengths, hung from its pelvis; frames without a person hold the nearest
+    frame that has one."""
     rig = rig_for(skeleton)
     joints = np.asarray(result.joints_world)
     if joints.ndim != 3 or joints.shape[1:] != (NUM_JOINTS, 3):
@@ -392,8 +393,4 @@ def animation_motion(result, skeleton: str = "h36m", foot_lock: bool = True) -> 
     filled = with_bone_lengths(joints, lengths, nearest)
     if rig.rigid_hips:
         filled = hips_on_the_pelvis(filled, lengths)
-    if foot_lock:
-        from ..placement.feet import foot_contacts, lock_feet
-        contacts = foot_contacts(joints, fps)[nearest]
-        filled = lock_feet(filled, contacts, lengths, fps)
     return AnimationMotion(rig, lengths, with_spine_mid(filled), fps)

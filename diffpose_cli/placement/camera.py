@@ -49,7 +49,8 @@ class Intrinsics:
     cx: float
     cy: float
     distortion: tuple = ()
-    assumed: bool = False  # True when nobody gave the camera: the default was used
+    assumed: bool = False  # True when nobody gave the camera: the focal length was not given
+    source: str = "given"  # where the focal length comes from (FOCAL_SOURCES)
 
     def __post_init__(self):
         for name in ("fx", "fy", "cx", "cy"):
@@ -92,12 +93,32 @@ class Intrinsics:
 
     def describe(self) -> dict:
         return {"focal": self.focal, "fx": self.fx, "fy": self.fy, "cx": self.cx, "cy": self.cy,
-                "distortion": list(self.distortion), "focal_assumed": self.assumed}
+                "distortion": list(self.distortion), "focal_assumed": self.assumed,
+                "focal_source": self.source}
+
+    def with_focal(self, focal: float, source: str) -> Intrinsics:
+        """The same camera with another (square-pixel) focal length, found from `source`."""
+        return Intrinsics(focal, focal, self.cx, self.cy, self.distortion, self.assumed, source)
+
+
+FOCAL_SOURCES = {
+    "given": "given (--focal, --intrinsics or --calibration)",
+    "container": "the video file's metadata (35 mm-equivalent focal length)",
+    "rotation": "estimated from the camera's rotation (the background's homographies)",
+    "default": f"default: {DEFAULT_FOCAL_FACTOR} x the longer image side",
+}
+FULL_FRAME_DIAGONAL_MM = 43.27   # the diagonal of a 36 x 24 mm frame, what "35 mm-equivalent" refers to
 
 
 def default_intrinsics(width: int, height: int) -> Intrinsics:
     f = DEFAULT_FOCAL_FACTOR * max(width, height)
-    return Intrinsics(f, f, width / 2.0, height / 2.0, assumed=True)
+    return Intrinsics(f, f, width / 2.0, height / 2.0, assumed=True, source="default")
+
+
+def focal_from_35mm(mm: float, width: int, height: int) -> float:
+    """Pixels of a lens whose 35 mm-equivalent focal length is `mm`: equivalence keeps the field of
+    view across the diagonal."""
+    return float(mm) * math.hypot(width, height) / FULL_FRAME_DIAGONAL_MM
 
 
 def parse_numbers(text: str, what: str, counts) -> tuple:
@@ -138,7 +159,7 @@ def intrinsics_for(width: int, height: int, focal=None, intrinsics=None, distort
         return Intrinsics(f, f, width / 2.0, height / 2.0, dist)
     default = default_intrinsics(width, height)
     return default if not dist else Intrinsics(default.fx, default.fy, default.cx, default.cy, dist,
-                                               assumed=True)
+                                               assumed=True, source="default")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ FLOOR_PERCENTILE = 25      # the floor: this percentile of the lowest ankle per 
                            # depth jitter and to the frames with both feet off the ground)
 ROOT_SMOOTH_S = 0.2        # the pelvis trajectory is averaged over this long (within each run)
 MAX_TILT_DEG = 35.0        # an "up" estimate further than this from the camera's -y is not trusted
+FOOTPRINT_SPREAD = 0.5     # m: the lower ankle's positions spread at least this far (std) along a
+                           # direction before that direction is taken to lie in the floor
 CHUNK = 4096               # frames per chunk of the whole-clip array work (bounds its temporaries)
 
 
@@ -125,8 +127,10 @@ def world_from_camera(joints_cam: np.ndarray) -> tuple[np.ndarray, dict]:
         est /= max(np.linalg.norm(est), 1e-9)
         tilt = np.degrees(np.arccos(np.clip(est @ up, -1, 1)))
         if tilt <= MAX_TILT_DEG:
-            up = est
-            how = f"camera tilt {tilt:.1f} deg, from the body's mean up direction"
+            up, along = _floor_directions(est, J[:, 3], J[:, 2])
+            tilt = np.degrees(np.arccos(np.clip(up @ np.array([0.0, -1.0, 0.0]), -1, 1)))
+            how = (f"camera tilt {tilt:.1f} deg, from the body's mean up direction"
+                   + (", made square to the way the feet travelled over the floor" if along else ""))
         else:
             how = f"level camera assumed (body up direction {tilt:.0f} deg off, not trusted)"
     x = np.array([1.0, 0.0, 0.0]) - up[0] * up
@@ -142,6 +146,28 @@ def world_from_camera(joints_cam: np.ndarray) -> tuple[np.ndarray, dict]:
         floor = float(np.percentile(lowest, FLOOR_PERCENTILE)) - ANKLE_HEIGHT
     T[1, 3] = -floor
     return T, {"up_estimate": how, "floor_camera_height_m": -floor}
+
+
+def _floor_directions(up: np.ndarray, left_ankle: np.ndarray, right_ankle: np.ndarray):
+    """The body's mean up corrected by where the feet went: the lower ankle of each frame is on
+    the floor (or nearly), so a direction its positions spread far along (a walk) lies in the floor
+    and up must be square to it. The body's up alone leans with the lifter's habits of posture and
+    camera height; a path of footprints does not. Returns (up, how many floor directions were
+    used: 0, 1 or 2)."""
+    heights_left, heights_right = left_ankle @ up, right_ankle @ up
+    lower = np.where((heights_left <= heights_right)[:, None], left_ankle, right_ankle)
+    centred = lower - lower.mean(0)
+    values, vectors = np.linalg.eigh(centred.T @ centred / max(len(lower), 1))
+    spread = np.sqrt(np.maximum(values, 0.0))           # ascending
+    along = [vectors[:, k] for k in (2, 1) if spread[k] >= FOOTPRINT_SPREAD]
+    if len(along) == 2:
+        normal = vectors[:, 0]
+        return (normal if normal @ up > 0 else -normal), 2
+    if along:
+        d = along[0]
+        fixed = up - (up @ d) * d
+        return fixed / np.linalg.norm(fixed), 1
+    return up, 0
 
 
 def _joints_f64(joints: np.ndarray, frames: np.ndarray, which) -> np.ndarray:

@@ -30,6 +30,7 @@ class Track2D:
     detector: str
     seconds: float           # wall time of the pass
     world: np.ndarray | None = None  # (F, 17, 3) the detector's own 3D where it gives one, else NaN
+    background: object = None        # background.BackgroundMotion: how the camera moved (None: not followed)
 
 
 class FrameArrays:
@@ -101,16 +102,20 @@ class FrameArrays:
             self._resize(self.n)
 
 
-def detect_2d(path, detector, quiet: bool = True, max_frames: int | None = None) -> Track2D:
-    """Stream the video through `detector` (a pose2d detector), keeping per-frame arrays only.
+def detect_2d(path, detector, quiet: bool = True, max_frames: int | None = None,
+              follow_background: bool = True) -> Track2D:
+    """Stream the video through `detector` (a pose2d detector), keeping per-frame arrays only;
+    with `follow_background`, the background's motion too (background.BackgroundTracker).
 
     The mixtures keep as many kernels as the detector gives (`detector.components`: 1 for
     BlazePose, COMPONENTS for HRNet's heatmap mixtures); the lift reads any number of them."""
     from tqdm import tqdm
 
+    from .background import BackgroundTracker
     from .detectors import COMPONENTS
     from .video import VideoReader, mean_fps
     t0 = time.perf_counter()
+    background = BackgroundTracker() if follow_background else None
     with VideoReader(path) as reader:
         total = reader.frame_count if max_frames is None else min(reader.frame_count or max_frames, max_frames)
         store = FrameArrays((total or 1024) + 1, getattr(detector, "components", COMPONENTS))
@@ -119,7 +124,10 @@ def detect_2d(path, detector, quiet: bool = True, max_frames: int | None = None)
             for frame in reader:
                 if max_frames is not None and frame.index >= max_frames:
                     break
-                store.add(frame.time, detector(frame.image))
+                pose = detector(frame.image)
+                store.add(frame.time, pose)
+                if background is not None:
+                    background.add(frame.image, () if pose is None else (pose.box,))
                 bar.update(1)
         width, height, nominal = reader.width, reader.height, reader.nominal_fps
     store.trim()
@@ -127,5 +135,6 @@ def detect_2d(path, detector, quiet: bool = True, max_frames: int | None = None)
     return Track2D(times, store.found, store.boxes, store.kps, store.scores,
                    Mixtures(store.means, store.stds, store.weights),
                    int(width), int(height), mean_fps(times, nominal), float(nominal),
-                   getattr(detector, "name", "?"), time.perf_counter() - t0, store.world)
+                   getattr(detector, "name", "?"), time.perf_counter() - t0, store.world,
+                   None if background is None else background.result())
 

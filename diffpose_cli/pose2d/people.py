@@ -202,13 +202,17 @@ class People2D:
 
 
 def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
-                     max_frames: int | None = None) -> People2D:
+                     max_frames: int | None = None, follow_background: bool = True) -> People2D:
     """Stream the video through `detector`, giving every detection a person ID (PeopleTracker);
-    per-detection arrays only, split into one Track2D per person at the end."""
+    per-detection arrays only, split into one Track2D per person at the end. With
+    `follow_background`, the background's motion outside everyone found (background.py), shared
+    by every person's Track2D."""
     from tqdm import tqdm
 
+    from .background import BackgroundTracker
     from .video import VideoReader, mean_fps
     t0 = time.perf_counter()
+    background = BackgroundTracker() if follow_background else None
     with VideoReader(path) as reader:
         total = reader.frame_count
         if max_frames is not None:
@@ -229,6 +233,8 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
                     store.add(frame.time, pose)
                     frame_of.append(len(times))
                     id_of.append(pid)
+                if background is not None:
+                    background.add(frame.image, [p.box for p in poses])
                 times.append(frame.time)
                 bar.update(1)
         width, height, nominal = reader.width, reader.height, reader.nominal_fps
@@ -237,6 +243,7 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
     fps = mean_fps(times, nominal)
     frames, ids = np.frombuffer(frame_of, np.int32), np.frombuffer(id_of, np.int32)
     F, seconds = len(times), time.perf_counter() - t0
+    moved = None if background is None else background.result()
 
     def track(rows):
         at = frames[rows]
@@ -253,7 +260,7 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
         world[at] = store.world[rows]
         means[at], stds[at], weights[at] = store.means[rows], store.stds[rows], store.weights[rows]
         return Track2D(times, found, boxes, kps, scores, Mixtures(means, stds, weights),
-                       int(width), int(height), fps, float(nominal), detector.name, seconds, world)
+                       int(width), int(height), fps, float(nominal), detector.name, seconds, world, moved)
 
     tracks = {int(pid): track(np.flatnonzero(ids == pid)) for pid in np.unique(ids)}
     return People2D(tracks, track(np.zeros(0, np.int64)))

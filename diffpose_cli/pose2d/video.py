@@ -99,6 +99,32 @@ def _stream_kinds(path: str) -> str:
     return "no streams"
 
 
+FOCAL_35MM_TAGS = ("com.apple.quicktime.camera.focal_length.35mm_equivalent", "focal_length_35mm",
+                   "focallengthin35mmformat")
+
+
+def container_focal_35mm(path) -> float | None:
+    """The lens's 35 mm-equivalent focal length (mm) where the container says it (iPhones write
+    com.apple.quicktime.camera.focal_length.35mm_equivalent), else None. Read from FFmpeg's listing
+    of the file's metadata; best effort: any failure is "not said"."""
+    try:
+        import imageio_ffmpeg
+        r = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", os.fspath(path)],
+                           capture_output=True, text=True, timeout=20)
+    except Exception:
+        return None
+    for line in r.stderr.splitlines():
+        key, _, value = line.strip().partition(":")
+        if key.strip().lower() in FOCAL_35MM_TAGS:
+            try:
+                mm = float(value.strip().split()[0])
+            except (ValueError, IndexError):
+                continue
+            if 5.0 <= mm <= 1000.0:
+                return mm
+    return None
+
+
 class VideoReader:
     """`with VideoReader(path) as r: for frame in r: ...`; r.width, r.height, r.fps, r.frame_count."""
 

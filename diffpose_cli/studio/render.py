@@ -39,11 +39,44 @@ def _light_dirs(camera: dict, world_up) -> tuple[np.ndarray, np.ndarray]:
     return light, up_cam
 
 
-def _room(camera, rays, world_up, floor_height, centre_world, wall_distance):
+def _value_noise(x: np.ndarray, y: np.ndarray, cell: float, seed: float) -> np.ndarray:
+    """Smooth pseudo-random values in [0, 1] over a plane (x, y metres), one random value per
+    `cell`-sized lattice point, interpolated: a texture with no period to alias on."""
+    gx, gy = x / cell, y / cell
+    ix, iy = np.floor(gx), np.floor(gy)
+    fx, fy = gx - ix, gy - iy
+    fx, fy = fx * fx * (3 - 2 * fx), fy * fy * (3 - 2 * fy)
+
+    def corner(a, b):
+        v = np.sin((ix + a) * 12.9898 + (iy + b) * 78.233 + seed) * 43758.5453
+        return v - np.floor(v)
+    top = corner(0, 0) * (1 - fx) + corner(1, 0) * fx
+    bottom = corner(0, 1) * (1 - fx) + corner(1, 1) * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def _pattern(world: np.ndarray, on_wall: np.ndarray, up: np.ndarray, view: np.ndarray) -> np.ndarray:
+    """Brightness factors of the textured room: blotches at two scales (0.12 m and 0.5 m), on the
+    floor and the wall alike, like worn boards and a painted wall seen from a few metres. Random,
+    not tiled: a regular pattern aliases under video compression and feature tracking."""
+    across = np.cross(up, view)
+    a = world @ across
+    b = np.where(on_wall, world @ up, world @ view)
+    seed = np.where(on_wall, 1.7, 0.0)
+    fine = _value_noise(a, b, 0.12, seed)
+    coarse = _value_noise(a, b, 0.5, seed + 3.1)
+    return 0.62 + 0.22 * coarse + 0.2 * fine
+
+
+def _room(camera, rays, world_up, floor_height, centre_world, wall_distance, wall_view=None,
+          textured: bool = False):
     """Background colour and depth: a floor and a back wall behind the subject.
 
     The wall stands `wall_distance` metres beyond `centre_world` along the camera's horizontal
-    viewing direction, facing the camera; a white skirting board marks where it meets the floor.
+    viewing direction (or along `wall_view`, a world direction, for a room that must stay put while
+    the camera moves), facing the camera; a white skirting board marks where it meets the floor.
+    `textured`: floor tiles and wall panels, so that a moving camera has a background to be
+    followed by (the plain room is the textureless case).
     """
     up_w = unit(np.asarray(world_up, dtype=np.float64))
     up = camera["R"] @ up_w
@@ -54,7 +87,8 @@ def _room(camera, rays, world_up, floor_height, centre_world, wall_distance):
     denom = rays @ up
     t_floor = np.where(denom < -1e-9, (floor_point @ up) / np.where(denom < -1e-9, denom, -1.0),
                        np.inf)
-    view = camera["R"][2] - (camera["R"][2] @ up_w) * up_w      # horizontal viewing direction
+    view = camera["R"][2] if wall_view is None else np.asarray(wall_view, np.float64)
+    view = view - (view @ up_w) * up_w                          # horizontal viewing direction
     view = view / (np.linalg.norm(view) + 1e-12)
     wall_point = to_camera(np.asarray(centre_world) + wall_distance * view, camera)
     wall_normal = camera["R"] @ -view
@@ -67,6 +101,9 @@ def _room(camera, rays, world_up, floor_height, centre_world, wall_distance):
     height_above_floor = points @ up - floor_point @ up
     colour = np.where(on_wall[..., None], WALL, FLOOR)
     colour = np.where((on_wall & (height_above_floor < 0.10))[..., None], SKIRTING, colour)
+    if textured:
+        world = (points - camera["t"]) @ camera["R"]          # X_world = R^T (X_cam - t)
+        colour = colour * _pattern(world, on_wall, up_w, view)[..., None]
     # soft falloff away from the camera, so the room reads as a room and not as flat paint
     dist = np.where(np.isfinite(depth), depth, 50.0)
     shade = 0.78 + 0.22 * np.exp(-np.maximum(dist - 2.0, 0.0) / 6.0)
@@ -79,7 +116,7 @@ class Renderer:
     """Renders frames of the mannequin through one camera; the room is built once, at creation."""
 
     def __init__(self, camera: dict, world_up=(0.0, 1.0, 0.0), floor_height: float = 0.0,
-                 room_centre=None, wall_distance: float = 2.5):
+                 room_centre=None, wall_distance: float = 2.5, wall_view=None, textured: bool = False):
         self.camera = camera
         self.world_up = np.asarray(world_up, dtype=np.float64)
         self.rays = _pixel_rays(camera)
@@ -88,7 +125,7 @@ class Renderer:
             cam_centre = -camera["R"].T @ camera["t"]
             room_centre = cam_centre + 4.0 * camera["R"][2]
         self.background, self.background_depth = _room(
-            camera, self.rays, world_up, floor_height, room_centre, wall_distance)
+            camera, self.rays, world_up, floor_height, room_centre, wall_distance, wall_view, textured)
 
     def _shade(self, albedo, normals):
         diffuse = np.maximum(normals @ self.light, 0.0)

@@ -1,0 +1,130 @@
+"""How the camera turned during the clip, from the background's motion (pose2d/background.py).
+
+A camera turning about its centre by R_t (frame 0's camera coordinates -> frame t's) maps frame
+0's pixels to frame t's by the homography H_t = K R_t K^-1, so R_t is K^-1 H_t K made a rotation
+(the nearest one, by SVD). Everything the lifter and the root solve give in frame t's camera
+coordinates is turned back into frame 0's by R_t^T before the world frame is chosen, so a turning
+camera no longer reads as the person moving.
+
+`--camera-motion`:
+- `static`: the camera is taken as still (R_t = I), whatever the background does;
+- `rotating`: R_t from the background wherever it could be followed;
+- `auto` (default): `rotating` when the background says the camera turned by more than
+  STATIC_DEG at some point of the clip, else `static`, so that a camera on a tripod gets exactly
+  the result it got before camera motion was read; also `static` where too little of the clip's
+  background could be followed (a plain wall, people filling the frame), and said.
+Frames whose background could not be followed hold the last rotation that was (never a jump);
+at a shot cut the rotation cannot be carried over, which is said. A camera that also moves (a
+tracking shot) shows as a homography that does not fit (parallax): its translation is not
+estimated here, and the JSON says so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+CAMERA_MOTIONS = ("auto", "static", "rotating")
+STATIC_DEG = 0.5          # deg: a background that turned less than this is a still camera's
+MIN_FOLLOWED = 0.5        # share of frames that must be followed for `auto` to trust the background
+SELF_CALIBRATION_DEG = 6.0  # deg: a camera that turned less than this says too little about its focal length
+FOCAL_RANGE = (0.4, 2.5)  # x the longer image side: where the focal length is looked for
+FOCAL_SHARPNESS = 3.0     # the fit 10% away from the best focal length must be this many times worse
+PARALLAX_PX = 2.0         # px: median residual of the background's homography above which the
+                          # camera is taken to move as well as turn (the fit leaves parallax)
+
+
+def rotations_from_homographies(H: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(F, 3, 3) rotations R_t (frame 0's camera -> frame t's) from homographies H_t (frame 0's
+    pixels -> frame t's) and the intrinsic matrix K: the rotation nearest to K^-1 H_t K."""
+    Kinv = np.linalg.inv(K)
+    M = Kinv @ H @ K
+    U, _, Vt = np.linalg.svd(M)
+    R = U @ Vt
+    flip = np.linalg.det(R) < 0          # an SVD of -M: same rotation with the other sign
+    R[flip] = -R[flip]
+    return R
+
+
+def _not_rotation(H: np.ndarray, focal: float, cx: float, cy: float) -> float:
+    """How far K^-1 H K is from a rotation over the clip: sum of the squared log ratios of the
+    largest to the smallest singular value (0 for rotations)."""
+    K = np.array([[focal, 0, cx], [0, focal, cy], [0, 0, 1.0]])
+    M = np.linalg.inv(K) @ H @ K
+    S = np.linalg.svd(M, compute_uv=False)
+    return float(np.sum(np.log(S[:, 0] / np.maximum(S[:, 2], 1e-12)) ** 2))
+
+
+def focal_from_rotation(background, cx: float, cy: float) -> float | None:
+    """The focal length (pixels) under which the background's homographies are rotations, or None
+    where the camera turned too little (SELF_CALIBRATION_DEG) or the fit has no clear best.
+
+    A camera turning about its centre gives H_t = K R_t K^-1; with a wrong focal length K^-1 H_t K
+    is no rotation (a pan then also stretches), which a turn of a few degrees already shows."""
+    if background is None or not background.followed.any():
+        return None
+    side = max(background.width, background.height)
+    H = background.homography[background.followed]
+    coarse = np.geomspace(FOCAL_RANGE[0], FOCAL_RANGE[1], 60) * side
+    costs = np.array([_not_rotation(H, f, cx, cy) for f in coarse])
+    best = float(coarse[int(np.argmin(costs))])
+    fine = np.linspace(best / 1.05, best * 1.05, 41)
+    costs_fine = np.array([_not_rotation(H, f, cx, cy) for f in fine])
+    best = float(fine[int(np.argmin(costs_fine))])
+    K = np.array([[best, 0, cx], [0, best, cy], [0, 0, 1.0]])
+    turned = rotation_deg(rotations_from_homographies(H, K)).max()
+    least = _not_rotation(H, best, cx, cy)
+    around = min(_not_rotation(H, best * 0.9, cx, cy), _not_rotation(H, best / 0.9, cx, cy))
+    if turned < SELF_CALIBRATION_DEG or around < FOCAL_SHARPNESS * max(least, 1e-12):
+        return None
+    if not (FOCAL_RANGE[0] * side * 1.01 < best < FOCAL_RANGE[1] * side * 0.99):
+        return None
+    return best
+
+
+def rotation_deg(R: np.ndarray) -> np.ndarray:
+    """Angle (degrees) of each rotation in (..., 3, 3)."""
+    c = (np.trace(R, axis1=-2, axis2=-1) - 1) / 2
+    return np.degrees(np.arccos(np.clip(c, -1.0, 1.0)))
+
+
+def camera_rotations(background, K: np.ndarray, asked: str = "auto") -> tuple[np.ndarray, dict]:
+    """(F, 3, 3) rotation of each frame's camera into frame 0's (camera t -> camera 0, i.e. R_t^T)
+    and how it was decided: {"camera_motion", "asked", "how", ...} for the console and the JSON.
+    `background`: a pose2d.background.BackgroundMotion, or None where no frames were seen."""
+    if asked not in CAMERA_MOTIONS:
+        from ..errors import DiffposeError
+        raise DiffposeError(f"unknown camera motion {asked!r}: use {', '.join(CAMERA_MOTIONS)}")
+    if background is None or len(background.homography) == 0:
+        return np.zeros((0, 3, 3)), {"camera_motion": "static", "asked": asked,
+                                     "how": "no frames: a still camera assumed"}
+    F = len(background.homography)
+    still = np.broadcast_to(np.eye(3), (F, 3, 3)).copy()
+    followed = background.followed
+    about = {"asked": asked, "frames_followed": int(followed.sum()), "frames": F,
+             "cuts": [int(f) for f in np.flatnonzero(background.cut)],
+             "translation": "not estimated: the camera centre is taken as fixed"}
+    R_t = rotations_from_homographies(background.homography, K)
+    angles = rotation_deg(R_t)
+    largest = float(angles.max())
+    about["largest_rotation_deg"] = round(largest, 3)
+    res = background.residual[followed & (background.points > 0)]
+    parallax = bool(res.size and np.median(res) > PARALLAX_PX)
+    if asked == "static":
+        return still, {**about, "camera_motion": "static", "how": "--camera-motion static: a still camera"}
+    if asked == "auto":
+        if followed.mean() < MIN_FOLLOWED:
+            return still, {**about, "camera_motion": "static",
+                           "how": (f"the background was followed in only {100 * followed.mean():.0f}% of the "
+                                   "frames (too little texture, or people fill the frame): a still camera "
+                                   "assumed")}
+        if largest < STATIC_DEG:
+            return still, {**about, "camera_motion": "static",
+                           "how": f"the background turned at most {largest:.2f} deg: a still camera"}
+    how = (f"turning up to {largest:.1f} deg, read from the background in {int(followed.sum())} of {F} "
+           "frames (the others hold the last reading)")
+    if parallax:
+        how += "; the camera seems to move as well as turn (parallax), which is not followed"
+    if about["cuts"]:
+        how += f"; {len(about['cuts'])} shot cut(s): the rotation is not carried across them"
+    return np.transpose(R_t, (0, 2, 1)), {**about, "camera_motion": "rotating", "how": how,
+                                          "parallax": parallax}

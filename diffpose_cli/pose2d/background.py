@@ -1,0 +1,184 @@
+"""What the background says about the camera: followed during the 2D pass, one frame at a time.
+
+A camera that turns moves the whole background in the image the same way; a person moving in
+front of a still camera moves only themselves. So the camera's motion is read from the image
+outside every detected person: corner points found on a keyframe and followed from frame to frame
+by pyramidal Lucas-Kanade (checked forwards and backwards), and per frame the homography (RANSAC)
+that carries the keyframe's points to this frame's. Chained through the keyframes, it gives the
+homography H_t from frame 0's pixels to frame t's. For a camera that turns about its centre,
+H_t = K R_t K^-1 exactly (placement/camera_motion.py reads R_t out of it); a camera that also
+moves leaves a residual (parallax) that is recorded, not hidden.
+
+The work is done on a copy of the frame scaled to WORK_SIDE pixels on its longer side: the
+rotation needs the background's shift to a fraction of a pixel, not the frame's detail, and the
+2D detector is many times slower than this pass at that size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+WORK_SIDE = 640          # px: the longer side of the frame the background is followed on
+MAX_POINTS = 200         # corners followed at once
+MIN_POINTS = 40          # fewer tracked points than this: a new keyframe (new corners)
+MIN_SPACING = 8          # px between corners (at WORK_SIDE)
+CORNER_QUALITY = 0.001   # corners down to this share of the strongest: plain rooms have few strong ones
+STILL_SHARE = 0.6        # "the camera did not move" stands while it explains this share of the
+                         # points the best homography explains
+STILL_PX = 0.5           # px: a point that moved less than this since the frame before did not move
+                         # (tighter than RANSAC_PX, so that a slow pan is not taken for a still camera)
+PERSON_MARGIN = 0.15     # each person's box is widened by this share of its size before masking
+EDGE_MARGIN = 0.03       # share of the frame kept off at its edges (borders, letterboxes, warps)
+FB_ERROR = 0.5           # px: a point followed forwards then backwards must land this close
+RANSAC_PX = 1.0          # px: RANSAC's inlier distance (at WORK_SIDE)
+
+
+@dataclass
+class BackgroundMotion:
+    """The background's motion over a clip (arrays of the clip's frame count F)."""
+    homography: np.ndarray   # (F, 3, 3) full-frame pixels of frame 0 -> frame t (identity at 0)
+    followed: np.ndarray     # (F,) bool: frame t was related to the frame before it
+    points: np.ndarray       # (F,) int: background points behind that relation (RANSAC inliers)
+    residual: np.ndarray     # (F,) px (full frame): median distance of the inliers from the homography
+    cut: np.ndarray          # (F,) bool: frame t starts a new shot (nothing carried over)
+    width: int
+    height: int
+
+
+class BackgroundTracker:
+    """Fed every frame of a clip with the boxes of the people found in it (`add`); `result()`
+    gives the BackgroundMotion."""
+
+    def __init__(self):
+        self._scale = None
+        self._prev = None               # previous working grey frame
+        self._key_pts = None            # (N, 2) the tracked points' positions in the keyframe
+        self._pts = None                # (N, 2) their positions in the previous frame
+        self._key_h = np.eye(3)         # frame 0 pixels -> keyframe pixels
+        self._last = np.eye(3)          # keyframe -> previous frame (working pixels)
+        self._h, self._followed, self._points, self._residual, self._cut = [], [], [], [], []
+        self._size = (0, 0)
+
+    def add(self, image_bgr: np.ndarray, boxes=()) -> None:
+        h, w = image_bgr.shape[:2]
+        if self._scale is None:
+            self._scale = min(1.0, WORK_SIDE / max(w, h))
+            self._size = (w, h)
+        s = self._scale
+        small = image_bgr if s == 1.0 else cv2.resize(image_bgr, (round(w * s), round(h * s)),
+                                                       interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        mask = _background_mask(grey.shape, [np.asarray(b, np.float64) * s for b in boxes])
+        if self._prev is None:
+            self._record(np.eye(3), True, 0, 0.0, False)
+            self._new_keyframe(grey, mask)
+            self._prev = grey
+            return
+        H_key, n, res, followed = self._follow(grey, mask)
+        cut = False
+        if followed:
+            H0 = _full(H_key, s) @ self._key_h
+        else:
+            # not followed: the camera is taken as where it was (never a jump); a frame unlike the
+            # one before it (a cut) starts afresh
+            H0 = self._h[-1]
+            cut = _is_cut(self._prev, grey)
+        self._record(H0, followed, n, res / s, cut)
+        if not followed or len(self._pts) < MIN_POINTS:
+            self._key_h = H0
+            self._new_keyframe(grey, mask)
+        self._prev = grey
+
+    def _follow(self, grey, mask):
+        """Track the points into `grey`; the keyframe -> this frame homography (working pixels),
+        its inlier count and median residual, and whether it holds."""
+        if self._pts is None or len(self._pts) < 8:
+            return None, 0, 0.0, False
+        p0 = self._pts.reshape(-1, 1, 2).astype(np.float32)
+        p1, st, _ = cv2.calcOpticalFlowPyrLK(self._prev, grey, p0, None, winSize=(21, 21), maxLevel=3)
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, self._prev, p1, None, winSize=(21, 21), maxLevel=3)
+        ok = (st[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((back - p0)[:, 0], axis=-1) < FB_ERROR)
+        p1 = p1[:, 0]
+        xi = np.clip(np.round(p1[:, 0]).astype(int), 0, grey.shape[1] - 1)
+        yi = np.clip(np.round(p1[:, 1]).astype(int), 0, grey.shape[0] - 1)
+        ok &= mask[yi, xi] > 0          # a point a person walked over is no longer background
+        self._key_pts, self._pts = self._key_pts[ok], p1[ok]
+        if len(self._pts) < 8:
+            return None, int(len(self._pts)), 0.0, False
+        H, inl = cv2.findHomography(self._key_pts, self._pts, cv2.RANSAC, RANSAC_PX, maxIters=500,
+                                    confidence=0.995)
+        if H is None:
+            return None, 0, 0.0, False
+        inl = inl[:, 0].astype(bool)
+        # the simpler reading first: the camera did not move since the frame before. Points that
+        # move together (a person the detector has not found yet, a car) can outnumber a plain
+        # background's; a camera at rest keeps it at rest unless clearly more points say otherwise
+        still = _distances(self._last, self._key_pts, self._pts) < STILL_PX
+        if still.sum() >= STILL_SHARE * inl.sum():
+            H, inl = self._last, still
+        self._last = H
+        res = float(np.median(_distances(H, self._key_pts[inl], self._pts[inl])))
+        # outliers leave the track (they move unlike the background)
+        self._key_pts, self._pts = self._key_pts[inl], self._pts[inl]
+        return H, int(inl.sum()), res, int(inl.sum()) >= MIN_POINTS // 2
+
+    def _new_keyframe(self, grey, mask):
+        pts = cv2.goodFeaturesToTrack(grey, MAX_POINTS, CORNER_QUALITY, MIN_SPACING, mask=mask)
+        pts = np.zeros((0, 2), np.float32) if pts is None else pts[:, 0].astype(np.float32)
+        self._key_pts, self._pts = pts.copy(), pts.copy()
+        self._last = np.eye(3)
+
+    def _record(self, H0, followed, n, residual, cut):
+        self._h.append(np.asarray(H0, np.float64) / H0[2, 2])
+        self._followed.append(bool(followed))
+        self._points.append(int(n))
+        self._residual.append(float(residual))
+        self._cut.append(bool(cut))
+
+    def result(self) -> BackgroundMotion:
+        F = len(self._h)
+        return BackgroundMotion(np.array(self._h).reshape(F, 3, 3), np.array(self._followed, bool),
+                                np.array(self._points, np.int32), np.array(self._residual, np.float32),
+                                np.array(self._cut, bool), int(self._size[0]), int(self._size[1]))
+
+
+def _distances(H: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|H a - b| per point."""
+    if len(a) == 0:
+        return np.zeros(0)
+    mapped = cv2.perspectiveTransform(a.reshape(-1, 1, 2).astype(np.float64), np.asarray(H, np.float64))[:, 0]
+    return np.linalg.norm(mapped - b, axis=-1)
+
+
+def _full(H_small: np.ndarray, s: float) -> np.ndarray:
+    """A homography between working-size pixels as one between full-frame pixels."""
+    S = np.diag([s, s, 1.0])
+    return np.linalg.inv(S) @ H_small @ S
+
+
+def _background_mask(shape, boxes) -> np.ndarray:
+    """uint8 mask, 255 where the image may be background: off the frame's edges and off every
+    person's widened box."""
+    h, w = shape
+    mask = np.zeros((h, w), np.uint8)
+    mx, my = int(round(EDGE_MARGIN * w)), int(round(EDGE_MARGIN * h))
+    mask[my:h - my, mx:w - mx] = 255
+    for b in boxes:
+        if b is None or not np.isfinite(b).all():
+            continue
+        x1, y1, x2, y2 = b
+        dx, dy = PERSON_MARGIN * (x2 - x1), PERSON_MARGIN * (y2 - y1)
+        x1, x2 = int(max(0, x1 - dx)), int(min(w, x2 + dx + 1))
+        y1, y2 = int(max(0, y1 - dy)), int(min(h, y2 + dy + 1))
+        mask[y1:y2, x1:x2] = 0
+    return mask
+
+
+def _is_cut(prev: np.ndarray, grey: np.ndarray) -> bool:
+    """Two frames from different shots: their grey-level histograms barely overlap."""
+    a = cv2.calcHist([prev], [0], None, [32], [0, 256])
+    b = cv2.calcHist([grey], [0], None, [32], [0, 256])
+    return cv2.compareHist(a, b, cv2.HISTCMP_CORREL) < 0.5
