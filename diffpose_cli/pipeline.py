@@ -46,16 +46,18 @@ LIFT_BATCH = 256           # frames per lifter batch: bounds the lifter's workin
 def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndarray,
             interpolated: np.ndarray, times: np.ndarray, fps: float, width: int, height: int,
             video: dict, detector_name: str, lifter, options: RunOptions, device: str,
-            quiet: bool, detector_3d: np.ndarray | None = None, background=None) -> Result:
+            quiet: bool, detector_3d: np.ndarray | None = None, background=None,
+            video_file=None) -> Result:
     """The lift and the placement. `kp` and `scores` become the Result's own (changed in place).
     `detector_3d` (F, 17, 3), the detector's own 3D where it gives one (detector_3d_in_h36m), is
     blended into the lift unless the options say not to. `background` (pose2d.background's
-    BackgroundMotion) says how the camera moved; None for 2D keypoints given without frames."""
+    BackgroundMotion) says how the camera moved; None for 2D keypoints given without frames.
+    `video_file`: the video the frames came from (its metadata may state the focal length)."""
     from tqdm import tqdm
     from .lifter.model import detector_kind
     from .placement.smooth import smooth_motion
     hypotheses, steps = options.hypotheses, options.steps
-    cam = _camera(options, width, height, video.get("path"), background)
+    cam = _camera(options, width, height, video_file, background)
     f, cx, cy = cam.focal, cam.cx, cam.cy
     present = (detected | interpolated) & mix.present[:, 0]
     # the lifter and the root see the 2D as an undistorted square-pixel camera would have filmed it
@@ -82,7 +84,7 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     root = _turned(turn, solve_root(_turned(turn, joints_rel, back=True), kp_pinhole, scores, f, cx, cy))
     del kp_pinhole
     placed = np.isfinite(root).all(-1)
-    root = smooth_runs(root, placed, max(1, int(round(ROOT_SMOOTH_S * fps))) | 1)
+    root = smooth_runs(root, placed, max(1, int(round(ROOT_SMOOTH_S * fps))) | 1, motion.get("breaks", ()))
     lifted = np.isfinite(joints_rel).all((-1, -2))
     joints_ref = joints_rel
     joints_ref += root[:, None, :]       # joints_rel is not needed any more: no second copy
@@ -270,7 +272,7 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     _drop_unkept(mix, kp, scores, keep)
     mix, kp, scores, interp = fill_gaps(mix, kp, scores, keep, gaps)
     result = _finish(mix, kp, scores, keep, interp, times, fps, width, height, video,
-                     name, models.lifter, options, models.device, quiet, world, background)
+                     name, models.lifter, options, models.device, quiet, world, background, path)
     result.models["sides_exchanged_frames"] = int(flips.sum())
     result.models["legs_exchanged_frames"] = int(legs.sum())
     return result

@@ -38,6 +38,7 @@ def balance(videos_dir, tmp_path_factory):
         path = tmp / f"{name}.mp4"
         turn_video(folder / f"{CAMERA}.mp4", path, K, rotations)
         out[name] = (rotations, estimate(path, models=models, options=options))
+        out[f"{name}_path"] = path
     out["pan_static"] = estimate(tmp / "pan.mp4", models=models, options=options.replace(camera_motion="static"))
     return out
 
@@ -106,6 +107,41 @@ def test_the_json_says_how_the_camera_moved_and_carries_its_pose(balance, tmp_pa
     assert np.abs(world[ok] - back.joints_world[ok]).max() < 2e-3
 
 
+def test_without_a_focal_length_a_turning_camera_gives_its_own(videos_dir, tmp_path):
+    """cam03 panned 12 degrees, run without --calibration: the focal length under which the
+    background's motion is a turning camera's, within 5% of the calibrated one (the default,
+    0.8 x 1920 = 1536 px, is 9% off). cam01's pan, where the man hides most of the background, gives
+    no clear answer and keeps the default (camera_motion.focal_from_rotation's checks)."""
+    folder = videos_dir / "pose2sim_balance"
+    calibrated = RunOptions(calibration=str(folder / "Calib.qca.txt"), camera_name="cam03").camera(1088, 1920)
+    K = np.array([[calibrated.focal, 0, calibrated.cx], [0, calibrated.focal, calibrated.cy], [0, 0, 1]])
+    path = tmp_path / "cam03_pan.mp4"
+    turn_video(folder / "cam03.mp4", path, K, pan(100, 12.0))
+    result = _auto(path, foot_lock=False)
+    cam = result.camera
+    print(f"focal {cam['focal']:.0f} px from {cam['focal_source']}, calibrated {calibrated.focal:.0f}")
+    assert cam["focal_source"] == "rotation"
+    assert abs(cam["focal"] / calibrated.focal - 1) < 0.05
+
+
+def test_the_focal_length_a_video_file_states_is_used(videos_dir, tmp_path):
+    """A phone's 35 mm-equivalent focal length in the container (as iPhones write it): used, and said."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from diffpose_cli.placement.camera import focal_from_35mm
+    path = tmp_path / "tagged.mov"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(videos_dir / "runner.mp4"),
+                    "-c", "copy", "-movflags", "use_metadata_tags", "-metadata",
+                    "com.apple.quicktime.camera.focal_length.35mm_equivalent=26", str(path)], check=True)
+    result = _auto(path, foot_lock=False)
+    w, h = result.video["width"], result.video["height"]
+    assert result.camera["focal_source"] == "container"
+    assert result.camera["focal"] == pytest.approx(focal_from_35mm(26, w, h))
+    assert result.camera["focal"] == pytest.approx(26 * np.hypot(w, h) / 43.27)
+
+
 @pytest.mark.parametrize("name", ["walk_side.mp4", "runner.mp4"])
 def test_a_still_camera_stays_still(videos_dir, name):
     result = pipeline_result(videos_dir / name)
@@ -113,4 +149,103 @@ def test_a_still_camera_stays_still(videos_dir, name):
     print(name, motion)
     assert motion["camera_motion"] == "static"
     assert motion["largest_rotation_deg"] < 0.3
+    assert result.camera_rotation is None
+
+
+# ------------------------------------------------------------------------- what cannot be followed
+
+def _auto(path, **options):
+    import torch
+
+    from diffpose_cli.pipeline import estimate
+    torch.set_num_threads(1)
+    return estimate(path, options=RunOptions(**options))
+
+
+def test_a_plain_wall_under_a_pan_is_said_and_taken_as_still(tmp_path):
+    """The studio's untextured room turned 12 degrees: nothing to follow the camera by, so the camera
+    is taken as still and the console line and the JSON say why (the clip's own motion is not
+    invented), where a textured room's pan is followed."""
+    from cli_in_process import run_cli
+    from diffpose_cli.studio import studio_camera, write_video
+    from diffpose_cli.studio.motions import walking_motion
+    from diffpose_cli.studio.moving_camera import moving_cameras, render_moving
+    motion = walking_motion(2.0, 30.0, heading_deg=90.0)
+    camera = studio_camera(motion)
+    cameras = moving_cameras(camera, pan(len(motion), 12.0))
+    for textured in (False, True):
+        path = tmp_path / f"{'textured' if textured else 'plain'}.mp4"
+        write_video(path, render_moving(motion, cameras, textured=textured), 30.0, crf=18)
+        run = run_cli("video", path, "--out", tmp_path / f"{path.stem}.json", "--focal", f"{camera['fx']:.3f}")
+        assert run.code == 0, run.explain()
+        motion_json = json.loads((tmp_path / f"{path.stem}.json").read_text())["persons"][0]["camera"]["motion"]
+        print(path.stem, motion_json["how"])
+        if textured:
+            assert motion_json["camera_motion"] == "rotating"
+            assert "camera: rotating" in run.stderr + run.stdout
+        else:
+            assert motion_json["camera_motion"] == "static"
+            assert "followed in only" in motion_json["how"]
+            assert "camera: static (the background was followed in only" in run.stderr + run.stdout
+
+
+def test_a_cut_is_found_and_the_path_is_not_smoothed_across_it(videos_dir, tmp_path):
+    import cv2
+
+    from diffpose_cli.pose2d.video import VideoReader
+    from diffpose_cli.studio import write_video
+    folder = videos_dir / "pose2sim_balance"
+    with VideoReader(folder / "cam01.mp4") as a, VideoReader(folder / "cam03.mp4") as b:
+        first = [f.image for f in a][:50]
+        second = [cv2.resize(f.image, (first[0].shape[1], first[0].shape[0])) for f in b][50:100]
+    path = tmp_path / "cut.mp4"
+    write_video(path, first + second, 60.0, crf=18)
+    result = _auto(path, foot_lock=False)
+    motion = result.camera["motion"]
+    print(motion)
+    assert motion["breaks"] == [50]
+    assert motion["camera_motion"] == "static"
+
+
+def test_a_shake_too_wild_to_follow_is_taken_as_still_and_said(videos_dir, tmp_path):
+    from diffpose_cli.pose2d.video import VideoReader
+    from diffpose_cli.studio import write_video
+    from diffpose_cli.studio.moving_camera import axis_rotation, turned_frames
+    folder = videos_dir / "pose2sim_balance"
+    cam = RunOptions(calibration=str(folder / "Calib.qca.txt"), camera_name=CAMERA).camera(1080, 1920)
+    K = np.array([[cam.focal, 0, cam.cx], [0, cam.focal, cam.cy], [0, 0, 1]])
+    rng = np.random.default_rng(0)
+    rotations = axis_rotation("y", rng.normal(0, 15, 60)) @ axis_rotation("x", rng.normal(0, 15, 60))
+    rotations[0] = np.eye(3)
+    with VideoReader(folder / "cam01.mp4") as reader:
+        frames = [f.image for f in reader][:60]
+    path = tmp_path / "wild.mp4"
+    write_video(path, turned_frames(frames, K, rotations), 60.0, crf=18)
+    result = _auto(path, foot_lock=False)
+    motion = result.camera["motion"]
+    print(motion["how"])
+    assert motion["camera_motion"] == "static" and "followed in only" in motion["how"]
+    assert result.camera_rotation is None
+
+
+def test_a_person_filling_the_frame_leaves_a_still_camera_still(balance, videos_dir, tmp_path):
+    """cam01 cropped to the man's own box over the clip: hardly any background is left, and what is
+    left must not turn the camera."""
+    import cv2
+
+    from diffpose_cli.pose2d.video import VideoReader
+    from diffpose_cli.studio import write_video
+    kp = balance["still"].keypoints_2d
+    x0, y0 = np.floor(np.nanmin(kp, axis=(0, 1))).astype(int)
+    x1, y1 = np.ceil(np.nanmax(kp, axis=(0, 1))).astype(int)
+    y0, y1 = max(0, y0 - 60), min(1920, y1 + 60)
+    x0, x1 = max(0, x0), min(1080, x1)
+    with VideoReader(videos_dir / "pose2sim_balance" / f"{CAMERA}.mp4") as reader:
+        frames = [cv2.resize(f.image[y0:y1, x0:x1], ((x1 - x0) // 2 * 2, (y1 - y0) // 2 * 2)) for f in reader]
+    path = tmp_path / "filled.mp4"
+    write_video(path, frames, 60.0, crf=18)
+    result = _auto(path, foot_lock=False)
+    motion = result.camera["motion"]
+    print(f"crop {x1 - x0}x{y1 - y0}:", motion["how"])
+    assert motion["camera_motion"] == "static"
     assert result.camera_rotation is None

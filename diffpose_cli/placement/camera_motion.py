@@ -14,9 +14,10 @@ camera no longer reads as the person moving.
   the result it got before camera motion was read; also `static` where too little of the clip's
   background could be followed (a plain wall, people filling the frame), and said.
 Frames whose background could not be followed hold the last rotation that was (never a jump);
-at a shot cut the rotation cannot be carried over, which is said. A camera that also moves (a
-tracking shot) shows as a homography that does not fit (parallax): its translation is not
-estimated here, and the JSON says so.
+where the view changes beyond following at once (a shot cut, a whip pan) the frame is recorded as a
+break and said; the path's smoothing does not reach across it. A camera that also moves (a
+tracking shot) is read as the turning camera nearest to it: its translation is not estimated
+(the JSON's "translation" says so), and a walker it follows looks as if walking on the spot.
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ MIN_FOLLOWED = 0.5        # share of frames that must be followed for `auto` to 
 SELF_CALIBRATION_DEG = 6.0  # deg: a camera that turned less than this says too little about its focal length
 FOCAL_RANGE = (0.4, 2.5)  # x the longer image side: where the focal length is looked for
 FOCAL_SHARPNESS = 3.0     # the fit 10% away from the best focal length must be this many times worse
-PARALLAX_PX = 2.0         # px: median residual of the background's homography above which the
-                          # camera is taken to move as well as turn (the fit leaves parallax)
+FOCAL_AGREEMENT = 0.05    # each half of the clip alone must give the same focal length within this share
 
 
 def rotations_from_homographies(H: np.ndarray, K: np.ndarray) -> np.ndarray:
@@ -54,29 +54,38 @@ def _not_rotation(H: np.ndarray, focal: float, cx: float, cy: float) -> float:
     return float(np.sum(np.log(S[:, 0] / np.maximum(S[:, 2], 1e-12)) ** 2))
 
 
+def _best_focal(H: np.ndarray, cx: float, cy: float, side: float) -> float:
+    coarse = np.geomspace(FOCAL_RANGE[0], FOCAL_RANGE[1], 60) * side
+    best = float(coarse[int(np.argmin([_not_rotation(H, f, cx, cy) for f in coarse]))])
+    fine = np.linspace(best / 1.05, best * 1.05, 41)
+    return float(fine[int(np.argmin([_not_rotation(H, f, cx, cy) for f in fine]))])
+
+
 def focal_from_rotation(background, cx: float, cy: float) -> float | None:
     """The focal length (pixels) under which the background's homographies are rotations, or None
-    where the camera turned too little (SELF_CALIBRATION_DEG) or the fit has no clear best.
+    where the camera turned too little (SELF_CALIBRATION_DEG), the fit has no clear best, or the
+    clip's two halves disagree (FOCAL_AGREEMENT): a wrong focal length misplaces more than the
+    default does.
 
     A camera turning about its centre gives H_t = K R_t K^-1; with a wrong focal length K^-1 H_t K
-    is no rotation (a pan then also stretches), which a turn of a few degrees already shows."""
-    if background is None or not background.followed.any():
+    is no rotation (a pan then also stretches), which a turn of several degrees shows."""
+    if background is None or background.followed.sum() < 4:
         return None
     side = max(background.width, background.height)
     H = background.homography[background.followed]
-    coarse = np.geomspace(FOCAL_RANGE[0], FOCAL_RANGE[1], 60) * side
-    costs = np.array([_not_rotation(H, f, cx, cy) for f in coarse])
-    best = float(coarse[int(np.argmin(costs))])
-    fine = np.linspace(best / 1.05, best * 1.05, 41)
-    costs_fine = np.array([_not_rotation(H, f, cx, cy) for f in fine])
-    best = float(fine[int(np.argmin(costs_fine))])
+    best = _best_focal(H, cx, cy, side)
     K = np.array([[best, 0, cx], [0, best, cy], [0, 0, 1.0]])
-    turned = rotation_deg(rotations_from_homographies(H, K)).max()
+    if rotation_deg(rotations_from_homographies(H, K)).max() < SELF_CALIBRATION_DEG:
+        return None
     least = _not_rotation(H, best, cx, cy)
     around = min(_not_rotation(H, best * 0.9, cx, cy), _not_rotation(H, best / 0.9, cx, cy))
-    if turned < SELF_CALIBRATION_DEG or around < FOCAL_SHARPNESS * max(least, 1e-12):
+    if around < FOCAL_SHARPNESS * max(least, 1e-12):
         return None
     if not (FOCAL_RANGE[0] * side * 1.01 < best < FOCAL_RANGE[1] * side * 0.99):
+        return None
+    half = len(H) // 2
+    halves = [_best_focal(H[:half], cx, cy, side), _best_focal(H[half:], cx, cy, side)]
+    if max(abs(h / best - 1) for h in halves) > FOCAL_AGREEMENT:
         return None
     return best
 
@@ -101,30 +110,26 @@ def camera_rotations(background, K: np.ndarray, asked: str = "auto") -> tuple[np
     still = np.broadcast_to(np.eye(3), (F, 3, 3)).copy()
     followed = background.followed
     about = {"asked": asked, "frames_followed": int(followed.sum()), "frames": F,
-             "cuts": [int(f) for f in np.flatnonzero(background.cut)],
+             "breaks": [int(f) for f in np.flatnonzero(background.broken)],
              "translation": "not estimated: the camera centre is taken as fixed"}
     R_t = rotations_from_homographies(background.homography, K)
     angles = rotation_deg(R_t)
     largest = float(angles.max())
     about["largest_rotation_deg"] = round(largest, 3)
-    res = background.residual[followed & (background.points > 0)]
-    parallax = bool(res.size and np.median(res) > PARALLAX_PX)
+    lost = (f"; the view broke at {len(about['breaks'])} frame(s) (a cut, or a movement too fast to "
+            "follow): the path is not smoothed across them" if about["breaks"] else "")
     if asked == "static":
-        return still, {**about, "camera_motion": "static", "how": "--camera-motion static: a still camera"}
+        return still, {**about, "camera_motion": "static", "how": "--camera-motion static: a still camera" + lost}
     if asked == "auto":
         if followed.mean() < MIN_FOLLOWED:
             return still, {**about, "camera_motion": "static",
                            "how": (f"the background was followed in only {100 * followed.mean():.0f}% of the "
                                    "frames (too little texture, or people fill the frame): a still camera "
-                                   "assumed")}
+                                   "assumed" + lost)}
         if largest < STATIC_DEG:
             return still, {**about, "camera_motion": "static",
-                           "how": f"the background turned at most {largest:.2f} deg: a still camera"}
+                           "how": f"the background turned at most {largest:.2f} deg: a still camera" + lost}
     how = (f"turning up to {largest:.1f} deg, read from the background in {int(followed.sum())} of {F} "
            "frames (the others hold the last reading)")
-    if parallax:
-        how += "; the camera seems to move as well as turn (parallax), which is not followed"
-    if about["cuts"]:
-        how += f"; {len(about['cuts'])} shot cut(s): the rotation is not carried across them"
-    return np.transpose(R_t, (0, 2, 1)), {**about, "camera_motion": "rotating", "how": how,
-                                          "parallax": parallax}
+    how += lost.replace("the path is not", "the rotation is held and the path not")
+    return np.transpose(R_t, (0, 2, 1)), {**about, "camera_motion": "rotating", "how": how}

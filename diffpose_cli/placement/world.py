@@ -13,6 +13,8 @@ ROOT_SMOOTH_S = 0.2        # the pelvis trajectory is averaged over this long (w
 MAX_TILT_DEG = 35.0        # an "up" estimate further than this from the camera's -y is not trusted
 FOOTPRINT_SPREAD = 0.5     # m: the lower ankle's positions spread at least this far (std) along a
                            # direction before that direction is taken to lie in the floor
+MAX_FLOOR_CORRECTION_DEG = 10.0  # footprints that would turn the body's up further than this are
+                                 # not a floor (a path bent by a misread camera, a stair)
 CHUNK = 4096               # frames per chunk of the whole-clip array work (bounds its temporaries)
 
 
@@ -88,8 +90,9 @@ def constant_bones(joints_rel: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return out
 
 
-def smooth_runs(x: np.ndarray, valid: np.ndarray, width: int) -> np.ndarray:
-    """Moving average of (F, D) over `width` frames, inside each run of valid frames only."""
+def smooth_runs(x: np.ndarray, valid: np.ndarray, width: int, breaks=()) -> np.ndarray:
+    """Moving average of (F, D) over `width` frames, inside each run of valid frames only; a frame
+    in `breaks` starts a new run (the camera's view broke there: camera_motion.py)."""
     out = x.copy()
     if width <= 1:
         return out
@@ -97,8 +100,8 @@ def smooth_runs(x: np.ndarray, valid: np.ndarray, width: int) -> np.ndarray:
     idx = np.flatnonzero(valid)
     if idx.size == 0:
         return out
-    breaks = np.flatnonzero(np.diff(idx) > 1)
-    for run in np.split(idx, breaks + 1):
+    starts = np.isin(idx[1:], np.asarray(breaks, int))
+    for run in np.split(idx, np.flatnonzero((np.diff(idx) > 1) | starts) + 1):
         seg = x[run]
         for i in range(len(run)):
             lo, hi = max(0, i - h), min(len(run), i + h + 1)
@@ -161,13 +164,15 @@ def _floor_directions(up: np.ndarray, left_ankle: np.ndarray, right_ankle: np.nd
     spread = np.sqrt(np.maximum(values, 0.0))           # ascending
     along = [vectors[:, k] for k in (2, 1) if spread[k] >= FOOTPRINT_SPREAD]
     if len(along) == 2:
-        normal = vectors[:, 0]
-        return (normal if normal @ up > 0 else -normal), 2
-    if along:
-        d = along[0]
-        fixed = up - (up @ d) * d
-        return fixed / np.linalg.norm(fixed), 1
-    return up, 0
+        fixed, used = vectors[:, 0] * np.sign(vectors[:, 0] @ up), 2
+    elif along:
+        fixed, used = up - (up @ along[0]) * along[0], 1
+        fixed /= np.linalg.norm(fixed)
+    else:
+        return up, 0
+    if np.degrees(np.arccos(np.clip(fixed @ up, -1.0, 1.0))) > MAX_FLOOR_CORRECTION_DEG:
+        return up, 0
+    return fixed, used
 
 
 def _joints_f64(joints: np.ndarray, frames: np.ndarray, which) -> np.ndarray:

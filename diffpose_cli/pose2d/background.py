@@ -7,7 +7,7 @@ by pyramidal Lucas-Kanade (checked forwards and backwards), and per frame the ho
 that carries the keyframe's points to this frame's. Chained through the keyframes, it gives the
 homography H_t from frame 0's pixels to frame t's. For a camera that turns about its centre,
 H_t = K R_t K^-1 exactly (placement/camera_motion.py reads R_t out of it); a camera that also
-moves leaves a residual (parallax) that is recorded, not hidden.
+moves (a tracking shot) is read as the nearest turning one: its translation is not followed.
 
 The work is done on a copy of the frame scaled to WORK_SIDE pixels on its longer side: the
 rotation needs the background's shift to a fraction of a pixel, not the frame's detail, and the
@@ -34,6 +34,10 @@ PERSON_MARGIN = 0.15     # each person's box is widened by this share of its siz
 EDGE_MARGIN = 0.03       # share of the frame kept off at its edges (borders, letterboxes, warps)
 FB_ERROR = 0.5           # px: a point followed forwards then backwards must land this close
 RANSAC_PX = 1.0          # px: RANSAC's inlier distance (at WORK_SIDE)
+MIN_SPREAD = 0.08        # the points' spread (std) across their narrower direction, as a share of
+                         # the frame's shorter side, below which they fix no homography
+BROKEN_SHARE = 0.25      # a frame that keeps less than this share of the points tracked into it
+                         # breaks the following (a cut, or a movement too fast)
 
 
 @dataclass
@@ -42,8 +46,8 @@ class BackgroundMotion:
     homography: np.ndarray   # (F, 3, 3) full-frame pixels of frame 0 -> frame t (identity at 0)
     followed: np.ndarray     # (F,) bool: frame t was related to the frame before it
     points: np.ndarray       # (F,) int: background points behind that relation (RANSAC inliers)
-    residual: np.ndarray     # (F,) px (full frame): median distance of the inliers from the homography
-    cut: np.ndarray          # (F,) bool: frame t starts a new shot (nothing carried over)
+    broken: np.ndarray       # (F,) bool: frame t could not be related to the one before at all (a
+                             # shot cut, or a movement too fast to follow): nothing is carried over
     width: int
     height: int
 
@@ -59,7 +63,7 @@ class BackgroundTracker:
         self._pts = None                # (N, 2) their positions in the previous frame
         self._key_h = np.eye(3)         # frame 0 pixels -> keyframe pixels
         self._last = np.eye(3)          # keyframe -> previous frame (working pixels)
-        self._h, self._followed, self._points, self._residual, self._cut = [], [], [], [], []
+        self._h, self._followed, self._points, self._broken = [], [], [], []
         self._size = (0, 0)
 
     def add(self, image_bgr: np.ndarray, boxes=()) -> None:
@@ -73,20 +77,18 @@ class BackgroundTracker:
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         mask = _background_mask(grey.shape, [np.asarray(b, np.float64) * s for b in boxes])
         if self._prev is None:
-            self._record(np.eye(3), True, 0, 0.0, False)
+            self._record(np.eye(3), True, 0, False)
             self._new_keyframe(grey, mask)
             self._prev = grey
             return
-        H_key, n, res, followed = self._follow(grey, mask)
-        cut = False
-        if followed:
-            H0 = _full(H_key, s) @ self._key_h
-        else:
-            # not followed: the camera is taken as where it was (never a jump); a frame unlike the
-            # one before it (a cut) starts afresh
-            H0 = self._h[-1]
-            cut = _is_cut(self._prev, grey)
-        self._record(H0, followed, n, res / s, cut)
+        before = 0 if self._pts is None else len(self._pts)
+        H_key, n, followed = self._follow(grey, mask)
+        # nearly every point lost at once: not a plain wall (the points were there a frame ago) but
+        # a view that changed beyond following
+        broken = self._followed[-1] and before >= MIN_POINTS and len(self._pts) < BROKEN_SHARE * before
+        # not followed: the camera is taken as where it was (never a jump)
+        H0 = _full(H_key, s) @ self._key_h if followed else self._h[-1]
+        self._record(H0, followed, n, broken)
         if not followed or len(self._pts) < MIN_POINTS:
             self._key_h = H0
             self._new_keyframe(grey, mask)
@@ -94,9 +96,9 @@ class BackgroundTracker:
 
     def _follow(self, grey, mask):
         """Track the points into `grey`; the keyframe -> this frame homography (working pixels),
-        its inlier count and median residual, and whether it holds."""
+        its inlier count, and whether it holds."""
         if self._pts is None or len(self._pts) < 8:
-            return None, 0, 0.0, False
+            return None, 0, False
         p0 = self._pts.reshape(-1, 1, 2).astype(np.float32)
         p1, st, _ = cv2.calcOpticalFlowPyrLK(self._prev, grey, p0, None, winSize=(21, 21), maxLevel=3)
         back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, self._prev, p1, None, winSize=(21, 21), maxLevel=3)
@@ -106,12 +108,12 @@ class BackgroundTracker:
         yi = np.clip(np.round(p1[:, 1]).astype(int), 0, grey.shape[0] - 1)
         ok &= mask[yi, xi] > 0          # a point a person walked over is no longer background
         self._key_pts, self._pts = self._key_pts[ok], p1[ok]
-        if len(self._pts) < 8:
-            return None, int(len(self._pts)), 0.0, False
+        if len(self._pts) < 8 or not _spread(self._pts, grey.shape):
+            return None, int(len(self._pts)), False
         H, inl = cv2.findHomography(self._key_pts, self._pts, cv2.RANSAC, RANSAC_PX, maxIters=500,
                                     confidence=0.995)
         if H is None:
-            return None, 0, 0.0, False
+            return None, 0, False
         inl = inl[:, 0].astype(bool)
         # the simpler reading first: the camera did not move since the frame before. Points that
         # move together (a person the detector has not found yet, a car) can outnumber a plain
@@ -120,10 +122,9 @@ class BackgroundTracker:
         if still.sum() >= STILL_SHARE * inl.sum():
             H, inl = self._last, still
         self._last = H
-        res = float(np.median(_distances(H, self._key_pts[inl], self._pts[inl])))
         # outliers leave the track (they move unlike the background)
         self._key_pts, self._pts = self._key_pts[inl], self._pts[inl]
-        return H, int(inl.sum()), res, int(inl.sum()) >= MIN_POINTS // 2
+        return H, int(inl.sum()), int(inl.sum()) >= MIN_POINTS // 2
 
     def _new_keyframe(self, grey, mask):
         pts = cv2.goodFeaturesToTrack(grey, MAX_POINTS, CORNER_QUALITY, MIN_SPACING, mask=mask)
@@ -131,18 +132,17 @@ class BackgroundTracker:
         self._key_pts, self._pts = pts.copy(), pts.copy()
         self._last = np.eye(3)
 
-    def _record(self, H0, followed, n, residual, cut):
+    def _record(self, H0, followed, n, broken):
         self._h.append(np.asarray(H0, np.float64) / H0[2, 2])
         self._followed.append(bool(followed))
         self._points.append(int(n))
-        self._residual.append(float(residual))
-        self._cut.append(bool(cut))
+        self._broken.append(bool(broken))
 
     def result(self) -> BackgroundMotion:
         F = len(self._h)
         return BackgroundMotion(np.array(self._h).reshape(F, 3, 3), np.array(self._followed, bool),
-                                np.array(self._points, np.int32), np.array(self._residual, np.float32),
-                                np.array(self._cut, bool), int(self._size[0]), int(self._size[1]))
+                                np.array(self._points, np.int32),
+                                np.array(self._broken, bool), int(self._size[0]), int(self._size[1]))
 
 
 def _distances(H: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -177,8 +177,10 @@ def _background_mask(shape, boxes) -> np.ndarray:
     return mask
 
 
-def _is_cut(prev: np.ndarray, grey: np.ndarray) -> bool:
-    """Two frames from different shots: their grey-level histograms barely overlap."""
-    a = cv2.calcHist([prev], [0], None, [32], [0, 256])
-    b = cv2.calcHist([grey], [0], None, [32], [0, 256])
-    return cv2.compareHist(a, b, cv2.HISTCMP_CORREL) < 0.5
+def _spread(points: np.ndarray, shape) -> bool:
+    """The points cover enough of the frame, in both directions, to fix a homography: points along
+    one edge (a skirting board on a plain wall) slide along it and fix nothing."""
+    if len(points) < 8:
+        return False
+    spread = np.sqrt(np.maximum(np.linalg.eigvalsh(np.cov(points.T)), 0.0))
+    return bool(spread[0] >= MIN_SPREAD * min(shape))
