@@ -124,8 +124,8 @@ def camera_line(result) -> str:
     line = f"camera: {motion.get('camera_motion', 'static')} ({motion.get('how', 'not read')})"
     lock = result.placement or {}
     if lock.get("foot_locked"):
-        line += (f"; feet locked, the path moved at most {100 * lock['largest_path_departure_m']:.0f} cm "
-                 "from the estimate")
+        line += (f"; feet locked, the path moved at most {100 * lock['largest_path_departure_along_floor_m']:.0f} cm "
+                 "along the floor from the estimate")
     return line
 
 
