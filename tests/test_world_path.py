@@ -65,9 +65,11 @@ def test_a_turning_camera_is_not_read_as_the_person_moving(balance, kind):
     print(f"{kind}: rotation error median {np.median(err):.2f} deg (max {err.max():.2f}), limbs from the start "
           f"{rel['mpjpe_mm']:.0f} mm, pelvis drift {rel['pelvis_drift_mm']:.0f} mm over {whole.sum()} whole-body "
           f"frames, {lost.sum()} lost")
-    assert np.median(err) <= 1.0
-    assert rel["pelvis_drift_mm"] <= 40
-    assert rel["mpjpe_mm"] <= 60 if kind == "pan" else rel["mpjpe_mm"] <= 40
+    # measured (bench_world): rotation 0.09 / 0.08 deg, limbs 37 / 26 mm, pelvis 13 / 19 mm; the
+    # issue's target is 40 mm and 1 degree; bounds: the figures plus a margin for the lifter's sampling
+    assert np.median(err) <= 0.5
+    assert rel["pelvis_drift_mm"] <= 25
+    assert rel["mpjpe_mm"] <= (45 if kind == "pan" else 32)
     assert lost.sum() <= 0.02 * whole.sum()
     # the camera's pose per frame is in the result: the world's up stays put while the camera turns
     poses = turned.world_from_camera_at()

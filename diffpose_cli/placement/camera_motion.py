@@ -73,6 +73,10 @@ def focal_from_rotation(background, cx: float, cy: float) -> float | None:
         return None
     side = max(background.width, background.height)
     H = background.homography[background.followed]
+    # a camera that hardly turned under any plausible focal length: no search (its cost is the clip's)
+    K = np.array([[side, 0, cx], [0, side, cy], [0, 0, 1.0]])
+    if rotation_deg(rotations_from_homographies(H, K)).max() < SELF_CALIBRATION_DEG / 2:
+        return None
     best = _best_focal(H, cx, cy, side)
     K = np.array([[best, 0, cx], [0, best, cy], [0, 0, 1.0]])
     if rotation_deg(rotations_from_homographies(H, K)).max() < SELF_CALIBRATION_DEG:

@@ -32,6 +32,8 @@ STILL_PX = 0.5           # px: a point that moved less than this since the frame
                          # (tighter than RANSAC_PX, so that a slow pan is not taken for a still camera)
 PERSON_MARGIN = 0.15     # each person's box is widened by this share of its size before masking
 EDGE_MARGIN = 0.03       # share of the frame kept off at its edges (borders, letterboxes, warps)
+LK_WINDOW = (15, 15)     # px: Lucas-Kanade's window (at WORK_SIDE); the pyramid's 3 levels reach
+                         # motions far beyond it
 FB_ERROR = 0.5           # px: a point followed forwards then backwards must land this close
 RANSAC_PX = 1.0          # px: RANSAC's inlier distance (at WORK_SIDE)
 MIN_SPREAD = 0.08        # the points' spread (std) across their narrower direction, as a share of
@@ -100,8 +102,8 @@ class BackgroundTracker:
         if self._pts is None or len(self._pts) < 8:
             return None, 0, False
         p0 = self._pts.reshape(-1, 1, 2).astype(np.float32)
-        p1, st, _ = cv2.calcOpticalFlowPyrLK(self._prev, grey, p0, None, winSize=(21, 21), maxLevel=3)
-        back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, self._prev, p1, None, winSize=(21, 21), maxLevel=3)
+        p1, st, _ = cv2.calcOpticalFlowPyrLK(self._prev, grey, p0, None, winSize=LK_WINDOW, maxLevel=3)
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, self._prev, p1, None, winSize=LK_WINDOW, maxLevel=3)
         ok = (st[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm((back - p0)[:, 0], axis=-1) < FB_ERROR)
         p1 = p1[:, 0]
         xi = np.clip(np.round(p1[:, 0]).astype(int), 0, grey.shape[1] - 1)
