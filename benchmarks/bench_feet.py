@@ -3,11 +3,11 @@
     nice -n 15 python benchmarks/bench_feet.py [--video ../shared/videos/walk_side.mp4] [--h36m ../shared/data/h36m]
                                                [--no-h36m] [--no-studio-walks]
 
-Each clip is estimated once with `--no-foot-lock` and locked with feet.lock_path, exactly as the
+Each clip is estimated once with `--no-foot-lock` and locked with foot_lock.lock_path, exactly as the
 pipeline locks the same joints by default (so the locked motion is the JSON's joints_world and
 what every animation export plays). Per clip: how far the pelvis moved from the estimated path
-along the floor (median, largest; the bound is feet.MAX_PATH_DEPARTURE) and in all (the floor's
-vertical shift included); the held feet's movement per frame (feet.held_contacts: the estimate's
+along the floor (median, largest; the bound is foot_lock.MAX_PATH_DEPARTURE) and in all (the floor's
+vertical shift included); the held feet's movement per frame (foot_lock.held_contacts: the estimate's
 contacts less the frames in which a foot released for reach moves on), unlocked and locked, and
 the largest single step; the share of flagged foot-frames held, the movement over every flagged
 frame and the contact runs split by reach; the change of the figure's height (its highest joint
@@ -50,9 +50,9 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from diffpose_cli import studio as studio_mod  # noqa: E402
 from diffpose_cli.options import RunOptions  # noqa: E402
 from diffpose_cli.pipeline import estimate  # noqa: E402
-from diffpose_cli.placement import feet  # noqa: E402
-from diffpose_cli.placement.feet import (floor_contacts, foot_contacts, held_contacts, lock_path,  # noqa: E402
-                                         marker_contacts, sliding_mm)
+from diffpose_cli.placement import foot_lock  # noqa: E402
+from diffpose_cli.placement.feet import floor_contacts, foot_contacts, marker_contacts, sliding_mm  # noqa: E402
+from diffpose_cli.placement.foot_lock import held_contacts, lock_path  # noqa: E402
 from diffpose_cli.skeleton import ANKLE_HEIGHT  # noqa: E402
 from diffpose_cli.studio import load_truth, studio_accuracy  # noqa: E402
 from diffpose_cli.training.h36m import load_cameras  # noqa: E402
@@ -64,7 +64,7 @@ ANKLES = [6, 3]   # left, right: the contact flags' columns
 H36M_WALKS = [("S9/Walking 1", "58860488", 0), ("S11/WalkTogether 1", "55011271", 0)]
 H36M_FRAMES = 250       # 10 s at 25 fps
 BALANCE_CAMERAS = ("cam01", "cam03")
-TRADE_BOUNDS = (0.0, 0.03, feet.MAX_PATH_DEPARTURE)
+TRADE_BOUNDS = (0.0, 0.03, foot_lock.MAX_PATH_DEPARTURE)
 
 
 def estimate_unlocked(video, options: RunOptions | None = None):
@@ -178,7 +178,7 @@ def balance(camera: str) -> tuple:
 def print_lock_figures(s: dict) -> None:
     r = s["report"]
     print(f"  pelvis moved from the estimated path along the floor: {1000 * np.median(s['along_m']):.0f} mm "
-          f"(median), at most {1000 * s['along_m'].max():.0f} mm (bound {1000 * feet.MAX_PATH_DEPARTURE:.0f} mm); "
+          f"(median), at most {1000 * s['along_m'].max():.0f} mm (bound {1000 * foot_lock.MAX_PATH_DEPARTURE:.0f} mm); "
           f"in all (the floor's shift too) at most {1000 * s['path_m'].max():.0f} mm; any joint at most "
           f"{1000 * s['joint_m']:.0f} mm")
     print(f"  held feet's ankle movement per frame: unlocked {s['slide_free']:.1f} mm, locked "
@@ -207,12 +207,12 @@ def print_truth_figures(s: dict) -> None:
 def trade_off(clips: dict) -> None:
     """Held feet against the path's bound: each clip locked again with MAX_PATH_DEPARTURE set to
     each of TRADE_BOUNDS (module docstring, 6)."""
-    shipped = feet.MAX_PATH_DEPARTURE
+    shipped = foot_lock.MAX_PATH_DEPARTURE
     print("MAX_PATH_DEPARTURE against the held feet: sliding of held feet (mm per frame) / share of "
           "flagged foot-frames held / pelvis's largest move along the floor (mm)")
     try:
         for bound in TRADE_BOUNDS:
-            feet.MAX_PATH_DEPARTURE = bound
+            foot_lock.MAX_PATH_DEPARTURE = bound
             row = []
             for name, (joints, present, fps) in clips.items():
                 s = lock_figures(joints, present, fps)
@@ -220,7 +220,7 @@ def trade_off(clips: dict) -> None:
                            f"{1000 * s['along_m'].max():.0f}")
             print(f"  {1000 * bound:.0f} mm: " + "; ".join(row))
     finally:
-        feet.MAX_PATH_DEPARTURE = shipped
+        foot_lock.MAX_PATH_DEPARTURE = shipped
 
 
 def targets(figures: dict) -> None:
@@ -229,10 +229,11 @@ def targets(figures: dict) -> None:
     for kind in ("still", "pan"):
         s = figures.get(f"studio walk {kind}")
         if s is not None:
+            bound = foot_lock.MAX_PATH_DEPARTURE
             print(f"  studio walk ({kind} camera): RTE locked {s['rte_locked']:.2f}% within 0.5 points of "
                   f"unlocked {s['rte_free']:.2f}%: {abs(s['rte_locked'] - s['rte_free']) <= 0.5}; pelvis at most "
-                  f"{1000 * s['along_m'].max():.0f} mm along the floor <= {1000 * feet.MAX_PATH_DEPARTURE:.0f} mm: "
-                  f"{s['along_m'].max() <= feet.MAX_PATH_DEPARTURE + 1e-6}")
+                  f"{1000 * s['along_m'].max():.0f} mm along the floor <= {1000 * bound:.0f} mm: "
+                  f"{s['along_m'].max() <= bound + 1e-6}")
     for camera in BALANCE_CAMERAS:
         s = figures.get(f"balance {camera}")
         if s is not None:

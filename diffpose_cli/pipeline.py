@@ -11,7 +11,7 @@ estimate(path):
   4. place the person in space (placement/): how the camera turned (camera_motion.py), smoothing,
      one skeleton per clip, the pelvis trajectory from the 2D pose, the lifted 3D pose and the
      intrinsics, all in frame 0's camera; a Y-up world frame with the floor at y = 0 that stays
-     put while the camera turns; the feet planted in that world path (feet.lock_path), which
+     put while the camera turns; the feet planted in that world path (foot_lock.lock_path), which
      every output then plays.
 The writers (export/) take the Result from here.
 lift(keypoints, image_size, fps): the same from 2D keypoints someone already has.
@@ -93,7 +93,7 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     joints_world = apply_transform(T, joints_ref)
     lock = {"foot_locked": False}
     if options.foot_lock:
-        from .placement.feet import lock_path
+        from .placement.foot_lock import lock_path
         joints_world, lock = lock_path(joints_world, present & lifted, fps)
     joints_cam = _turned(turn, apply_transform(np.linalg.inv(T), joints_world), back=True)
     del joints_ref

@@ -37,7 +37,7 @@ class Result:
     # (F, 3, 3) rotation of each frame's camera into frame 0's (placement/camera_motion.py); None:
     # a still camera, world_from_camera holds for every frame
     camera_rotation: np.ndarray | None = None
-    placement: dict = field(default_factory=lambda: {"foot_locked": False})   # feet.lock_path's report
+    placement: dict = field(default_factory=lambda: {"foot_locked": False})   # foot_lock.lock_path's report
 
     def world_from_camera_at(self) -> np.ndarray:
         """(F, 4, 4) each frame's camera -> world transform (the camera's pose in the world)."""

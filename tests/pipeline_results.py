@@ -24,13 +24,13 @@ def _estimate(path: str, foot_lock: bool):
 
 @functools.cache
 def _locked_here(path: str):
-    """HELPER, to go once pipeline._finish calls feet.lock_path (then `_estimate(path, True)`
-    gives the same joints, at the cost of a second run of the pipeline per clip): the
-    `--no-foot-lock` Result with its joints_world locked by feet.lock_path, as the pipeline locks
-    them, the camera-frame joints and root following them, and its report in `placement`."""
+    """The `--no-foot-lock` Result with its joints_world locked by foot_lock.lock_path exactly as
+    pipeline._finish locks them (the same function on the same joints: the camera-frame joints and
+    root follow, the report goes in `placement`), so that a clip the tests need both ways costs one
+    run of the pipeline, not two. tests/test_world_path.py runs the pipeline's own lock."""
     import numpy as np
 
-    from diffpose_cli.placement.feet import lock_path
+    from diffpose_cli.placement.foot_lock import lock_path
     result, why_not = _estimate(path, False)
     if result is None:
         return None, why_not

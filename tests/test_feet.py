@@ -18,8 +18,8 @@ from diffpose_cli.export.arrays import write_csv, write_npz
 from diffpose_cli.export.bvh import bvh_positions, read_bvh, write_bvh
 from diffpose_cli.export.json_format import write_json
 from diffpose_cli.export.rig import RIGS, nearest_valid_index
-from diffpose_cli.placement.feet import (MAX_PATH_DEPARTURE, floor_contacts, foot_contacts, held_contacts,
-                                         lock_path, marker_contacts, sliding_mm)
+from diffpose_cli.placement.feet import floor_contacts, foot_contacts, marker_contacts, sliding_mm
+from diffpose_cli.placement.foot_lock import MAX_PATH_DEPARTURE, held_contacts, lock_path
 from diffpose_cli.skeleton import ANKLE_HEIGHT, BONES, JOINT_NAMES
 from diffpose_cli.studio import load_truth, studio_accuracy
 from diffpose_cli.training.h36m import load_cameras
@@ -243,7 +243,7 @@ def test_locking_walk_side(walk_side, tmp_path):
 
 @pytest.mark.parametrize("clip", ["studio", pytest.param("walk_side", marks=pytest.mark.slow)])
 def test_the_locked_path_keeps_to_the_estimated_path(clip, request):
-    """The estimate's path is the better one (feet.MAX_PATH_DEPARTURE): the pelvis stays within
+    """The estimate's path is the better one (foot_lock.MAX_PATH_DEPARTURE): the pelvis stays within
     that bound of it along the floor in every frame, and on walking clips (whose feet the estimate
     slides) within a few centimetres, the legs doing the work."""
     result = request.getfixturevalue(clip)

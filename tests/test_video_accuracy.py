@@ -2,7 +2,9 @@
 
 The bounds sit just above the figures measured with the shipped weights and the default detector
 (`python -m diffpose_cli.training.video_accuracy`, figures in the README), so a regression anywhere on the
-video path (decoding, detection, tracking, mixtures, lifting) fails here.
+video path (decoding, detection, tracking, mixtures, lifting) fails here. The estimate is scored
+before foot locking (UNLOCKED), as these figures always were: the lock holds the legs on planted
+points and its cost on these renders is bounded by tests/test_feet.py.
 """
 
 import pytest
@@ -32,6 +34,9 @@ FAST_PEAK_KEPT = 0.55
 FAST_P1_MM = 116.0
 
 
+UNLOCKED = RunOptions(foot_lock=False)
+
+
 @pytest.fixture(scope="module")
 def models():
     return load_models(device="cpu", detector="blazepose")
@@ -47,11 +52,11 @@ def check(row, key):
 
 
 def test_sample_clip_accuracy(models):
-    check(sample_accuracy(models), "samples/studio_walk.mp4")
+    check(sample_accuracy(models, UNLOCKED), "samples/studio_walk.mp4")
 
 
 def test_sample_clip_accuracy_of_the_lifter_alone(models):
-    row = sample_accuracy(models, RunOptions(detector_3d=False))
+    row = sample_accuracy(models, UNLOCKED.replace(detector_3d=False))
     p1, p2 = LIFTER_ALONE["samples/studio_walk.mp4"]
     print(f"{row['clip']} (lifter alone): P1 {row['p1_mm']:.1f} mm, P2 {row['p2_mm']:.1f} mm")
     assert row["frames_missing"] == 0 and row["p1_mm"] <= p1 and row["p2_mm"] <= p2
@@ -59,7 +64,8 @@ def test_sample_clip_accuracy_of_the_lifter_alone(models):
 
 @pytest.mark.parametrize("subject,action,camera,start", H36M_CLIPS)
 def test_rendered_h36m_accuracy(models, h36m_dir, tmp_path, subject, action, camera, start):
-    row = h36m_clip_accuracy(h36m_dir, subject, action, camera, start, models=models, workdir=tmp_path)
+    row = h36m_clip_accuracy(h36m_dir, subject, action, camera, start, models=models, workdir=tmp_path,
+                             options=UNLOCKED)
     check(row, f"{subject}/{action}/{camera}")
 
 
@@ -68,7 +74,7 @@ def test_fast_motion_is_smoothed_not_flattened(models, h36m_dir, tmp_path):
     smoother takes velocity and acceleration error off without flattening the swings (its peak
     speed over 0.1 s within 10% of the unsmoothed output's), and the whole path keeps at least
     FAST_PEAK_KEPT of the truth's peak (benchmarks/bench_smoothness.py prints these figures)."""
-    row = fast_motion(h36m_dir, *FAST_CLIPS[0], models=models, workdir=tmp_path)
+    row = fast_motion(h36m_dir, *FAST_CLIPS[0], models=models, workdir=tmp_path, options=UNLOCKED)
     off, on, truth = row["smoother off"], row["smoothed"], row["truth"]
     print({k: {m: round(float(v), 2) for m, v in r.items()} for k, r in row.items() if k != "clip"})
     assert on["velocity_error"] < off["velocity_error"]

@@ -380,7 +380,7 @@ def hips_on_the_pelvis(joints: np.ndarray, lengths: dict) -> np.ndarray:
 
 def animation_motion(result, skeleton: str = "h36m") -> AnimationMotion:
     """The motion the animation exports play: `result.joints_world` as it is (feet locked there
-    by the pipeline unless `--no-foot-lock`, feet.lock_path; nothing is locked here) with the
+    by the pipeline unless `--no-foot-lock`, foot_lock.lock_path; nothing is locked here) with the
     clip's fixed bone lengths, hung from its pelvis; frames without a person hold the nearest
     frame that has one."""
     rig = rig_for(skeleton)

@@ -3,4 +3,5 @@
 camera.py gives the intrinsics, camera_motion.py how the camera turned (from the background that
 pose2d/background.py followed), smooth.py smooths the motion, bones.py fixes one skeleton per clip,
 world.py solves the pelvis trajectory and the world frame (floor at y = 0), feet.py finds foot
-contacts and plants the feet in the world path that every output plays."""
+contacts, foot_lock.py plants them in the world path that every output plays (legs.py: the
+legs' two-bone reach and knee)."""
