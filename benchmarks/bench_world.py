@@ -55,23 +55,12 @@ def turns(frames: int, fps: float) -> dict:
 def calibrated(camera: str):
     from diffpose_cli.placement.camera import read_calibration
     cam = read_calibration(clip_dir() / "Calib.qca.txt", camera)
-    K = np.array([[cam.focal, 0, cam.cx], [0, cam.focal, cam.cy], [0, 0, 1]])
-    return cam, K
-
-
-def frames_in_view(keypoints_2d: np.ndarray, K: np.ndarray, rotations: np.ndarray, width: int,
-                   height: int, joints: int = MIN_JOINTS_IN_VIEW) -> np.ndarray:
-    """(F,) bool: the still run's 2D, carried by K R_t K^-1, has >= `joints` joints inside the
-    turned frame."""
-    H = K @ rotations @ np.linalg.inv(K)
-    p = np.concatenate([keypoints_2d, np.ones(keypoints_2d.shape[:2] + (1,))], -1) @ np.transpose(H, (0, 2, 1))
-    uv = p[..., :2] / p[..., 2:]
-    inside = (uv[..., 0] >= 0) & (uv[..., 0] < width) & (uv[..., 1] >= 0) & (uv[..., 1] < height)
-    return inside.sum(1) >= joints
+    return cam, cam.pinhole_matrix
 
 
 def turned_scores(still, turned, K, rotations) -> dict:
-    from diffpose_cli.training.world_accuracy import camera_rotation_error_deg, start_relative, w_mpjpe
+    from diffpose_cli.training.world_accuracy import (camera_rotation_error_deg, frames_in_view, start_relative,
+                                                      w_mpjpe)
     F = min(still.frame_count, turned.frame_count)
     kp = still.keypoints_2d[:F].astype(np.float64)
     size = int(still.video["width"]), int(still.video["height"])
@@ -83,7 +72,7 @@ def turned_scores(still, turned, K, rotations) -> dict:
     est = (turned.camera_rotation[:F] if turned.camera_rotation is not None
            else np.broadcast_to(np.eye(3), (F, 3, 3)))
     rot_err = camera_rotation_error_deg(est, np.transpose(rotations[:F], (0, 2, 1)))
-    view = frames_in_view(kp, K, rotations[:F], *size)
+    view = frames_in_view(kp, K, rotations[:F], *size, joints=MIN_JOINTS_IN_VIEW)
     wanted = still.present[:F] & view
     lost = wanted & ~turned.present[:F]
     return {"mpjpe_mm": rel["mpjpe_mm"], "pelvis_drift_mm": rel["pelvis_drift_mm"],

@@ -147,8 +147,7 @@ def _camera_turn(background, cam, asked: str, frames: int):
     if background is None:
         return None, {"camera_motion": "static", "asked": asked,
                       "how": "no video frames to read the camera from (2D keypoints given): a still camera"}
-    K = np.array([[cam.focal, 0, cam.cx], [0, cam.focal, cam.cy], [0, 0, 1]])
-    turn, motion = camera_rotations(background, K, asked)
+    turn, motion = camera_rotations(background, cam.pinhole_matrix, asked)
     if motion["camera_motion"] == "static" or len(turn) != frames:
         return None, motion
     return turn, motion

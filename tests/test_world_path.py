@@ -13,7 +13,7 @@ import pytest
 from diffpose_cli.options import RunOptions
 from diffpose_cli.placement.camera_motion import rotation_deg
 from diffpose_cli.studio.moving_camera import handheld, pan, turn_video
-from diffpose_cli.training.world_accuracy import camera_rotation_error_deg, start_relative
+from diffpose_cli.training.world_accuracy import camera_rotation_error_deg, frames_in_view, start_relative
 from pipeline_results import pipeline_result
 
 CAMERA = "cam01"
@@ -29,7 +29,7 @@ def balance(videos_dir, tmp_path_factory):
     folder = videos_dir / "pose2sim_balance"
     options = RunOptions(calibration=str(folder / "Calib.qca.txt"), camera_name=CAMERA)
     cam = options.camera(1080, 1920)
-    K = np.array([[cam.focal, 0, cam.cx], [0, cam.focal, cam.cy], [0, 0, 1]])
+    K = cam.pinhole_matrix
     models = load_models(detector="blazepose")
     tmp = tmp_path_factory.mktemp("turned")
     still = estimate(folder / f"{CAMERA}.mp4", models=models, options=options)
@@ -45,12 +45,8 @@ def balance(videos_dir, tmp_path_factory):
 
 def _whole_body(still, K, rotations):
     """Frames where the turned view shows every joint of the still run's 2D."""
-    H = K @ rotations @ np.linalg.inv(K)
-    kp = still.keypoints_2d.astype(np.float64)
-    p = np.concatenate([kp, np.ones(kp.shape[:2] + (1,))], -1) @ np.transpose(H, (0, 2, 1))
-    uv = p[..., :2] / p[..., 2:]
-    w, h = still.video["width"], still.video["height"]
-    return ((uv[..., 0] >= 0) & (uv[..., 0] < w) & (uv[..., 1] >= 0) & (uv[..., 1] < h)).all(-1)
+    return frames_in_view(still.keypoints_2d, K, rotations, still.video["width"], still.video["height"],
+                          joints=still.keypoints_2d.shape[1])
 
 
 @pytest.mark.parametrize("kind", ["pan", "handheld"])
@@ -116,7 +112,7 @@ def test_without_a_focal_length_a_turning_camera_gives_its_own(videos_dir, tmp_p
     no clear answer and keeps the default (camera_motion.focal_from_rotation's checks)."""
     folder = videos_dir / "pose2sim_balance"
     calibrated = RunOptions(calibration=str(folder / "Calib.qca.txt"), camera_name="cam03").camera(1088, 1920)
-    K = np.array([[calibrated.focal, 0, calibrated.cx], [0, calibrated.focal, calibrated.cy], [0, 0, 1]])
+    K = calibrated.pinhole_matrix
     path = tmp_path / "cam03_pan.mp4"
     turn_video(folder / "cam03.mp4", path, K, pan(100, 12.0))
     result = _auto(path, foot_lock=False)
@@ -215,7 +211,7 @@ def test_a_shake_too_wild_to_follow_is_taken_as_still_and_said(videos_dir, tmp_p
     from diffpose_cli.studio.moving_camera import axis_rotation, turned_frames
     folder = videos_dir / "pose2sim_balance"
     cam = RunOptions(calibration=str(folder / "Calib.qca.txt"), camera_name=CAMERA).camera(1080, 1920)
-    K = np.array([[cam.focal, 0, cam.cx], [0, cam.focal, cam.cy], [0, 0, 1]])
+    K = cam.pinhole_matrix
     rng = np.random.default_rng(0)
     rotations = axis_rotation("y", rng.normal(0, 15, 60)) @ axis_rotation("x", rng.normal(0, 15, 60))
     rotations[0] = np.eye(3)

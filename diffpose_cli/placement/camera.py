@@ -63,6 +63,8 @@ class Intrinsics:
                 isinstance(d, (int, float)) and math.isfinite(d) for d in self.distortion):
             raise DiffposeError("lens distortion must be 4, 5, 8, 12 or 14 finite OpenCV coefficients "
                                 f"(k1, k2, p1, p2[, k3, ...]), got {list(self.distortion)}")
+        if self.source not in FOCAL_SOURCES:
+            raise DiffposeError(f"unknown focal-length source {self.source!r}: one of {', '.join(FOCAL_SOURCES)}")
 
     @property
     def focal(self) -> float:
@@ -72,6 +74,12 @@ class Intrinsics:
     @property
     def matrix(self) -> np.ndarray:
         return np.array([[self.fx, 0, self.cx], [0, self.fy, self.cy], [0, 0, 1]], np.float64)
+
+    @property
+    def pinhole_matrix(self) -> np.ndarray:
+        """K of the undistorted square-pixel camera (`focal`) the 2D is mapped into."""
+        f = self.focal
+        return np.array([[f, 0, self.cx], [0, f, self.cy], [0, 0, 1]], np.float64)
 
     def to_pinhole(self, points: np.ndarray) -> np.ndarray:
         """Pixels (..., 2) as filmed -> pixels of an undistorted square-pixel camera with focal
@@ -84,11 +92,9 @@ class Intrinsics:
         ok = np.isfinite(flat).all(-1)
         out = np.full_like(flat, np.nan)
         if ok.any():
-            f = self.focal
-            new_k = np.array([[f, 0, self.cx], [0, f, self.cy], [0, 0, 1]], np.float64)
             dist = np.asarray(self.distortion, np.float64) if self.distortion else None
             out[ok] = cv2.undistortPoints(flat[ok].reshape(-1, 1, 2), self.matrix, dist,
-                                          P=new_k).reshape(-1, 2)
+                                          P=self.pinhole_matrix).reshape(-1, 2)
         return out.reshape(pts.shape).astype(np.asarray(points).dtype)
 
     def describe(self) -> dict:
@@ -101,12 +107,9 @@ class Intrinsics:
         return Intrinsics(focal, focal, self.cx, self.cy, self.distortion, self.assumed, source)
 
 
-FOCAL_SOURCES = {
-    "given": "given (--focal, --intrinsics or --calibration)",
-    "container": "the video file's metadata (35 mm-equivalent focal length)",
-    "rotation": "estimated from the camera's rotation (the background's homographies)",
-    "default": f"default: {DEFAULT_FOCAL_FACTOR} x the longer image side",
-}
+# where a focal length comes from: an option; the video file's metadata (35 mm-equivalent); the
+# rotation of a turning camera (camera_motion.focal_from_rotation); DEFAULT_FOCAL_FACTOR
+FOCAL_SOURCES = ("given", "container", "rotation", "default")
 FULL_FRAME_DIAGONAL_MM = 43.27   # the diagonal of a 36 x 24 mm frame, what "35 mm-equivalent" refers to
 
 

@@ -47,7 +47,6 @@ class BackgroundMotion:
     """The background's motion over a clip (arrays of the clip's frame count F)."""
     homography: np.ndarray   # (F, 3, 3) full-frame pixels of frame 0 -> frame t (identity at 0)
     followed: np.ndarray     # (F,) bool: frame t was related to the frame before it
-    points: np.ndarray       # (F,) int: background points behind that relation (RANSAC inliers)
     broken: np.ndarray       # (F,) bool: frame t could not be related to the one before at all (a
                              # shot cut, or a movement too fast to follow): nothing is carried over
     width: int
@@ -65,7 +64,7 @@ class BackgroundTracker:
         self._pts = None                # (N, 2) their positions in the previous frame
         self._key_h = np.eye(3)         # frame 0 pixels -> keyframe pixels
         self._last = np.eye(3)          # keyframe -> previous frame (working pixels)
-        self._h, self._followed, self._points, self._broken = [], [], [], []
+        self._h, self._followed, self._broken = [], [], []
         self._size = (0, 0)
 
     def add(self, image_bgr: np.ndarray, boxes=()) -> None:
@@ -79,28 +78,28 @@ class BackgroundTracker:
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         mask = _background_mask(grey.shape, [np.asarray(b, np.float64) * s for b in boxes])
         if self._prev is None:
-            self._record(np.eye(3), True, 0, False)
+            self._record(np.eye(3), True, False)
             self._new_keyframe(grey, mask)
             self._prev = grey
             return
         before = 0 if self._pts is None else len(self._pts)
-        H_key, n, followed = self._follow(grey, mask)
+        H_key, followed = self._follow(grey, mask)
         # nearly every point lost at once: not a plain wall (the points were there a frame ago) but
         # a view that changed beyond following
         broken = self._followed[-1] and before >= MIN_POINTS and len(self._pts) < BROKEN_SHARE * before
         # not followed: the camera is taken as where it was (never a jump)
         H0 = _full(H_key, s) @ self._key_h if followed else self._h[-1]
-        self._record(H0, followed, n, broken)
+        self._record(H0, followed, broken)
         if not followed or len(self._pts) < MIN_POINTS:
             self._key_h = H0
             self._new_keyframe(grey, mask)
         self._prev = grey
 
     def _follow(self, grey, mask):
-        """Track the points into `grey`; the keyframe -> this frame homography (working pixels),
-        its inlier count, and whether it holds."""
+        """Track the points into `grey`; the keyframe -> this frame homography (working pixels) and
+        whether it holds."""
         if self._pts is None or len(self._pts) < 8:
-            return None, 0, False
+            return None, False
         p0 = self._pts.reshape(-1, 1, 2).astype(np.float32)
         p1, st, _ = cv2.calcOpticalFlowPyrLK(self._prev, grey, p0, None, winSize=LK_WINDOW, maxLevel=3)
         back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, self._prev, p1, None, winSize=LK_WINDOW, maxLevel=3)
@@ -111,11 +110,11 @@ class BackgroundTracker:
         ok &= mask[yi, xi] > 0          # a point a person walked over is no longer background
         self._key_pts, self._pts = self._key_pts[ok], p1[ok]
         if len(self._pts) < 8 or not _spread(self._pts, grey.shape):
-            return None, int(len(self._pts)), False
+            return None, False
         H, inl = cv2.findHomography(self._key_pts, self._pts, cv2.RANSAC, RANSAC_PX, maxIters=500,
                                     confidence=0.995)
         if H is None:
-            return None, 0, False
+            return None, False
         inl = inl[:, 0].astype(bool)
         # the simpler reading first: the camera did not move since the frame before. Points that
         # move together (a person the detector has not found yet, a car) can outnumber a plain
@@ -126,7 +125,7 @@ class BackgroundTracker:
         self._last = H
         # outliers leave the track (they move unlike the background)
         self._key_pts, self._pts = self._key_pts[inl], self._pts[inl]
-        return H, int(inl.sum()), int(inl.sum()) >= MIN_POINTS // 2
+        return H, int(inl.sum()) >= MIN_POINTS // 2
 
     def _new_keyframe(self, grey, mask):
         pts = cv2.goodFeaturesToTrack(grey, MAX_POINTS, CORNER_QUALITY, MIN_SPACING, mask=mask)
@@ -134,16 +133,14 @@ class BackgroundTracker:
         self._key_pts, self._pts = pts.copy(), pts.copy()
         self._last = np.eye(3)
 
-    def _record(self, H0, followed, n, broken):
+    def _record(self, H0, followed, broken):
         self._h.append(np.asarray(H0, np.float64) / H0[2, 2])
         self._followed.append(bool(followed))
-        self._points.append(int(n))
         self._broken.append(bool(broken))
 
     def result(self) -> BackgroundMotion:
         F = len(self._h)
         return BackgroundMotion(np.array(self._h).reshape(F, 3, 3), np.array(self._followed, bool),
-                                np.array(self._points, np.int32),
                                 np.array(self._broken, bool), int(self._size[0]), int(self._size[1]))
 
 

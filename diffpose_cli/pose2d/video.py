@@ -83,15 +83,23 @@ def native_logs_silenced():
         os.close(real)
 
 
-def _stream_kinds(path: str) -> str:
-    """What FFmpeg sees in the file ("video", "audio only", "no streams"), best effort."""
+def _ffmpeg_listing(path) -> str | None:
+    """What `ffmpeg -i` prints about the file (its streams and metadata), or None where FFmpeg
+    cannot be run on it: best effort, for messages and hints, never for the frames."""
     try:
         import imageio_ffmpeg
-        r = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", path],
+        r = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", os.fspath(path)],
                            capture_output=True, text=True, timeout=20)
     except Exception:
+        return None
+    return r.stderr
+
+
+def _stream_kinds(path: str) -> str:
+    """What FFmpeg sees in the file ("video", "audio only", "no streams"), best effort."""
+    err = _ffmpeg_listing(path)
+    if err is None:
         return "unknown"
-    err = r.stderr
     if "Video:" in err:
         return "video"
     if "Audio:" in err:
@@ -107,13 +115,8 @@ def container_focal_35mm(path) -> float | None:
     """The lens's 35 mm-equivalent focal length (mm) where the container says it (iPhones write
     com.apple.quicktime.camera.focal_length.35mm_equivalent), else None. Read from FFmpeg's listing
     of the file's metadata; best effort: any failure is "not said"."""
-    try:
-        import imageio_ffmpeg
-        r = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", os.fspath(path)],
-                           capture_output=True, text=True, timeout=20)
-    except Exception:
-        return None
-    for line in r.stderr.splitlines():
+    listing = _ffmpeg_listing(path)
+    for line in (listing or "").splitlines():
         key, _, value = line.strip().partition(":")
         if key.strip().lower() in FOCAL_35MM_TAGS:
             try:

@@ -113,6 +113,18 @@ def jitter(joints, fps: float, which=LIMBS) -> float:
     return float(np.linalg.norm(d3[ok], axis=-1).mean()) if ok.any() else float("nan")
 
 
+def frames_in_view(keypoints_2d: np.ndarray, K: np.ndarray, rotations: np.ndarray, width: int,
+                   height: int, joints: int) -> np.ndarray:
+    """(F,) bool: a still clip's 2D (F, J, 2), carried by K R_t K^-1 into the clip turned by
+    `rotations` (F, 3, 3), has at least `joints` joints inside the turned frame."""
+    H = K @ rotations @ np.linalg.inv(K)
+    kp = np.asarray(keypoints_2d, np.float64)
+    p = np.concatenate([kp, np.ones(kp.shape[:2] + (1,))], -1) @ np.transpose(H, (0, 2, 1))
+    uv = p[..., :2] / p[..., 2:]
+    inside = (uv[..., 0] >= 0) & (uv[..., 0] < width) & (uv[..., 1] >= 0) & (uv[..., 1] < height)
+    return inside.sum(1) >= joints
+
+
 def camera_rotation_error_deg(estimated: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """(F,) degrees between estimated and true rotations, both camera t -> camera 0."""
     return rotation_deg(np.transpose(estimated, (0, 2, 1)) @ truth)
