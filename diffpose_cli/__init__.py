@@ -1,6 +1,11 @@
 """diffpose-cli: 3D human pose from ordinary video, with per-joint uncertainty (DiffPose)."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version as _version
+
+try:  # one source for the version: pyproject.toml, as installed
+    __version__ = _version("diffpose-cli")
+except PackageNotFoundError:  # the source tree on sys.path without an install
+    __version__ = "0+unknown"
 
 from .options import RunOptions  # noqa: E402,F401  (light: no torch)
 

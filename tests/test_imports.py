@@ -42,7 +42,7 @@ def graph():
                         edges[m].add(f"{target}.{n}")
                     else:
                         edges[m].add(target)
-                        if n.startswith("_") and target != m:
+                        if n.startswith("_") and not n.endswith("__") and target != m:  # dunders are public
                             private.append(f"{m} imports {n} from {target}")
     for m in edges:
         edges[m].discard(m)
@@ -108,3 +108,19 @@ def test_no_module_is_longer_than_450_lines():
     lines = {str(p.relative_to(PACKAGE)): len(p.read_text(encoding="utf-8").splitlines())
              for p in PACKAGE.rglob("*.py")}
     assert not {name: n for name, n in lines.items() if n > 450}
+
+
+def test_every_subpackage_goes_into_the_wheel():
+    """pyproject.toml lists the packages by name (the weights folder is mapped in as one of them), so a new
+    sub-folder left off that list would be missing from the wheel while every editable run still works."""
+    import sys
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {module_name(p) for p in PACKAGE.rglob("__init__.py")}
+    assert folders <= listed, f"not in pyproject.toml's packages: {sorted(folders - listed)}"
+    stray = [str(d.relative_to(PACKAGE)) for d in PACKAGE.rglob("*")
+             if d.is_dir() and d.name != "__pycache__" and any(d.glob("*.py")) and not (d / "__init__.py").exists()]
+    assert not stray, f"folders of modules without __init__.py (not packaged): {stray}"

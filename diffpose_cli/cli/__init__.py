@@ -10,8 +10,16 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="3D human pose from ordinary video, with per-joint uncertainty (DiffPose).")
 
 
+def _print_version(value: bool):
+    if value:
+        from .. import __version__
+        typer.echo(f"diffpose-cli {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root():
+def _root(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")):
     """3D human pose from ordinary video, with per-joint uncertainty (DiffPose)."""
 
 
@@ -31,10 +39,14 @@ def main():
 # they are registered here, so that none of them imports this module.
 from . import batch as cli_batch, lifter as cli_lifter, studio as cli_studio, video as cli_video  # noqa: E402
 
-app.command()(cli_lifter.train)
-app.command("blazepose-cache")(cli_lifter.blazepose_cache)
-app.command("eval")(cli_lifter.evaluate_command)
-app.command()(cli_batch.batch)
-app.command()(cli_studio.render)
-app.command("video")(cli_video.video_cmd)
-app.command("lift")(cli_video.lift_cmd)
+# `diffpose --help` lists them in this order: what a user runs first, then the tools for test clips
+# and for the lifter itself (these need Human3.6M)
+_POSE = "Pose from video or 2D"
+_TOOLS = "Test clips and the lifter's training"
+app.command("video", rich_help_panel=_POSE)(cli_video.video_cmd)
+app.command("lift", rich_help_panel=_POSE)(cli_video.lift_cmd)
+app.command(rich_help_panel=_POSE)(cli_batch.batch)
+app.command(rich_help_panel=_TOOLS)(cli_studio.render)
+app.command(rich_help_panel=_TOOLS)(cli_lifter.train)
+app.command("eval", rich_help_panel=_TOOLS)(cli_lifter.evaluate_command)
+app.command("blazepose-cache", rich_help_panel=_TOOLS)(cli_lifter.blazepose_cache)

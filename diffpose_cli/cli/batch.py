@@ -58,9 +58,10 @@ def batch(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (summary only)."),
     verbose: bool = typer.Option(False, "--verbose", help="Let the workers' libraries print notices."),
 ):
-    """Estimate 3D motion for every video in INPUT_DIR. Exit code: 0 all done or skipped, 1 the
-    batch could not run, 2 bad command line, 3 some files failed or were truncated, 130/143
-    interrupted (SIGINT/SIGTERM); see docs/errors.md."""
+    """3D motion for every video in INPUT_DIR, several at once; resumable.
+
+    Exit code: 0 all done or skipped, 1 the batch could not run, 2 bad command line, 3 some files
+    failed or were truncated, 130/143 interrupted (SIGINT/SIGTERM); see docs/errors.md."""
     from contextlib import nullcontext
 
     from ..batch.run import run_batch
