@@ -20,16 +20,16 @@ from .errors import DiffposeError
 
 # Inference defaults. N = 5 hypotheses as in the paper; 2 DDIM-style steps (K=50 -> 25 -> 0): on
 # the held-out subject S8 more steps give sharper samples but a noisier mean of five of them
-# (benchmarks/lifter_settings.py prints the trade-off), and each step costs one more network pass.
+# (docs/experiments.md, "Sampling steps and hypotheses"), and each step costs one more network pass.
 HYPOTHESES = 5
 STEPS = 2
 # Test-time mirroring, as VideoPose3D evaluates: n more hypotheses from the window's left-right
-# mirror image, mirrored back (the model card gives the accuracy with and without it). It doubles
+# mirror image, mirrored back (docs/lifter.md gives the accuracy with and without it). It doubles
 # the lifter's work; the uncertainty calibration is fitted with it on.
 MIRROR_AVERAGE = True
 
 # Bounds. The lifter's working memory grows linearly with the hypotheses (benchmarks/option_bounds.py
-# prints it; the README quotes it); MAX_HYPOTHESES keeps one batch of the lift within a few GB. The
+# prints it; docs/speed.md quotes it); MAX_HYPOTHESES keeps one batch of the lift within a few GB. The
 # sampler skips through the diffusion's K = 50 noise levels, so more than 50 steps would only repeat
 # levels.
 MAX_HYPOTHESES = 100

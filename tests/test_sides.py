@@ -109,8 +109,9 @@ def test_real_clip_beats_mediapipes_own_3d(shared):
     for name in ("cam01", "cam02", "cam03", "cam04"):
         assert rows[name]["ours_mm"] <= 0.92 * rows[name]["mediapipe_mm"], (name, rows[name])
     # the 90% radius holds the promise here and errs on the wide side: BlazePose's width is fitted
-    # on its readings of rendered mannequins, which it reads worse than real people (README, "Real
-    # video"); measured 2026-12-04: 99.98%, median std 1.50 x the median error, Spearman 0.47
+    # on its readings of rendered mannequins, which it reads worse than real people (docs/accuracy.md,
+    # "The uncertainty on real video"); measured 2026-12-04: 99.98%, median std 1.50 x the median error,
+    # Spearman 0.47
     assert mean["coverage_90"] >= 0.90, mean
     assert mean["median_std_mm"] <= 1.65 * mean["median_error_mm"], mean
     assert mean["spearman"] >= 0.45, mean

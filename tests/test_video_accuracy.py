@@ -1,7 +1,7 @@
 """Video in -> 3D out against exact ground truth: the shipped sample and rendered S9/S11 motion.
 
 The bounds sit just above the figures measured with the shipped weights and the default detector
-(`python -m diffpose_cli.training.video_accuracy`, figures in the README), so a regression anywhere on the
+(`python -m diffpose_cli.training.video_accuracy`, figures in docs/accuracy.md), so a regression anywhere on the
 video path (decoding, detection, tracking, mixtures, lifting) fails here. The estimate is scored
 before foot locking (UNLOCKED), as these figures always were: the lock holds the legs on planted
 points and its cost on these renders is bounded by tests/test_feet.py.

@@ -1,4 +1,4 @@
-"""`diffpose train` and `diffpose eval`: the lifter's commands (they need Human3.6M, see README)."""
+"""`diffpose train` and `diffpose eval`: the lifter's commands (they need Human3.6M: weights/MODEL_CARD.md)."""
 
 from pathlib import Path
 

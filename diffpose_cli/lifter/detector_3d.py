@@ -3,8 +3,8 @@
 BlazePose gives, beside its 2D landmarks, a 3D pose of its own (MediaPipe's `pose_world_landmarks`:
 metres, hip-centred, axes of the camera it saw the person through). It is learnt from other data
 than the lifter's (real people, not Human3.6M's four actors in one room) and its errors are largely
-not the lifter's, so the mean of the two is nearer the truth than either (README, "Accuracy on real
-video", and benchmarks/real_views.py, benchmarks/rendered_views.py measure all three).
+not the lifter's, so the mean of the two is nearer the truth than either (docs/accuracy.md;
+benchmarks/real_views.py and benchmarks/rendered_views.py measure all three).
 
 Only the 12 limb joints have a counterpart in both (shoulders, elbows, wrists, hips, knees, ankles);
 the trunk and head follow the blended shoulders, so the skeleton stays whole.
