@@ -15,6 +15,10 @@ the models), and the time per video is the slope of the wall time from 1 to 1 + 
 with 2 worker processes, which have one compute thread each on both engines (a lone local worker
 gets every core's threads, a Ray actor one). Ray's overhead per video is its slope minus the local
 engine's.
+
+Prints: per engine and worker count, videos, frames, wall time and throughput; per engine, the
+start-up and time per video on 1-frame clips; Ray's overhead (start-up and per video) over the local
+engine's; all of it as one JSON line. Quoted in docs/scale.md ("Throughput").
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ lifter, 2 hypotheses, 1 step: what tests/test_crossing.py runs) on all three, an
 - per person: frames with a pose alone and in the crossing, and P1 (MPJPE after aligning the
   pelvis, mm, against the truth in the camera frame) over the frames that have a pose in both
   runs, alone and in the crossing, and their ratio.
+
+Quoted in docs/multi_person.md ("Two people crossing"); tests/test_crossing.py bounds the same run.
 """
 
 from __future__ import annotations

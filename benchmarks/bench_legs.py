@@ -14,6 +14,8 @@ exchanged (wrong), and the mean knee/ankle error before and after, in body sizes
   so), at 50 fps and every 2nd frame (25 fps);
 - the ground-truth 2D of the same sequences: nothing may be exchanged there;
 - BlazePose's readings of rendered motion (`diffpose blazepose-cache` folders), at 25 fps.
+
+Quoted in docs/accuracy.md ("Left and right put back").
 """
 
 from __future__ import annotations

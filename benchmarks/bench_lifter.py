@@ -6,6 +6,10 @@ hypothesis and each extra denoising step costs.
 Input: Stacked-Hourglass-like mixtures built around a real Human3.6M test track when
 ../shared is at hand (DIFFPOSE_H36M), else around a still pose; the cost does not depend on the
 content. Times the whole `Lifter.lift` call (windowing, both networks, the sampler).
+
+Prints frames/s and ms/frame at the defaults and without the mirror, at a few (hypotheses, steps)
+settings, and the cost of each extra hypothesis and step. Quoted in the README ("Speed") and
+docs/speed.md; run by benchmarks/run_all.py.
 """
 
 import argparse

@@ -6,6 +6,9 @@ Each clip is made by looping a shared clip with ffmpeg's stream copy (`-stream_l
 20-minute file is written on disk by ffmpeg without being held in memory here. Each estimation
 runs in its own measuring process, which runs `diffpose video` as a child and reads the child's peak
 resident memory with resource.getrusage(RUSAGE_CHILDREN).
+
+Prints: where diffpose_cli is imported from; per length, the frames and the peak RSS (MiB); the
+growth from the shortest to the longest; one JSON line. Quoted in docs/batch.md ("Performance").
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ pipeline (`diffpose_cli.pipeline.estimate`, needs the weights) and its time is m
 without it (or if the pipeline is not there) the pose is real Human3.6M walking laid over the
 clip's timing, which costs the overlay the same. Prints milliseconds per frame for: decoding the
 input, drawing, and the whole overlay (decode + draw + libx264 encode); then the BVH, NPZ and CSV
-writers.
+writers. Quoted in docs/exports.md ("Overlay video").
 """
 
 import argparse

@@ -10,6 +10,8 @@ Prints, for each clip, in the same run with the models loaded once:
 - `estimate` end to end with `--person main` and `--person all`, frames/s;
 - with --loops N: the peak resident memory of `estimate(person="all")` on two_people.mp4 and on it
   looped N times (each in a fresh process), and the growth.
+
+Quoted in docs/speed.md and docs/multi_person.md ("Cost").
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ smoother off and on; MediaPipe's `pose_world_landmarks` from the same BlazePose 
 median over frames and the 12 limb joints (shoulders, elbows, wrists, hips, knees, ankles),
 relative to the mid-hip, of the speed (mm/frame) and of the acceleration (mm/frame^2); "peak" is
 the 99th percentile of limb speed, which smoothing must not flatten.
+
+Prints a table per part (rows as above); every table of docs/smoothing.md is one of them, with the
+options that made it.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ Prints:
   defaults, models already loaded), and end-to-end / 2D-only (target >= 0.7);
 - with --loops N: the peak resident memory of `estimate` on the clip and on the clip looped N
   times (each in a fresh process), and the growth (target < 10 %).
+
+Quoted in the README ("Speed") and docs/speed.md; run by benchmarks/run_all.py (with --loops 10).
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ grows with the hypotheses per frame, not with the clip's length: one batch is th
 run lifts `--frames` frames of a Human3.6M walk (S9, projected into a 1280x720 camera) with one
 denoising step, in its own process, and reports that process's peak resident memory
 (resource.getrusage of the child). Needs ../shared/data/h36m (or DIFFPOSE_SHARED).
+
+Prints, per --hypotheses value, the peak memory (MB) of one lifter batch. Quoted in docs/speed.md
+and docs/errors.md (the --hypotheses bound).
 """
 
 from __future__ import annotations

@@ -14,6 +14,11 @@ conventions used here). Each camera's video goes alone through `diffpose video`'
 - for ours, the share of joint errors inside the promised 90% radius (2.5 x std) and the Spearman
   correlation of std and error.
 This clip is for measuring only: nothing in the product is fitted or tuned on it.
+
+Prints one row per camera and their mean: ours and MediaPipe's MPJPE (mm) and their ratio, the same
+after Procrustes, our 90% coverage and Spearman; --json writes every figure, --plot the bar chart
+docs/real_views.png. Quoted in the README ("Accuracy"), docs/accuracy.md and the model card; run
+by benchmarks/run_all.py.
 """
 
 from __future__ import annotations
