@@ -354,9 +354,9 @@ class Lifter:
         Each batch's windows are gathered from the mixtures as they are stored, so a long video
         costs its per-frame arrays and one batch of work. However many kernels the mixtures store,
         kernels of weight 0 change nothing (tests/test_video.py checks it to the bit).
-        `batch_size` windows per pass: `benchmarks/bench_lifter.py` gives 330 frames/s at the
-        defaults with 256 on the 2-core CPU (with the mirror each pass is twice as wide, and much
-        larger passes spill the caches). It does not change the result beyond float rounding: the
+        `batch_size` windows per pass: 256 because much larger passes spill the CPU's caches (with the
+        mirror each pass is twice as wide; `benchmarks/bench_lifter.py` measures the speed). It does
+        not change the result beyond float rounding: the
         samples start from random numbers that depend on `seed` only, or with `per_frame_draws`
         on `seed` and the frame's index (`start_draws`).
         """
