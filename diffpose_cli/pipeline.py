@@ -123,9 +123,11 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
 
 def _camera(options: RunOptions, width: int, height: int, path, background):
     """The camera: as given; else the focal length the video file states; else the one under which
-    the background's motion is a turning camera's; else the default (camera.FOCAL_SOURCES)."""
+    the background's motion is a turning camera's; else the one under which the scene's straight
+    edges run in three square directions; else the default (camera.FOCAL_SOURCES)."""
     from .placement.camera import focal_from_35mm
     from .placement.camera_motion import focal_from_rotation
+    from .placement.vanishing import focal_from_lines
     from .pose2d.video import container_focal_35mm
     cam = options.camera(width, height)
     if not cam.assumed:
@@ -137,6 +139,10 @@ def _camera(options: RunOptions, width: int, height: int, path, background):
         focal = focal_from_rotation(background, cam.cx, cam.cy)
         if focal is not None:
             return cam.with_focal(focal, "rotation")
+    if background is not None and background.scene_frames:
+        focal = focal_from_lines(background.scene_frames, background.scale, (cam.cx, cam.cy))
+        if focal is not None:
+            return cam.with_focal(focal, "lines")
     return cam
 
 

@@ -14,9 +14,9 @@ plus the root's position. docs/exports.md describes both rigs for users.
   LeftShoulder, LeftArm, LeftForeArm, LeftHand, LeftUpLeg, LeftLeg, LeftFoot, ...), so that
   retargeting tools that know Mixamo characters map it without a bone map. Spine and Spine1
   split the estimate's spine-to-thorax segment in two. Mixamo's up-legs hang from the Hips bone,
-  so the hips follow the pelvis's orientation: where the estimate's hips are not square to the
-  pelvis, each leg is moved whole onto the pelvis's left-right axis (hips_on_the_pelvis) before
-  it is played, keeping the leg's own pose.
+  so the spine and hips are one rigid triangle: where the estimate's hip line is not square to its
+  spine, the triangle is fitted to both and each leg and the upper body are moved whole onto it
+  (rigid_pelvis) before they are played, keeping their own pose.
 - twist: 17 points fix each bone's direction but not its roll about itself. The pelvis and thorax
   (Hips and Spine2) take their roll from the hip line and the shoulder line. Thighs and upper arms
   take theirs from the bend of the limb, so knees and elbows are hinges (a knee bends about its X
@@ -46,6 +46,7 @@ _Z = (0.0, 0.0, 1.0)
 # segment (Mixamo has two spine bones where Human3.6M has one).
 POINT_NAMES = list(JOINT_NAMES) + ["spine_mid"]
 _J = {name: i for i, name in enumerate(POINT_NAMES)}
+_LOWER = {_J[n] for n in ("pelvis", "left_hip", "left_knee", "left_ankle", "right_hip", "right_knee", "right_ankle")}
 
 # End lengths, as fractions of the bone before them (17 joints say nothing about hands, feet or
 # the top of the head; these only give animation tools a visible last bone).
@@ -362,19 +363,32 @@ def with_spine_mid(joints: np.ndarray) -> np.ndarray:
     return np.concatenate([joints, mid[:, None]], axis=1)
 
 
-def hips_on_the_pelvis(joints: np.ndarray, lengths: dict) -> np.ndarray:
-    """(F, 17, 3): each hip moved onto the pelvis's own left-right axis (the hip line made square
-    to the pelvis-to-spine direction, as a pelvis bone carries them), the rest of its leg moved
-    with it. What a rig whose legs hang from the pelvis bone can play exactly."""
+def rigid_pelvis(joints: np.ndarray, lengths: dict) -> np.ndarray:
+    """(F, 17, 3) the motion a rig whose spine and up-legs hang from one pelvis bone can play: per
+    frame, the pelvis bone's rest triangle (the spine straight up, the hips straight out to either
+    side, at the clip's bone lengths) turned about the pelvis to fit the estimate's spine and hips
+    best (least squares, Kabsch); each leg moved whole onto its fitted hip, and the upper body,
+    from the spine up, moved whole onto the fitted spine. The estimate's hip line tilts a few
+    degrees against its spine from frame to frame; fitting all three points shares that tilt
+    between the spine and the hips instead of moving the hips by all of it."""
     out = joints.copy()
-    up = _normalize(out[:, _J["spine"]] - out[:, _J["pelvis"]])
-    lateral = out[:, _J["left_hip"]] - out[:, _J["right_hip"]]
-    across = _normalize(lateral - (lateral * up).sum(-1, keepdims=True) * up)
-    for side, sign in (("left", 1.0), ("right", -1.0)):
-        hip = _J[f"{side}_hip"]
-        moved = out[:, _J["pelvis"]] + sign * lengths[(_J["pelvis"], hip)] * across
-        leg = [hip, _J[f"{side}_knee"], _J[f"{side}_ankle"]]
-        out[:, leg] += (moved - out[:, hip])[:, None, :]
+    pelvis = out[:, _J["pelvis"]]
+    rest = np.array([[0.0, lengths[(_J["pelvis"], _J["spine"])], 0.0],
+                     [lengths[(_J["pelvis"], _J["left_hip"])], 0.0, 0.0],
+                     [-lengths[(_J["pelvis"], _J["right_hip"])], 0.0, 0.0]])
+    seen = out[:, [_J["spine"], _J["left_hip"], _J["right_hip"]]] - pelvis[:, None]
+    U, _s, Vt = np.linalg.svd(np.einsum("fki,kj->fij", seen, rest))
+    flip = np.sign(np.linalg.det(U @ Vt))
+    D = np.zeros((len(out), 3, 3))
+    D[:, 0, 0] = D[:, 1, 1] = 1.0
+    D[:, 2, 2] = flip
+    turn = U @ D @ Vt                                 # rest -> this frame
+    fitted = pelvis[:, None] + np.einsum("fij,kj->fki", turn, rest)
+    upper = [k for k in range(NUM_JOINTS) if k not in _LOWER]
+    out[:, upper] += (fitted[:, 0] - out[:, _J["spine"]])[:, None, :]
+    for k, side in ((1, "left"), (2, "right")):
+        leg = [_J[f"{side}_hip"], _J[f"{side}_knee"], _J[f"{side}_ankle"]]
+        out[:, leg] += (fitted[:, k] - out[:, _J[f"{side}_hip"]])[:, None, :]
     return out
 
 
@@ -392,5 +406,5 @@ def animation_motion(result, skeleton: str = "h36m") -> AnimationMotion:
     lengths = clip_bone_lengths(joints)
     filled = with_bone_lengths(joints, lengths, nearest)
     if rig.rigid_hips:
-        filled = hips_on_the_pelvis(filled, lengths)
+        filled = rigid_pelvis(filled, lengths)
     return AnimationMotion(rig, lengths, with_spine_mid(filled), fps)

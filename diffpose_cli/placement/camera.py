@@ -108,8 +108,9 @@ class Intrinsics:
 
 
 # where a focal length comes from: an option; the video file's metadata (35 mm-equivalent); the
-# rotation of a turning camera (camera_motion.focal_from_rotation); DEFAULT_FOCAL_FACTOR
-FOCAL_SOURCES = ("given", "container", "rotation", "default")
+# rotation of a turning camera (camera_motion.focal_from_rotation); the scene's vanishing points
+# (vanishing.focal_from_lines); DEFAULT_FOCAL_FACTOR
+FOCAL_SOURCES = ("given", "container", "rotation", "lines", "default")
 FULL_FRAME_DIAGONAL_MM = 43.27   # the diagonal of a 36 x 24 mm frame, what "35 mm-equivalent" refers to
 
 

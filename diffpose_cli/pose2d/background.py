@@ -40,6 +40,10 @@ MIN_SPREAD = 0.08        # the points' spread (std) across their narrower direct
                          # the frame's shorter side, below which they fix no homography
 BROKEN_SHARE = 0.25      # a frame that keeps less than this share of the points tracked into it
                          # breaks the following (a cut, or a movement too fast)
+STILL_RUN = 15           # frames: a camera still this long is then checked every STILL_STRIDE-th frame
+STILL_STRIDE = 4         # (the frames between are followed one by one only when it moved)
+SCENE_FRAMES = 3         # frames, spread over the clip, kept for the focal length from the scene's
+                         # lines (placement/vanishing.py)
 
 
 @dataclass
@@ -51,13 +55,17 @@ class BackgroundMotion:
                              # shot cut, or a movement too fast to follow): nothing is carried over
     width: int
     height: int
+    scale: float = 1.0       # the working frames' size, as a share of the full frame's
+    scene_frames: list = None  # up to SCENE_FRAMES (grey, background mask) working frames, spread over the clip
 
 
 class BackgroundTracker:
     """Fed every frame of a clip with the boxes of the people found in it (`add`); `result()`
-    gives the BackgroundMotion."""
+    gives the BackgroundMotion. Without `follow` (a camera the user says is still), only the scene
+    frames are kept: every frame is recorded as not followed."""
 
-    def __init__(self):
+    def __init__(self, follow: bool = True):
+        self._follow_on = follow
         self._scale = None
         self._prev = None               # previous working grey frame
         self._key_pts = None            # (N, 2) the tracked points' positions in the keyframe
@@ -66,6 +74,10 @@ class BackgroundTracker:
         self._last = np.eye(3)          # keyframe -> previous frame (working pixels)
         self._h, self._followed, self._broken = [], [], []
         self._size = (0, 0)
+        self._scene, self._scene_every = [], 1   # every _scene_every-th frame, thinned as the clip goes on
+        self._frames = 0
+        self._still_for = 0             # frames in a row the camera was found still
+        self._waiting = []              # (grey, mask) of frames not yet followed while the camera is still
 
     def add(self, image_bgr: np.ndarray, boxes=()) -> None:
         h, w = image_bgr.shape[:2]
@@ -77,18 +89,49 @@ class BackgroundTracker:
                                                        interpolation=cv2.INTER_AREA)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         mask = _background_mask(grey.shape, [np.asarray(b, np.float64) * s for b in boxes])
+        self._keep_scene(grey, mask)
+        self._frames += 1
+        if not self._follow_on:
+            self._record(np.eye(3), False, False)
+            return
         if self._prev is None:
             self._record(np.eye(3), True, False)
             self._new_keyframe(grey, mask)
             self._prev = grey
             return
+        if self._still_for < STILL_RUN:
+            self._step(grey, mask)
+            return
+        # a camera that has been still: following every frame costs as much as the rest of this
+        # pass, so only every STILL_STRIDE-th is; where it moved, the frames between are followed
+        self._waiting.append((grey, mask))
+        if len(self._waiting) == STILL_STRIDE:
+            self._catch_up()
+
+    def _catch_up(self):
+        waiting, self._waiting = self._waiting, []
+        saved = (self._key_pts, self._pts, self._last)
+        _H, followed, still = self._follow(*waiting[-1])
+        if followed and still and len(self._pts) >= MIN_POINTS:
+            for _ in waiting:
+                self._record(self._h[-1], True, False)
+            self._prev = waiting[-1][0]
+            return
+        self._key_pts, self._pts, self._last = saved
+        self._still_for = 0
+        for grey, mask in waiting:
+            self._step(grey, mask)
+
+    def _step(self, grey, mask):
+        """Follow the background into `grey`, the frame after the last one followed."""
         before = 0 if self._pts is None else len(self._pts)
-        H_key, followed = self._follow(grey, mask)
+        H_key, followed, still = self._follow(grey, mask)
+        self._still_for = self._still_for + 1 if followed and still else 0
         # nearly every point lost at once: not a plain wall (the points were there a frame ago) but
         # a view that changed beyond following
         broken = self._followed[-1] and before >= MIN_POINTS and len(self._pts) < BROKEN_SHARE * before
         # not followed: the camera is taken as where it was (never a jump)
-        H0 = _full(H_key, s) @ self._key_h if followed else self._h[-1]
+        H0 = _full(H_key, self._scale) @ self._key_h if followed else self._h[-1]
         self._record(H0, followed, broken)
         if not followed or len(self._pts) < MIN_POINTS:
             self._key_h = H0
@@ -96,10 +139,10 @@ class BackgroundTracker:
         self._prev = grey
 
     def _follow(self, grey, mask):
-        """Track the points into `grey`; the keyframe -> this frame homography (working pixels) and
-        whether it holds."""
+        """Track the points into `grey`; the keyframe -> this frame homography (working pixels),
+        whether it holds, and whether the camera was found where it was in the frame before."""
         if self._pts is None or len(self._pts) < 8:
-            return None, False
+            return None, False, False
         p0 = self._pts.reshape(-1, 1, 2).astype(np.float32)
         p1, st, _ = cv2.calcOpticalFlowPyrLK(self._prev, grey, p0, None, winSize=LK_WINDOW, maxLevel=3)
         back, st2, _ = cv2.calcOpticalFlowPyrLK(grey, self._prev, p1, None, winSize=LK_WINDOW, maxLevel=3)
@@ -110,22 +153,23 @@ class BackgroundTracker:
         ok &= mask[yi, xi] > 0          # a point a person walked over is no longer background
         self._key_pts, self._pts = self._key_pts[ok], p1[ok]
         if len(self._pts) < 8 or not _spread(self._pts, grey.shape):
-            return None, False
+            return None, False, False
         H, inl = cv2.findHomography(self._key_pts, self._pts, cv2.RANSAC, RANSAC_PX, maxIters=500,
                                     confidence=0.995)
         if H is None:
-            return None, False
+            return None, False, False
         inl = inl[:, 0].astype(bool)
         # the simpler reading first: the camera did not move since the frame before. Points that
         # move together (a person the detector has not found yet, a car) can outnumber a plain
         # background's; a camera at rest keeps it at rest unless clearly more points say otherwise
         still = _distances(self._last, self._key_pts, self._pts) < STILL_PX
-        if still.sum() >= STILL_SHARE * inl.sum():
+        at_rest = bool(still.sum() >= STILL_SHARE * inl.sum())
+        if at_rest:
             H, inl = self._last, still
         self._last = H
         # outliers leave the track (they move unlike the background)
         self._key_pts, self._pts = self._key_pts[inl], self._pts[inl]
-        return H, int(inl.sum()) >= MIN_POINTS // 2
+        return H, int(inl.sum()) >= MIN_POINTS // 2, at_rest
 
     def _new_keyframe(self, grey, mask):
         pts = cv2.goodFeaturesToTrack(grey, MAX_POINTS, CORNER_QUALITY, MIN_SPACING, mask=mask)
@@ -133,15 +177,28 @@ class BackgroundTracker:
         self._key_pts, self._pts = pts.copy(), pts.copy()
         self._last = np.eye(3)
 
+    def _keep_scene(self, grey, mask):
+        """Keep frames 0, n, 2n, ... with n doubled whenever more than 2 x SCENE_FRAMES are kept,
+        so that the kept ones stay spread over a clip of any length."""
+        if self._frames % self._scene_every:
+            return
+        self._scene.append((grey, mask))
+        if len(self._scene) > 2 * SCENE_FRAMES:
+            self._scene, self._scene_every = self._scene[::2], 2 * self._scene_every
+
     def _record(self, H0, followed, broken):
         self._h.append(np.asarray(H0, np.float64) / H0[2, 2])
         self._followed.append(bool(followed))
         self._broken.append(bool(broken))
 
     def result(self) -> BackgroundMotion:
+        if self._waiting:
+            self._catch_up()
         F = len(self._h)
+        pick = np.unique(np.linspace(0, len(self._scene) - 1, SCENE_FRAMES).round().astype(int)) if self._scene else []
         return BackgroundMotion(np.array(self._h).reshape(F, 3, 3), np.array(self._followed, bool),
-                                np.array(self._broken, bool), int(self._size[0]), int(self._size[1]))
+                                np.array(self._broken, bool), int(self._size[0]), int(self._size[1]),
+                                float(self._scale or 1.0), [self._scene[i] for i in pick])
 
 
 def _distances(H: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:

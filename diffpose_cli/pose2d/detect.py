@@ -105,7 +105,8 @@ class FrameArrays:
 def detect_2d(path, detector, quiet: bool = True, max_frames: int | None = None,
               follow_background: bool = True) -> Track2D:
     """Stream the video through `detector` (a pose2d detector), keeping per-frame arrays only;
-    with `follow_background`, the background's motion too (background.BackgroundTracker).
+    with `follow_background`, the background's motion too, and always a few frames of the scene
+    (background.BackgroundTracker).
 
     The mixtures keep as many kernels as the detector gives (`detector.components`: 1 for
     BlazePose, COMPONENTS for HRNet's heatmap mixtures); the lift reads any number of them."""
@@ -115,7 +116,7 @@ def detect_2d(path, detector, quiet: bool = True, max_frames: int | None = None,
     from .detectors import COMPONENTS
     from .video import VideoReader, mean_fps
     t0 = time.perf_counter()
-    background = BackgroundTracker() if follow_background else None
+    background = BackgroundTracker(follow=follow_background)
     with VideoReader(path) as reader:
         total = reader.frame_count if max_frames is None else min(reader.frame_count or max_frames, max_frames)
         store = FrameArrays((total or 1024) + 1, getattr(detector, "components", COMPONENTS))

@@ -212,7 +212,7 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
     from .background import BackgroundTracker
     from .video import VideoReader, mean_fps
     t0 = time.perf_counter()
-    background = BackgroundTracker() if follow_background else None
+    background = BackgroundTracker(follow=follow_background)
     with VideoReader(path) as reader:
         total = reader.frame_count
         if max_frames is not None:
