@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -93,6 +95,11 @@ def _world(data, _stdout):
         if rows:
             out.append((f"validation clip, {kind}: camera rotation error",
                         _span([s["rotation_error_deg"] for s in rows], "{:.2f}") + " deg"))
+    pelvis = data["pelvis"]
+    if pelvis:
+        ratios = sorted(s["no_focal_mm"] / s["calibrated_mm"] for s in pelvis.values())
+        out.append(("validation clip: pelvis error without --focal / calibrated, median over cameras",
+                    f"{np.median(ratios):.2f} x ({_span(ratios, '{:.2f}')})"))
     for kind, s in data["studio"].items():
         out.append((f"studio walk, {kind} camera: RTE, W-MPJPE",
                     f"{s['rte_percent']:.1f}%, {s['w_mpjpe_mm']:.0f} mm"))

@@ -3,11 +3,10 @@
 Locking (`lock_path`): the pipeline locks the clip's world joints unless `--no-foot-lock`, so the
 JSON's joints_world holds the locked motion and every animation export plays it as it is. The
 estimate's path through the room is the better part of it: the lifter flattens a stride's depth,
-so the estimate's planted feet slide (30-50 mm a frame on the studio's walks) while its pelvis
-path is right to about 0.1 m. So the path is kept and the legs do the work; the pose above the
-hips never changes. (An earlier locking moved the path to the held feet: on a walk a held foot
-held the body back, by up to 1.4 m on the studio's walk and 3.6 m on walk_side.mp4.) Each run of
-frames with a person is locked on its own:
+so the estimate's planted feet slide by centimetres a frame while its pelvis path is right to
+about a decimetre (docs/world_path.md). So the path is kept and the legs do the work; the pose
+above the hips never changes. (Moving the path to the held feet instead lets a held foot hold the
+body back by metres over a walk.) Each run of frames with a person is locked on its own:
 1. floor: one vertical shift of the whole body per frame, smooth, stands the feet flagged in
    contact on the floor (a planted ankle ANKLE_HEIGHT above it) and keeps every ankle at or above
    that height;
@@ -33,13 +32,13 @@ frames with a person is locked on its own:
 4. legs: each ankle is held on its point, the hold fading in and out over BLEND_S around a run of
    contact (between two holds of one run, one correction turning into the next), by two-bone IK
    (hip fixed, the knee in the plane the estimate bends it in, bone lengths unchanged, no knee
-   bent more than the estimate's; knees bent to reach held feet made an earlier version's figure
-   crouch). Where a point is out of reach even so, the ankle misses it at its own height: the foot
-   slides, rather than being lifted towards the hip, the knee bending further or the body moving
-   further than its bounds. A nearly straight knee turns a lot for a millimetre of leg length, so
-   how much less than the estimate's a held knee bends is smoothed over frames (KNEE_SMOOTH_S),
-   the ankle kept over its point, never pushed below it: a planted foot then rises by millimetres
-   instead of the knee flickering.
+   bent more than the estimate's: knees bent to reach held feet make the figure crouch). Where a
+   point is out of reach even so, the ankle misses it at its own height: the foot slides, rather
+   than being lifted towards the hip, the knee bending further or the body moving further than its
+   bounds. A nearly straight knee turns a lot for a millimetre of leg length, so how much less than
+   the estimate's a held knee bends is smoothed over frames (KNEE_SMOOTH_S), the ankle kept over
+   its point, never pushed below it: a planted foot then rises by millimetres instead of the knee
+   flickering.
 No frame is frozen: the body moves as estimated relative to its feet.
 """
 
@@ -51,11 +50,11 @@ from .legs import bend_knee, knee_angle, leg_length, leg_reach
 
 BLEND_S = 0.15           # s: a hold on the legs fades in and out over this time around a contact
 # m: the pelvis's horizontal path stays this close to the estimate's in every frame. The estimate's
-# path is the better one: its pelvis is about 0.1 m from the truth (after aligning the clip; RTE
-# 2.9% on the studio's walks) while its planted feet slide 30-50 mm a frame, because the lifter
-# flattens a stride's depth. Moving the path by much more than its own error would make it worse,
-# as the earlier path-first locking did (RTE 14.5%); a few centimetres along the floor are what a
-# held foot needs of the body as it is left behind (a step's back-and-forth), so that is all it gets
+# path is the better one: its pelvis is about a decimetre from the truth once the clip is aligned
+# (docs/world_path.md) while its planted feet slide, because the lifter flattens a stride's depth.
+# Moving the path by much more than its own error would make it worse; a few centimetres along the
+# floor are what a held foot needs of the body as it is left behind (a step's back-and-forth), so
+# that is all it gets
 MAX_PATH_DEPARTURE = 0.12
 # m: the body may be raised this much to let a held foot in under the hip, and lowered this much
 # to let a leg reach a held foot further out: the figure's height changes by about that much at

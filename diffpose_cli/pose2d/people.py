@@ -147,7 +147,7 @@ def _paint_body(image: np.ndarray, pose: PersonPose):
 
     Why the body and not its box: a person walking behind someone is mostly inside that someone's
     box while still largely in view; painting out the box hid them too (on the studio's crossing,
-    the farther walker went unfound for 16 frames, in 11 of them over 75% visible). Why the mean
+    the farther walker then went unfound while mostly visible). Why the mean
     colour and not black: BlazePose's detector takes a black body-shaped silhouette for a person
     and then returns it instead of the person next to it.
     """
