@@ -35,6 +35,8 @@ MIRROR_AVERAGE = True
 MAX_HYPOTHESES = 100
 MAX_STEPS = 50
 DETECTORS = ("auto", "hrnet", "blazepose")
+# the overlay MP4's 3D viewpoints, the default first (drawn by export/overlay.py, VIEW_ANGLES)
+OVERLAY_VIEWS = ("three-quarter", "front", "side", "top")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
@@ -62,6 +64,7 @@ class RunOptions:
     max_gap_s: float | None = None      # longest gap filled in the person's track (None: track.MAX_GAP_S)
     person: str | int = "main"          # who: main (pose2d/people.MAIN_RULE), all, or a person ID
     detector_3d: bool = True            # blend in the detector's own 3D where it gives one (lifter/detector_3d.py)
+    overlay_view: str = OVERLAY_VIEWS[0]  # the overlay MP4's 3D viewpoint: three-quarter, front, side or top
 
     def __post_init__(self):
         self._check()
@@ -114,6 +117,10 @@ class RunOptions:
         if self.camera_motion not in CAMERA_MOTIONS:
             raise DiffposeError(f"unknown camera motion {self.camera_motion!r} (--camera-motion): use "
                                 f"{', '.join(CAMERA_MOTIONS)}")
+        put("overlay_view", str(self.overlay_view).strip().lower())
+        if self.overlay_view not in OVERLAY_VIEWS:
+            raise DiffposeError(f"unknown overlay view {self.overlay_view!r} (--overlay-view): use "
+                                f"{', '.join(OVERLAY_VIEWS)}")
 
     def _check_camera(self, put):
         """The camera options, each parsed once; at most one way of giving the camera; a
@@ -229,11 +236,18 @@ def parse_workers(value) -> int | None:
     return number
 
 
-def resolve_device(device: str | None = "auto") -> str:
-    """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' / 'cuda:N' only when there is one."""
+def device_name(device: str | None = "auto") -> str:
+    """The device asked for, spelled as resolve_device takes it; checked, not looked for (a Ray
+    batch's workers look on their own machines)."""
     device = (device or "auto").strip().lower()
     if not _DEVICE.match(device):
         raise DiffposeError(f"unknown device {device!r} (--device): use auto, cpu or cuda (or cuda:N)")
+    return device
+
+
+def resolve_device(device: str | None = "auto") -> str:
+    """'auto' -> 'cuda' when torch sees a GPU, else 'cpu'; 'cuda' / 'cuda:N' only when there is one."""
+    device = device_name(device)
     if device == "cpu":
         return device
     import torch

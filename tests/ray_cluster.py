@@ -36,8 +36,11 @@ signal.pause()
 """
 
 
-def ray_env() -> dict:
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONUNBUFFERED="1")
+def ray_env(gpus: bool = False) -> dict:
+    """The environment of the cluster's processes; with `gpus`, the machine's own GPUs visible
+    (the suite hides them, conftest.py; Ray refuses to report a GPU it is told is not there)."""
+    from conftest import gpu_env
+    env = dict(gpu_env() if gpus else os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONUNBUFFERED="1")
     # the nodes' workers import diffpose_cli from this checkout, as the driver does
     repo = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (repo, env.get("PYTHONPATH")) if p)
@@ -59,10 +62,12 @@ def _ray_home() -> str:
 
 class PrivateRayCluster:
     """`with PrivateRayCluster(nodes=2) as cluster: cluster.run([...])`: a head node and
-    `nodes - 1` more, each with --num-cpus 1 (one worker process each)."""
+    `nodes - 1` more, each with --num-cpus 1 (one worker process each); with `gpus`, the head
+    node reports that many GPUs to Ray (whether or not the machine has them)."""
 
-    def __init__(self, nodes: int = 2):
+    def __init__(self, nodes: int = 2, gpus: int = 0):
         self.nodes = nodes
+        self.gpus = gpus
         self.holder = None
         self.temp = None
 
@@ -78,7 +83,8 @@ class PrivateRayCluster:
                   str(OBJECT_STORE_BYTES), "--disable-usage-stats"]
         try:
             self.run([ray, "start", "--head", "--port", str(PORT), "--temp-dir", self.temp,
-                      "--include-dashboard", "false", *common], check=True, timeout=180)
+                      "--include-dashboard", "false", "--num-gpus", str(self.gpus), *common],
+                     check=True, timeout=180)
             for _ in range(self.nodes - 1):
                 self.run([ray, "start", "--address", ADDRESS, *common], check=True, timeout=180)
         except Exception:
@@ -92,14 +98,14 @@ class PrivateRayCluster:
 
     def run(self, args, check=False, timeout=None, **kwargs) -> subprocess.CompletedProcess:
         done = subprocess.run(self.command(args), capture_output=True, text=True, encoding="utf-8",
-                              errors="replace", env=ray_env(), timeout=timeout, **kwargs)
+                              errors="replace", env=ray_env(self.gpus > 0), timeout=timeout, **kwargs)
         if check and done.returncode != 0:
             raise RuntimeError(f"{args[:3]} failed ({done.returncode}):\n{done.stdout[-2000:]}\n"
                                f"{done.stderr[-3000:]}")
         return done
 
     def popen(self, args, **kwargs) -> subprocess.Popen:
-        return subprocess.Popen(self.command(args), env=ray_env(), text=True, encoding="utf-8",
+        return subprocess.Popen(self.command(args), env=ray_env(self.gpus > 0), text=True, encoding="utf-8",
                                 errors="replace", **kwargs)
 
     def processes(self) -> dict[int, str]:

@@ -233,6 +233,31 @@ def test_ray_sigterm_leaves_no_partial_files_and_skip_existing_finishes(cluster,
     assert make.leftovers(out) == []
 
 
+def test_a_cluster_with_a_gpu_gets_a_gpu_worker_that_finds_its_own_device(videos_dir, tmp_path):
+    """The driver here has no GPU and the cluster reports one (Ray's --num-gpus). `auto` is not
+    turned into `cpu` on the driver: the cluster is sized for its GPU (one worker, holding it),
+    and the worker resolves the device on its own machine (here its CPU, as this machine has no
+    CUDA; `cuda` on a GPU host), which the report says per video. `--device cuda` is not refused
+    by the driver either: the worker that finds no GPU refuses it, in one line."""
+    from conftest import cuda_available
+    source = tmp_path / "in"
+    source.mkdir()
+    make.person_clip(videos_dir, source / "runner_12.mp4")
+    with PrivateRayCluster(nodes=1, gpus=1) as gpu_cluster:
+        auto = gpu_cluster.run([*batch_args(source, tmp_path / "auto", "--format", "json"), "--ray", ADDRESS],
+                               timeout=600)
+        assert auto.returncode == 0, auto.stderr[-3000:]
+        report = read_report(tmp_path / "auto")
+        assert (report["device"], report["workers"]) == ("cuda", 1)
+        assert report["files"][0]["status"] == "done"
+        assert report["files"][0]["device"] == ("cuda" if cuda_available() else "cpu")
+        cuda = gpu_cluster.run([*batch_args(source, tmp_path / "cuda", "--format", "json"), "--ray", ADDRESS,
+                                "--device", "cuda"], timeout=600)
+    if not cuda_available():
+        assert cuda.returncode != 0 and "Traceback" not in cuda.stderr
+        assert "no CUDA GPU" in cuda.stderr, cuda.stderr[-3000:]
+
+
 def test_without_ray_installed_ray_fails_up_front_in_one_line(tmp_path):
     source = tmp_path / "in"
     make.text_named_mp4(make.copy_to(Path(__file__), source / "a.mp4"))

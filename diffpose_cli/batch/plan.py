@@ -108,6 +108,7 @@ class FileEntry:
     frames_with_person: int | None = None
     frames_declared: int | None = None  # set when the file is truncated: the count its container declares
     fps: float | None = None
+    device: str | None = None   # where the worker ran it ("cpu", "cuda"); a cluster's workers pick their own
     write: list = field(default_factory=list)  # the outputs still to write
     fresh: list = field(default_factory=list)  # those of `write` that did not exist before the batch
     solo: bool = False          # run alone: it was in a worker that crashed
@@ -116,6 +117,13 @@ class FileEntry:
     existing: dict = field(default_factory=dict)  # output -> its files on disk when planned
     kept: list = field(default_factory=list)   # per-person files of `write` there before: a failed attempt leaves them
     written: list | None = None  # the files the worker wrote (per-person names included)
+
+    def remove_failed_attempt(self) -> None:
+        """remove_outputs_of_failed_attempt for this entry; what could not be removed is said in
+        its warning."""
+        note = left_behind(remove_outputs_of_failed_attempt(self.write, self.fresh, self.people, self.kept))
+        if note:
+            self.warning = note if not self.warning else f"{self.warning}; {note}"
 
     def files(self) -> list[Path]:
         """The files this input has in OUTPUT_DIR, for the report: for a file done, those it wrote
@@ -147,6 +155,7 @@ class FileEntry:
             "frames_with_person": self.frames_with_person,
             "frames_declared": self.frames_declared,
             "fps": None if self.fps is None else round(self.fps, 3),
+            "device": self.device,
             "size_bytes": self.size,
             **({"detail": self.detail} if self.detail else {}),
         }
@@ -170,27 +179,37 @@ def remove_partial_outputs(paths) -> list[Path]:
     return removed
 
 
-def remove_outputs_of_failed_attempt(write, fresh, people: bool = False, kept=()) -> None:
+def remove_outputs_of_failed_attempt(write, fresh, people: bool = False, kept=()) -> list[Path]:
     """A file that failed or was interrupted leaves nothing: its temporary files, and the outputs
     this attempt created (a JSON written before the BVH writer refused), are deleted. Outputs that
     existed before the batch are left (with --overwrite they may already hold the new content).
 
     With `--person all` (`people`) the one-person formats of `write` are files `name_p<ID>.ext`
     whose IDs only the attempt knew: every such file and temporary is removed but those in `kept`
-    (there when the batch was planned), so no half set of per-person files is left."""
+    (there when the batch was planned), so no half set of per-person files is left. Returns the
+    files that could not be removed (a folder made read-only meanwhile, ...), for the report."""
     remove_partial_outputs(write)
     kept = {Path(k) for k in kept}
     made = []
     for path in map(Path, write):
         if writes_per_person(path, people):
             made += person_temporaries(path) + [f for f in person_files(path) if f not in kept]
+    left = []
     for path in [*fresh, *made]:
         try:
             os.unlink(path)
         except FileNotFoundError:
             pass
         except OSError:
-            pass
+            left.append(Path(path))
+    return left
+
+
+def left_behind(left: list) -> str | None:
+    """The report's words for files that could not be removed, or None."""
+    if not left:
+        return None
+    return f"cannot remove {left[0]}" + (f" and {len(left) - 1} more" if len(left) > 1 else "")
 
 
 def remove_stale_person_files(write, written, kept) -> list[Path]:

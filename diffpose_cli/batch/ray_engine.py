@@ -3,7 +3,9 @@
 - The driver (the `diffpose batch` process) does what the local engine's parent does: it plans the
   batch (`plan.plan_batch`), shows the progress, keeps `batch_report.json` and handles the signals.
 - The work goes to long-lived Ray actors, one per CPU of the cluster, or one per GPU when the
-  cluster has GPUs (device auto / cuda). Each actor is a worker process that loads the models once
+  cluster has GPUs (device auto / cuda; the driver needs none: with `auto` each worker uses the GPU
+  Ray gave it, or its CPU, and the report's entry for each video says which). Each actor is a
+  worker process that loads the models once
   (`worker.init_worker`) and runs `worker.run_one`, the local engine's job function, on one video
   per call. So both engines write the same outputs the same way: each output is written by the
   worker that made it, under a temporary name renamed when complete. INPUT_DIR and OUTPUT_DIR must
@@ -28,7 +30,7 @@ import socket
 from collections import deque
 
 from ..errors import DiffposeError
-from .plan import job_for, remove_outputs_of_failed_attempt
+from .plan import job_for
 from .run import apply_outcome
 from .worker import init_worker, one_line, run_one
 
@@ -118,6 +120,7 @@ class RayCluster:
         resources = self.ray.cluster_resources()
         cpus, gpus = float(resources.get("CPU", 0)), float(resources.get("GPU", 0))
         device = (device or "auto").lower()
+        self.asked = device
         if device == "auto":
             device = "cuda" if gpus > 0 else "cpu"
         elif device.startswith("cuda"):
@@ -151,8 +154,11 @@ class RayCluster:
         running: dict = {}    # ObjectRef of a `run` call -> (entry, actor)
         fatal = None
 
+        # `auto` goes to the workers as it is: each finds the GPU Ray gave it, or runs on its CPU
+        worker_device = "auto" if self.asked == "auto" else self.device
+
         def new_actor():
-            actors.append(actor_class.remote(self.device, options, engine))
+            actors.append(actor_class.remote(worker_device, options, engine))
             return actors[-1]
 
         idle = [new_actor() for _ in range(self.workers)]
@@ -217,7 +223,7 @@ class RayCluster:
 
     @staticmethod
     def _after_death(entry, attempt: int, queue: deque, bar, input_dir) -> None:
-        remove_outputs_of_failed_attempt(entry.write, entry.fresh, entry.people, entry.kept)
+        entry.remove_failed_attempt()
         if attempt >= MAX_ATTEMPTS:
             entry.status = "failed"
             entry.reason = (f"the worker process died {attempt} times while processing this file "
@@ -246,7 +252,7 @@ class RayCluster:
                 apply_outcome(entry, outcome)      # it ended before its actor was killed
                 bar.finished(entry, input_dir)
                 continue
-            remove_outputs_of_failed_attempt(entry.write, entry.fresh, entry.people, entry.kept)
+            entry.remove_failed_attempt()
             if stop.signal is not None:
                 entry.status = "interrupted"
                 how = "Ctrl-C (SIGINT)" if stop.signal == signal.SIGINT else "SIGTERM"

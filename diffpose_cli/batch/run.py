@@ -36,12 +36,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import DiffposeError
-from ..options import RunOptions, parse_workers, resolve_device
+from ..options import RunOptions, device_name, parse_workers, resolve_device
 from . import (EXIT_ERROR, EXIT_FILES_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE,  # noqa: F401
                REPORT_NAME, REPORT_SCHEMA)
 from .plan import (DEFAULT_FORMATS, VIDEO_EXTENSIONS, FileEntry, find_videos, inside, job_for,
-                   make_output_dir, parse_formats, plan_batch, remove_created_dirs, remove_outputs_of_failed_attempt,
-                   write_json_atomic)
+                   make_output_dir, parse_formats, plan_batch, remove_created_dirs, write_json_atomic)
 from .progress import Progress, print_summary
 from . import worker
 from .worker import init_worker, one_line, run_one
@@ -144,7 +143,8 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
                 else "with a video extension (" + ", ".join(VIDEO_EXTENSIONS[:5]) + ", ...)")
         raise DiffposeError(f"no files {what} in {input_dir}"
                             + ("" if recursive else " (use --recursive for sub-folders)"))
-    device = resolve_device(options.device)
+    # a cluster's workers find their own GPUs: on the driver, the device is only checked
+    device = resolve_device(options.device) if cluster is None else device_name(options.device)
     created = make_output_dir(output_dir)
     report_path = output_dir / REPORT_NAME
     report_existed = report_path.exists()
@@ -321,7 +321,7 @@ def _schedule(todo, device, workers, threads, options, engine, verbose, overwrit
         if stop.signal is not None or fatal is not None:
             _stop_workers(pool)
             for entry in running.values():
-                remove_outputs_of_failed_attempt(entry.write, entry.fresh, entry.people, entry.kept)
+                entry.remove_failed_attempt()
                 entry.status = "interrupted" if stop.signal is not None else "not_run"
                 entry.reason = ("stopped by " + ("Ctrl-C (SIGINT)" if stop.signal == signal.SIGINT else "SIGTERM")
                                 if stop.signal is not None else None)
@@ -335,7 +335,7 @@ def _schedule(todo, device, workers, threads, options, engine, verbose, overwrit
 
 
 def _after_crash(entry: FileEntry, queue: deque, bar, input_dir: Path) -> None:
-    remove_outputs_of_failed_attempt(entry.write, entry.fresh, entry.people, entry.kept)
+    entry.remove_failed_attempt()
     if entry.solo:
         entry.status = "failed"
         entry.reason = ("the worker process crashed while processing this file "
@@ -357,6 +357,7 @@ def apply_outcome(entry: FileEntry, outcome: dict) -> None:
     entry.frames_with_person = outcome.get("frames_with_person")
     entry.frames_declared = outcome.get("frames_declared")
     entry.fps = outcome.get("fps")
+    entry.device = outcome.get("device")
     entry.warning = outcome.get("warning")
     entry.written = outcome.get("written")
 

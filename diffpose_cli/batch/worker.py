@@ -16,7 +16,7 @@ import numpy as np
 from ..options import RunOptions
 from ..pose2d.frame_count import truncation
 from . import EXIT_SIGTERM
-from .plan import remove_outputs_of_failed_attempt, remove_stale_person_files
+from .plan import left_behind, remove_outputs_of_failed_attempt, remove_stale_person_files
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,7 +89,8 @@ def estimate(models, path: str, options: RunOptions):
 def write_outputs(result, paths, video_path: str, overwrite: bool, options: RunOptions) -> list:
     """Write the outputs; returns the files written (`--person all`: `name_p<ID>.bvh`, ...)."""
     from ..export.outputs import write_outputs as write
-    return write(result, paths, video_path=video_path, overwrite=overwrite, skeleton=options.skeleton)
+    return write(result, paths, video_path=video_path, overwrite=overwrite, skeleton=options.skeleton,
+                 overlay_view=options.overlay_view)
 
 
 def run_one(job: dict) -> dict:
@@ -110,6 +111,9 @@ def run_one(job: dict) -> dict:
         present = int(np.logical_or.reduce([r.present for r in people]).sum())
         outcome = {"status": "done", "frames": result.frame_count, "frames_with_person": present,
                    "fps": float(result.video.get("fps") or 0.0) or None, "written": written}
+        device = getattr(_worker["models"], "device", None)
+        if device is not None:      # where a cluster's worker ran it (its own GPU, or its CPU)
+            outcome["device"] = str(device)
         if len(people) > 1:
             outcome["people"] = len(people)
         warnings = ["no person found"] if present == 0 else []
@@ -138,14 +142,17 @@ def run_one(job: dict) -> dict:
     finally:
         _worker["in_task"] = False
     if outcome["status"] == "failed":
-        remove_failed_job(job)
+        note = left_behind(remove_failed_job(job))
+        if note:
+            outcome["warning"] = note
     outcome["seconds"] = time.perf_counter() - started
     return outcome
 
 
-def remove_failed_job(job: dict) -> None:
-    """What a failed or stopped job leaves is removed (plan.remove_outputs_of_failed_attempt)."""
-    remove_outputs_of_failed_attempt(job["write"], job["fresh"], job["people"], job["kept"])
+def remove_failed_job(job: dict) -> list:
+    """What a failed or stopped job leaves is removed (plan.remove_outputs_of_failed_attempt); the
+    files that could not be are returned."""
+    return remove_outputs_of_failed_attempt(job["write"], job["fresh"], job["people"], job["kept"])
 
 
 def one_line(text: str) -> str:

@@ -97,6 +97,12 @@ class HRNetDetector:
     def __init__(self, checkpoint=None, device: str = "cpu", flip_test: bool = False,
                  min_score: float = 0.3, model: torch.nn.Module | None = None):
         self.device = resolve_device(device)
+        if self.device.startswith("cuda"):
+            # PyTorch lets cuDNN's convolutions use TF32 (10-bit mantissas) by default, which moves
+            # the heatmaps' peaks a little from the CPU's; full float32 keeps both devices' 2D alike
+            # (tests/test_gpu.py) at a cost HRNet's size makes small
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cuda.matmul.allow_tf32 = False
         self.model = model if model is not None else load_hrnet(checkpoint, self.device)
         self.flip_test = flip_test
         self.min_score = min_score
