@@ -1,11 +1,11 @@
-"""Video (or 2D keypoints) in, one person's 3D motion out: `estimate` and `lift`.
+"""Video (or 2D keypoints) in, 3D motion out, one person's or everyone's: `estimate` and `lift`.
 
 estimate(path):
   1. stream the frames (pose2d/video.py), run the 2D detector on each (pose2d/detect.py,
      pose2d/detectors.py) and follow the background outside the people (pose2d/background.py),
      keep only small per-frame arrays (never frames);
-  2. map COCO-17 to Human3.6M-17 mixtures, decide which detections are the main person and fill
-     short gaps (pose2d/track.py);
+  2. map COCO-17 to Human3.6M-17 mixtures, decide which detections are the main person (or, with
+     `--person all|ID`, give everyone an ID: pose2d/people.py) and fill short gaps (pose2d/track.py);
   3. lift every frame of the person in temporal windows (lifter/model.py; the video's rate is
      resampled to the lifter's inside `Lifter.lift`);
   4. place the person in space (placement/): how the camera turned (camera_motion.py), smoothing,

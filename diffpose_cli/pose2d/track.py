@@ -1,8 +1,10 @@
-"""One person through the clip: pick the main person, follow only them, mark and fill gaps.
+"""One person's 2D track through the clip: pick the main person from a one-person detector's
+detections, mark and fill gaps, and put left and right back where the detector swapped them.
 
-The 2D detectors give at most one person per frame, and which person that is may change (another
-person crosses, the detector loses its person and re-locks onto someone else). So identity is
-decided here, over the whole clip, from the 2D track alone:
+A one-person detector (BlazePose's video mode, HRNet on one box) gives at most one person per
+frame, and which person that may change (another person crosses, the detector loses its person and
+re-locks onto someone else); people.py / identities.py follow everyone where several are asked
+for. Here, over the whole clip, from the 2D track alone:
 
 1. Tracklets: consecutive detections are the same person while the box centre moves no more than
    a person can (`SLACK + SPEED * dt` box sizes) and the box size changes by less than `SIZE_RATIO`.
@@ -13,6 +15,8 @@ decided here, over the whole clip, from the 2D track alone:
    that chain are dropped (marked as not detected), never attached to the main person.
 3. Gaps: missing runs of at most `max_gap_s` seconds between two detections of the main person are
    filled by linear interpolation and marked `interpolated`; longer gaps stay empty (NaN).
+4. Sides: frames where the whole body's left and right labels flipped (`side_flips`), or only the
+   legs' (`leg_swaps`), found from how the labelled joints move, and put back (`exchange_sides`).
 """
 
 from __future__ import annotations
