@@ -1,22 +1,34 @@
 """Overlay MP4 on the real walk_side.mp4: frame count, frame rate, codec and pixel format as a
 browser or phone sees them (probed with ffmpeg), the skeleton drawn where the keypoints are, and
-no file left behind when the video does not match."""
+no file left behind when the video does not match. The 3D panel on real estimates (the sample's
+JSON and the pipeline's walk_side.mp4): every joint of every frame inside it, few rings and a
+skeleton nothing covers, the world frame whatever the camera does, and --overlay-view from every
+entry point to the writer."""
 
+import dataclasses
 import json
 import re
 import shutil
 import subprocess
 from fractions import Fraction
+from pathlib import Path
 
 import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from cli_in_process import assert_one_error_line, run_cli
 from diffpose_cli.errors import DiffposeError
-from diffpose_cli.export.overlay import uncertainty_colours, write_overlay
-from diffpose_cli.skeleton import JOINT_NAMES
+from diffpose_cli.export.json_format import read_json
+from diffpose_cli.export.overlay import (MAX_RINGS, VIEW_ANGLES, OverlayRenderer, uncertainty_colours,
+                                         write_overlay)
+from diffpose_cli.options import OVERLAY_VIEWS, RunOptions
+from diffpose_cli.skeleton import BONES, JOINT_NAMES
 from result_from_h36m import h36m_motion, make_result
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_VIDEO = REPO / "samples" / "studio_walk.mp4"
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -95,12 +107,29 @@ def test_a_video_that_does_not_match_the_result_is_refused(walk_result, videos_d
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.fixture(scope="module")
+def sample_result():
+    """The README's quick start on samples/studio_walk.mp4, as committed in samples/studio_walk.json
+    (frame 100: arms raised overhead)."""
+    return read_json(REPO / "samples" / "studio_walk.json")
+
+
+@pytest.fixture(scope="module")
+def walk_side_estimate(videos_dir):
+    """The pipeline's own Result on walk_side.mp4 (about 25 s on 2 cores; one run for the module)."""
+    from pipeline_results import pipeline_result
+    return pipeline_result(videos_dir / "walk_side.mp4")
+
+
+def renderer_for(result, view="three-quarter"):
+    return OverlayRenderer(result, result.video["width"], result.video["height"], view=view)
+
+
 @pytest.mark.slow
-def test_overlay_of_the_real_estimate_on_walk_side(videos_dir, tmp_path):
+def test_overlay_of_the_real_estimate_on_walk_side(walk_side_estimate, videos_dir, tmp_path):
     """The pipeline's own Result on walk_side.mp4: the overlay a user gets. A frame from the middle
     is kept as overlay_frame_200.png under pytest's tmp dir for a look."""
-    from pipeline_results import pipeline_result
-    result = pipeline_result(videos_dir / "walk_side.mp4")
+    result = walk_side_estimate
     out = tmp_path / "overlay.mp4"
     write_overlay(result, videos_dir / "walk_side.mp4", out)
     info = probe(out)
@@ -114,3 +143,104 @@ def test_overlay_of_the_real_estimate_on_walk_side(videos_dir, tmp_path):
     x, y = np.round(result.keypoints_2d[200, pelvis] * 720 / result.video["height"]).astype(int)
     got = image[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3).mean(0)
     assert np.abs(got - colours[pelvis]).max() < 40
+
+
+@pytest.mark.parametrize("view", OVERLAY_VIEWS)
+@pytest.mark.parametrize("clip", ["studio_walk", "walk_side"])
+def test_every_joint_of_every_frame_is_inside_the_3d_panel(clip, view, request):
+    """One framing for the clip (still, or gliding without a jump) holds every joint of every frame
+    with a person inside the panel, below the legend; and the figure stays large: at least 55% of
+    the panel's height in the side-on views (a framing could hold everything by shrinking it)."""
+    result = request.getfixturevalue("sample_result" if clip == "studio_walk" else "walk_side_estimate")
+    renderer = renderer_for(result, view)
+    left, top, right, bottom = renderer.figure_area
+    pixels = renderer.figure_px[renderer.valid]                  # (frames with a person, 17, 2)
+    assert len(pixels) > 100
+    inside = ((pixels[..., 0] >= left) & (pixels[..., 0] <= right)
+              & (pixels[..., 1] >= top) & (pixels[..., 1] <= bottom))
+    print(f"{clip}, {view}: {inside.sum()} of {inside.size} joints inside the panel "
+          f"({'gliding' if renderer.framing.glides else 'still'} view, {renderer.framing.scale:.0f} px/m)")
+    assert inside.all()
+    steps = np.linalg.norm(np.diff(renderer.framing.centres, axis=0), axis=-1)
+    assert steps.max() < 0.05          # metres a frame at 30 fps: a walker's pace, never a jump
+    if view != "top":
+        tall = pixels[..., 1].max(-1) - pixels[..., 1].min(-1)
+        assert np.median(tall) > 0.55 * renderer.height, np.median(tall) / renderer.height
+
+
+def test_sample_frame_100_has_few_rings_and_nothing_covers_the_skeleton(sample_result):
+    """Frame 100 of the sample (arms raised): the uncertainty rings are few and thin, and drawn
+    under the skeleton. Each layer is drawn alone with the renderer's own functions; the skeleton's
+    opaque pixels are those that come out the same on black and on white."""
+    renderer = renderer_for(sample_result)
+    index = 100
+    rings = np.zeros_like(renderer.panel)
+    ring_count = renderer.draw_rings(rings, index)
+    on_black, on_white = np.zeros_like(renderer.panel), np.full_like(renderer.panel, 255)
+    renderer.draw_skeleton(on_black, index)
+    renderer.draw_skeleton(on_white, index)
+    skeleton = (on_black == on_white).all(-1)
+    panel = renderer.draw_panel(index).copy()
+    ring_pixels = rings.any(-1)
+    covered = skeleton & (panel != on_black).any(-1)
+    print(f"frame {index}: {ring_count} rings, {ring_pixels.sum()} ring pixels, {skeleton.sum()} skeleton "
+          f"pixels, {covered.sum()} of them covered")
+    assert 1 <= ring_count <= MAX_RINGS <= 3
+    assert ring_pixels.sum() < skeleton.sum()
+    assert covered.sum() == 0
+    # the skeleton is all there: every bone's midpoint is on it
+    for p, c in BONES:
+        x, y = np.round((renderer.figure_px[index, p] + renderer.figure_px[index, c]) / 2).astype(int)
+        assert skeleton[y - 1:y + 2, x - 1:x + 2].any(), (JOINT_NAMES[p], JOINT_NAMES[c])
+
+
+def test_the_panel_shows_the_world_not_the_turning_camera(sample_result):
+    """A camera panning 30 degrees through the clip (camera_rotation) moves the camera marker, not
+    the figure: the panel is drawn in the world frame."""
+    turn = np.radians(np.linspace(0.0, 30.0, sample_result.frame_count))
+    rotation = np.zeros((sample_result.frame_count, 3, 3))
+    rotation[:, 0, 0] = rotation[:, 2, 2] = np.cos(turn)
+    rotation[:, 0, 2], rotation[:, 2, 0] = np.sin(turn), -np.sin(turn)
+    rotation[:, 1, 1] = 1.0
+    still, panning = renderer_for(sample_result), renderer_for(dataclasses.replace(sample_result,
+                                                                                    camera_rotation=rotation))
+    assert np.array_equal(still.figure_px, panning.figure_px)
+    aim_still, aim_panning = still.camera_aim[-1], panning.camera_aim[-1]
+    angle = np.degrees(np.arccos(aim_still @ aim_panning / np.linalg.norm(aim_still) / np.linalg.norm(aim_panning)))
+    assert angle > 10
+
+
+def test_overlay_view_is_one_checked_option_that_reaches_the_writer(sample_result, monkeypatch, tmp_path):
+    """--overlay-view: a RunOptions field, checked when made, on video, lift and batch with its
+    default, and handed to write_overlay by write_outputs and by the batch's worker."""
+    assert set(VIEW_ANGLES) == set(OVERLAY_VIEWS) and RunOptions().overlay_view == "three-quarter"
+    assert RunOptions(overlay_view=" Top ").overlay_view == "top"
+    with pytest.raises(DiffposeError, match="--overlay-view"):
+        RunOptions(overlay_view="diagonal")
+    import typer
+    from diffpose_cli.cli import app
+    group = typer.main.get_command(app)
+    for name in ("video", "lift", "batch"):
+        params = {p.name: p for p in group.commands[name].params}
+        assert params["overlay_view"].default == RunOptions().overlay_view, name
+
+    views = []
+    monkeypatch.setattr("diffpose_cli.export.overlay.write_overlay",
+                        lambda result, video, path, view: views.append(view))
+    from diffpose_cli.batch import worker
+    from diffpose_cli.export.outputs import write_outputs
+    write_outputs(sample_result, [tmp_path / "a.mp4"], video_path=SAMPLE_VIDEO, overlay_view="side")
+    worker.write_outputs(sample_result, [tmp_path / "b.mp4"], video_path=str(SAMPLE_VIDEO), overwrite=False,
+                         options=RunOptions(overlay_view="top"))
+    assert views == ["side", "top"]
+
+
+@pytest.mark.parametrize("command", ["video", "batch"])
+def test_a_bad_overlay_view_is_one_error_line(command, tmp_path):
+    """Refused before any work: one line `error: ...`, exit code 1, nothing written."""
+    source = SAMPLE_VIDEO if command == "video" else SAMPLE_VIDEO.parent
+    out = tmp_path / ("overlay.mp4" if command == "video" else "out")
+    run = run_cli(command, source, "--out", out, "--overlay-view", "diagonal")
+    line = assert_one_error_line(run, "--overlay-view")
+    assert "three-quarter" in line
+    assert list(tmp_path.iterdir()) == []

@@ -6,7 +6,7 @@ from pathlib import Path
 import typer
 
 from . import options as opt
-from ..options import HYPOTHESES, MIRROR_AVERAGE, STEPS
+from ..options import HYPOTHESES, MIRROR_AVERAGE, OVERLAY_VIEWS, STEPS
 
 
 class Engine(str, Enum):
@@ -49,6 +49,7 @@ def batch(
     camera_motion: opt.CameraMotion = "auto",
     no_detector_3d: opt.NoDetector3D = False,
     person: opt.Person = "main",
+    overlay_view: opt.OverlayView = OVERLAY_VIEWS[0],
     ray: str | None = typer.Option(
         None, "--ray", metavar="ADDRESS",
         help="Run on a Ray cluster: host:port of its head, 'auto' (the one running on this machine) or "
@@ -74,7 +75,7 @@ def batch(
         mirror=mirror, seed=seed, focal=focal, intrinsics=intrinsics, distortion=distortion,
         calibration=calibration, camera=camera, smooth=smooth, skeleton=skeleton,
         no_foot_lock=no_foot_lock, camera_motion=camera_motion, no_detector_3d=no_detector_3d,
-        person=person)
+        person=person, overlay_view=overlay_view)
     if engine is Engine.ray and ray is None:
         ray = "local"
     # Ray's driver logs from C++ on fd 2 (unreachable interfaces, dead workers, ...); the console

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ..options import DETECTORS, MAX_HYPOTHESES, MAX_STEPS, RunOptions
+from ..options import DETECTORS, MAX_HYPOTHESES, MAX_STEPS, OVERLAY_VIEWS, RunOptions
 
 Detector = Annotated[str, typer.Option(
     "--detector", help="2D detector: auto (HRNet if its weights are at hand, else BlazePose), "
@@ -57,6 +57,9 @@ Person = Annotated[str, typer.Option(
                      "and JSON say who), all (every person: animation files one per person, "
                      "NAME_p0.bvh, ...), or a person ID (0, 1, ...: the IDs the JSON and overlay of "
                      "--person all show).")]
+OverlayView = Annotated[str, typer.Option(
+    "--overlay-view", help="Viewpoint of the overlay MP4's 3D panel: " + ", ".join(OVERLAY_VIEWS)
+                           + " (the default, " + OVERLAY_VIEWS[0] + ", shows depth best).")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs (never an input).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")]
 

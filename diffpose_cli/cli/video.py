@@ -6,7 +6,7 @@ import typer
 
 from . import options as opt
 from ..errors import DiffposeError
-from ..options import HYPOTHESES, MIRROR_AVERAGE, STEPS, RunOptions
+from ..options import HYPOTHESES, MIRROR_AVERAGE, OVERLAY_VIEWS, STEPS, RunOptions
 
 
 def _check_outputs(out: list[Path], overwrite: bool, inputs, options: RunOptions) -> None:
@@ -20,7 +20,7 @@ def _check_outputs(out: list[Path], overwrite: bool, inputs, options: RunOptions
 def _write(result, out: list[Path], video_path, overwrite: bool, options: RunOptions):
     from ..export.outputs import write_outputs
     return write_outputs(result, out, video_path=video_path, overwrite=overwrite,
-                         skeleton=options.skeleton)
+                         skeleton=options.skeleton, overlay_view=options.overlay_view)
 
 
 def _say(quiet: bool, msg: str):
@@ -78,6 +78,7 @@ def video_cmd(
     camera_motion: opt.CameraMotion = "auto",
     no_detector_3d: opt.NoDetector3D = False,
     person: opt.Person = "main",
+    overlay_view: opt.OverlayView = OVERLAY_VIEWS[0],
     overwrite: opt.Overwrite = False,
     quiet: opt.Quiet = False,
 ):
@@ -88,7 +89,7 @@ def video_cmd(
         mirror=mirror, seed=seed, focal=focal, intrinsics=intrinsics, distortion=distortion,
         calibration=calibration, camera=camera, smooth=smooth, skeleton=skeleton,
         no_foot_lock=no_foot_lock, camera_motion=camera_motion, no_detector_3d=no_detector_3d,
-        person=person)
+        person=person, overlay_view=overlay_view)
     from ..pose2d.video import native_logs_silenced
     with native_logs_silenced():
         _video(video, out, options, overwrite, quiet)
@@ -155,6 +156,7 @@ def lift_cmd(
     smooth: opt.Smooth = "default",
     skeleton: opt.Skeleton = "h36m",
     no_foot_lock: opt.NoFootLock = False,
+    overlay_view: opt.OverlayView = OVERLAY_VIEWS[0],
     overwrite: opt.Overwrite = False,
     quiet: opt.Quiet = False,
 ):
@@ -163,7 +165,7 @@ def lift_cmd(
         lifter_weights=lifter_weights, device=device, hypotheses=hypotheses, steps=steps,
         mirror=mirror, seed=seed, focal=focal, intrinsics=intrinsics, distortion=distortion,
         calibration=calibration, camera=camera, smooth=smooth, skeleton=skeleton,
-        no_foot_lock=no_foot_lock)
+        no_foot_lock=no_foot_lock, overlay_view=overlay_view)
     from ..pose2d.video import native_logs_silenced
     with native_logs_silenced():
         _lift(keypoints, out, layout, image_size, width, height, fps, video, options, overwrite, quiet)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import DiffposeError
 from ..files import atomic_output, check_name_length, check_writable, refuse_inputs_as_outputs
+from ..options import OVERLAY_VIEWS
 
 # atomic_output is imported from here by the writers
 __all__ = ["FORMATS", "atomic_output", "check_output_paths", "write_outputs"]
@@ -105,14 +106,16 @@ def _files(result, checked: list[Path]) -> list[tuple[Path, object]]:
     return files
 
 
-def write_outputs(result, paths, video_path=None, overwrite: bool = False, skeleton: str = "h36m") -> list[Path]:
+def write_outputs(result, paths, video_path=None, overwrite: bool = False, skeleton: str = "h36m",
+                  overlay_view: str = OVERLAY_VIEWS[0]) -> list[Path]:
     """Write `result` to every path in `paths`, the format chosen by the extension. `result` is
     one Result, or a list of them (`estimate(..., person="all")`): then the JSON and the overlay
     hold every person, and each other format is written once per person, `name_p<ID>.ext`.
 
     `.mp4` needs `video_path` (the input video, re-read to draw on its frames). The animation
     exports (.bvh .glb .fbx) use the rig `skeleton` ("h36m" or "mixamo") and play the Result's
-    joints_world as it is (feet locked by the pipeline unless --no-foot-lock). Returns the paths
+    joints_world as it is (feet locked by the pipeline unless --no-foot-lock). The overlay's 3D
+    panel looks from `overlay_view` (options.OVERLAY_VIEWS: `--overlay-view`). Returns the paths
     written. Writers are imported here, not at the top, so that `diffpose --help` stays fast and a
     missing optional piece only matters when its format is asked for.
     """
@@ -121,6 +124,8 @@ def write_outputs(result, paths, video_path=None, overwrite: bool = False, skele
         raise DiffposeError("no person to write")
     source = (getattr(first, "video", None) or {}).get("path")   # the keypoint file of `lift`
     checked = check_output_paths(paths, overwrite, inputs=[video_path, source], skeleton=skeleton)
+    if overlay_view not in OVERLAY_VIEWS:    # the CLI checked it in RunOptions; the API's callers here
+        raise DiffposeError(f"unknown overlay view {overlay_view!r} (--overlay-view): use {', '.join(OVERLAY_VIEWS)}")
     files = _files(result, checked)
     if isinstance(result, list):       # the per-person names: checked like the names given
         check_output_paths([p for p, _ in files], overwrite, inputs=[video_path, source], skeleton=skeleton)
@@ -133,7 +138,7 @@ def write_outputs(result, paths, video_path=None, overwrite: bool = False, skele
     written = []
     try:
         for p, r in files:
-            _write_one(r, p, video_path, skeleton)
+            _write_one(r, p, video_path, skeleton, overlay_view)
             written.append(p)
     except OSError as e:  # full disk, folder removed meanwhile: one line, and no partial set
         _remove(written)
@@ -156,7 +161,7 @@ def _remove(paths):
             os.unlink(p)
 
 
-def _write_one(result, p: Path, video_path, skeleton: str = "h36m"):
+def _write_one(result, p: Path, video_path, skeleton: str = "h36m", overlay_view: str = OVERLAY_VIEWS[0]):
     """One file, by its extension."""
     ext = p.suffix.lower()
     if ext in ANIMATIONS:
@@ -167,7 +172,7 @@ def _write_one(result, p: Path, video_path, skeleton: str = "h36m"):
         write_json(result, p)
     elif ext == ".mp4":
         from .overlay import write_overlay
-        write_overlay(result, video_path, p)
+        write_overlay(result, video_path, p, view=overlay_view)
     elif ext == ".npz":
         from .arrays import write_npz
         write_npz(result, p)

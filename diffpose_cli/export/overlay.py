@@ -1,10 +1,14 @@
 """Overlay video: each input frame with the 2D skeleton drawn on it, beside a 3D view of the pose.
 
-- Joint colour and size show the lifter's 3D uncertainty: green at 2 cm or less, through yellow,
-  to red at 10 cm or more; in the 3D view each joint also gets a ring of radius 2 sigma.
-- The 3D view looks from a fixed direction (60 degrees round from the video camera, 15 degrees
-  above the floor) at a scale and height fixed for the clip; it follows the pelvis across the floor so the body stays
-  large, and the floor grid and the pelvis trail show the travel.
+- Joint colour shows the lifter's 3D uncertainty (sigma, per axis): green at 5 cm or less, through
+  yellow, to red at 15 cm or more; 2D dots also grow with it. In the 3D view a joint gets a ring
+  (radius sigma) only where sigma is above 15 cm, at most three a frame, drawn under the skeleton.
+- The 3D view shows the world frame (`joints_world`: y up, floor at y = 0), so a turning camera does
+  not swing the figure. It looks from `view` (three-quarter by default; front, side, top), at one
+  framing chosen for the whole clip that holds every joint of every frame: the view stands still
+  where the whole walk fits at a good size, else it glides along a smoothed path of the pelvis.
+  Under the figure: a 1 m floor grid, the figure's shadow, the pelvis path on the floor (the last
+  10 s bright, the next 10 s faint) and the video camera's place and direction.
 - Same frame count and frame rate as the input (frames re-read with video.VideoReader, the reader
   the pipeline used). Frames are drawn with plain OpenCV calls and piped raw into the ffmpeg that
   imageio-ffmpeg ships, encoded H.264 (libx264) in yuv420p with the index at the front
@@ -14,6 +18,7 @@
 import contextlib
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from fractions import Fraction
 
 import cv2
@@ -24,14 +29,35 @@ from ..errors import DiffposeError
 from ..files import atomic_output
 from ..skeleton import BONES, JOINT_NAMES
 
-LOW_UNCERTAINTY_M = 0.02    # green at or below
-HIGH_UNCERTAINTY_M = 0.10   # red at or above
-VIEW_AZIMUTH_DEG = 60.0     # 3D view direction, measured round from the video camera's
-VIEW_ELEVATION_DEG = 15.0
-MIN_VIEW_HEIGHT_M = 2.4     # the 3D panel shows at least this much of the world's height
-DEFAULT_MAX_HEIGHT = 720    # overlay frames are at most this tall (keeps encoding cheap)
+# The lifter's sigma on real video is 4 to 17 cm for 80% of joints (median 9 cm on the sample and
+# walk_side.mp4): the colour scale spans that range, so colour tells joints apart.
+LOW_UNCERTAINTY_M = 0.05    # green at or below
+HIGH_UNCERTAINTY_M = 0.15   # red at or above
+# Rings mark only the joints off the red end of the scale, and only the worst three: more rings
+# tangle into a pile that hides the skeleton, and the colour already marks every joint.
+RING_ABOVE_M = HIGH_UNCERTAINTY_M
+MAX_RINGS = 3
+
+# (azimuth, elevation) in degrees of each --overlay-view: azimuth measured round from the video
+# camera's viewing direction (made horizontal), elevation above the floor
+VIEW_ANGLES = {"three-quarter": (45.0, 20.0), "front": (0.0, 10.0), "side": (90.0, 10.0), "top": (0.0, 90.0)}
+DEFAULT_VIEW = "three-quarter"      # the names are options.OVERLAY_VIEWS
+
+MIN_VIEW_SPAN_M = 2.0        # the panel shows at least this much, so a small figure is not blown up
+HOLD_STILL_MIN_ZOOM = 0.9    # a still view is taken if its figure is at least 90% the size of a gliding one's
+GLIDE_SMOOTHING_S = 1.0      # the gliding view follows the pelvis smoothed over about this long
+GRID_STEP_M = 1.0            # floor grid: the scale
+TRAIL_S = 10.0               # the path drawn this far behind (bright) and ahead (faint)
+DEFAULT_MAX_HEIGHT = 720     # overlay frames are at most this tall (keeps encoding cheap)
 
 _SIDE_COLOUR = {"left": (255, 160, 60), "right": (60, 140, 255), "centre": (235, 235, 235)}  # BGR
+BACKGROUND = (52, 46, 46)
+GRID_COLOUR = (92, 84, 84)
+SHADOW_COLOUR = (34, 30, 30)
+PATH_COLOUR = (110, 190, 110)
+PATH_AHEAD_COLOUR = (60, 85, 60)
+CAMERA_COLOUR = (200, 200, 200)
+TEXT_COLOUR = (210, 210, 210)
 
 
 def _side(joint: int) -> str:
@@ -43,12 +69,20 @@ BONE_COLOURS = [_SIDE_COLOUR[_side(c)] for _p, c in BONES]
 
 
 def uncertainty_colours(sigma: np.ndarray) -> np.ndarray:
-    """(..., ) metres -> (..., 3) BGR: green -> yellow -> red between 2 and 10 cm."""
+    """(..., ) metres -> (..., 3) BGR: green -> yellow -> red between 5 and 15 cm."""
     t = np.clip((np.nan_to_num(sigma, nan=HIGH_UNCERTAINTY_M) - LOW_UNCERTAINTY_M)
                 / (HIGH_UNCERTAINTY_M - LOW_UNCERTAINTY_M), 0.0, 1.0)
     green = np.clip(2.0 * (1.0 - t), 0.0, 1.0) * 220
     red = np.clip(2.0 * t, 0.0, 1.0) * 255
     return np.stack([np.full_like(t, 40.0), green, red], axis=-1)
+
+
+def ringed_joints(sigma: np.ndarray) -> np.ndarray:
+    """(17,) metres -> indices of the joints that get a ring: above RING_ABOVE_M, the largest
+    MAX_RINGS of them."""
+    sigma = np.nan_to_num(sigma, nan=0.0)
+    above = np.flatnonzero(sigma > RING_ABOVE_M)
+    return above[np.argsort(-sigma[above])][:MAX_RINGS]
 
 
 def _read_frames(video_path):
@@ -74,44 +108,114 @@ def _image_points(result) -> np.ndarray:
     return points
 
 
-class _View3D:
-    """Orthographic view of the world from a fixed direction; centre follows the pelvis."""
+# ---------------------------------------------------------------------------------------------
+# The 3D panel's geometry: which way it looks, and one framing for the clip
+# ---------------------------------------------------------------------------------------------
 
-    def __init__(self, result, size: int, view_height_m: float):
-        self.size = size
-        self.scale = size / view_height_m
-        world_from_camera = np.asarray(result.camera["world_from_camera"], dtype=np.float64)
-        forward = world_from_camera[:3, 2].copy()     # video camera's viewing direction
-        forward[1] = 0.0
-        if np.linalg.norm(forward) < 1e-6:
-            forward = np.array([0.0, 0.0, 1.0])
-        forward /= np.linalg.norm(forward)
-        az, el = np.radians(VIEW_AZIMUTH_DEG), np.radians(VIEW_ELEVATION_DEG)
-        side = np.cross([0.0, 1.0, 0.0], forward)
-        horizontal = np.cos(az) * forward + np.sin(az) * side
-        look = np.cos(el) * horizontal - np.sin(el) * np.array([0.0, 1.0, 0.0])  # looking down a bit
-        self.right = np.cross(look, [0.0, 1.0, 0.0])
-        self.right /= np.linalg.norm(self.right)
-        self.up = np.cross(self.right, look)
-        self.look = look
-
-    def project(self, points: np.ndarray, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(..., 3) world -> ((..., 2) panel pixels, (...,) depth along the view)."""
-        rel = points - centre
-        u = self.size / 2 + self.scale * (rel @ self.right)
-        v = self.size * 0.5 - self.scale * (rel @ self.up)
-        return np.stack([u, v], -1), rel @ self.look
+@dataclass(frozen=True)
+class ViewAxes:
+    """An orthographic view of the world: `right` and `up` are the panel's axes, `look` points
+    into the panel (depth)."""
+    right: np.ndarray
+    up: np.ndarray
+    look: np.ndarray
 
 
-def _vertical_extent(joints: np.ndarray) -> tuple[float, float, float]:
-    """(low, high, panel height) in metres for the whole clip, so the viewpoint stays fixed: from
-    the floor (or the lowest joints, if the estimate sinks below it) to the top of the head in 95%
-    of frames, with a margin; at least MIN_VIEW_HEIGHT_M (an estimate may float above the floor)."""
-    if joints.size == 0:
-        return 0.0, 2.0, MIN_VIEW_HEIGHT_M
-    low = min(0.0, float(np.percentile(joints[..., 1].min(-1), 5)))
-    high = float(np.percentile(joints[..., 1].max(-1), 95))
-    return low, high, max(MIN_VIEW_HEIGHT_M, 1.2 * (high - low))
+def view_axes(view: str, world_from_camera) -> ViewAxes:
+    """The axes of `view` (a VIEW_ANGLES name). Azimuth is measured from frame 0's camera made
+    horizontal, so the view is fixed to the world: when the camera turns, the figure does not."""
+    if view not in VIEW_ANGLES:
+        raise DiffposeError(f"unknown overlay view {view!r} (--overlay-view): use {', '.join(VIEW_ANGLES)}")
+    world_up = np.array([0.0, 1.0, 0.0])
+    forward = np.asarray(world_from_camera, dtype=np.float64)[:3, 2].copy()   # the camera's optical axis
+    forward[1] = 0.0
+    if np.linalg.norm(forward) < 1e-6:      # a camera looking straight down
+        forward = np.array([0.0, 0.0, 1.0])
+    forward /= np.linalg.norm(forward)
+    azimuth, elevation = np.radians(VIEW_ANGLES[view])
+    horizontal = np.cos(azimuth) * forward + np.sin(azimuth) * np.cross(world_up, forward)
+    # right from the horizontal direction, not from `look`, so that looking straight down works
+    right = np.cross(horizontal, world_up)
+    right /= np.linalg.norm(right)
+    look = np.cos(elevation) * horizontal - np.sin(elevation) * world_up      # looking down a bit
+    return ViewAxes(right=right, up=np.cross(right, look), look=look)
+
+
+@dataclass(frozen=True)
+class Framing:
+    """Where the world lands in the panel, in frame t:
+    pixel = origin + scale * (right, -up) . (point - centres[t])."""
+    axes: ViewAxes
+    centres: np.ndarray    # (F, 3) the world point at `origin`; the same in every frame when the view holds still
+    scale: float           # pixels per metre
+    origin: np.ndarray     # (2,) pixels
+    glides: bool           # the centre follows the person
+
+    def project(self, points: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(..., 3) world points, each with its frame's centre -> ((..., 2) panel pixels, (...,) depth)."""
+        rel = points - centres
+        pixels = self.origin + self.scale * np.stack([rel @ self.axes.right, -(rel @ self.axes.up)], -1)
+        return pixels, rel @ self.axes.look
+
+
+def _smoothed(values: np.ndarray, sigma_frames: float) -> np.ndarray:
+    """(F, D) values smoothed along time by a Gaussian, the ends held (no pull towards zero)."""
+    radius = int(np.ceil(3 * sigma_frames))
+    if radius < 1 or len(values) < 2:
+        return values.copy()
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_frames) ** 2)
+    kernel /= kernel.sum()
+    padded = np.pad(values, ((radius, radius), (0, 0)), mode="edge")
+    return np.stack([np.convolve(padded[:, d], kernel, mode="valid") for d in range(values.shape[1])], -1)
+
+
+def _extent(axes: ViewAxes, relative: np.ndarray) -> tuple[float, float, float, float]:
+    """(u_min, u_max, v_min, v_max) metres of (..., 3) points relative to the centre, along the
+    panel's right and up."""
+    flat = relative.reshape(-1, 3)
+    u, v = flat @ axes.right, flat @ axes.up
+    return float(u.min()), float(u.max()), float(v.min()), float(v.max())
+
+
+def _fit(extent, area) -> tuple[float, np.ndarray]:
+    """Scale and origin that put `extent` (metres about the centre) in the middle of `area`
+    (left, top, right, bottom pixels), at least MIN_VIEW_SPAN_M shown each way; a pixel in from
+    each edge, so that rounding cannot put the outermost joint over it."""
+    u0, u1, v0, v1 = extent
+    left, top, right, bottom = area[0] + 1, area[1] + 1, area[2] - 1, area[3] - 1
+    scale = min((right - left) / max(u1 - u0, MIN_VIEW_SPAN_M), (bottom - top) / max(v1 - v0, MIN_VIEW_SPAN_M))
+    origin = np.array([(left + right) / 2 - scale * (u0 + u1) / 2, (top + bottom) / 2 + scale * (v0 + v1) / 2])
+    return scale, origin
+
+
+def choose_framing(joints: np.ndarray, valid: np.ndarray, axes: ViewAxes, area, fps: float) -> Framing:
+    """One framing for the whole clip that holds every joint of every frame with a person inside
+    `area` (left, top, right, bottom pixels of the panel).
+
+    Two candidates: a view that holds still over the whole walk (the path and the figure both in
+    view, nothing moves but the person), and one whose centre glides along the pelvis' floor path,
+    smoothed over GLIDE_SMOOTHING_S so that it never jerks. The still one is taken unless its
+    figure would be under HOLD_STILL_MIN_ZOOM of the gliding one's size (a long walk)."""
+    frames = len(joints)
+    if not valid.any():
+        centres = np.zeros((frames, 3))
+        scale, origin = _fit((-1.0, 1.0, 0.0, 2.0), area)
+        return Framing(axes, centres, scale, origin, glides=False)
+    floor_path = joints[:, 0] * [1.0, 0.0, 1.0]        # the pelvis dropped to the floor
+    figure = joints[valid]
+
+    still_centre = floor_path[valid].mean(axis=0)
+    still_extent = _extent(axes, np.concatenate([figure.reshape(-1, 3), floor_path[valid]]) - still_centre)
+    still_scale, still_origin = _fit(still_extent, area)
+
+    held = floor_path[nearest_valid_index(valid)]      # empty frames hold the nearest person's place
+    glide_centres = _smoothed(held, GLIDE_SMOOTHING_S * fps)
+    glide_scale, glide_origin = _fit(_extent(axes, figure - glide_centres[valid][:, None]), area)
+
+    if still_scale >= HOLD_STILL_MIN_ZOOM * glide_scale:
+        return Framing(axes, np.broadcast_to(still_centre, (frames, 3)).copy(), still_scale, still_origin,
+                       glides=False)
+    return Framing(axes, glide_centres, glide_scale, glide_origin, glides=True)
 
 
 def _fps_arg(fps: float) -> str:
@@ -124,17 +228,16 @@ def _even(n: float) -> int:
     return max(2, int(round(n / 2)) * 2)
 
 
-def _nearest_filled(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Each frame's values, empty frames taking those of the nearest frame with a person."""
-    return values[nearest_valid_index(valid)] if valid.any() else np.zeros_like(values)
-
-
 def _ffmpeg_exe() -> str:
     try:
         import imageio_ffmpeg
         return imageio_ffmpeg.get_ffmpeg_exe()
     except (ImportError, RuntimeError) as e:
         raise DiffposeError(f"no ffmpeg to encode the overlay video ({e}); pip install imageio-ffmpeg") from None
+
+
+def _point(p) -> tuple[int, int]:
+    return int(round(p[0])), int(round(p[1]))
 
 
 # bone colour of each person when several are drawn (BGR), by person ID
@@ -146,46 +249,212 @@ class OverlayRenderer:
     """Draws overlay frames for one Result; `render(index, frame)` returns the composed BGR image.
 
     `people` (the Results of `--person all`): every person's 2D skeleton is drawn in its own colour
-    with its ID, and the 3D view shows `result` (the main person)."""
+    with its ID, and the 3D view shows `result` (the main person). `view`: a VIEW_ANGLES name.
+
+    The 3D panel is drawn in layers, each by its own method, so that a test can draw one alone:
+    `draw_floor` (grid, path, camera, shadow), `draw_rings`, `draw_skeleton`; `draw_panel` stacks
+    them in that order, so nothing covers the skeleton."""
 
     def __init__(self, result, in_width: int, in_height: int, max_height: int = DEFAULT_MAX_HEIGHT,
-                 people=None):
+                 people=None, view: str = DEFAULT_VIEW):
         self.result = result
-        self.people = None
-        if people:
-            self.people = [(int(r.person["id"]), _image_points(r) * (_even(min(in_height, max_height))
-                                                                     / in_height))
-                           for r in people]
         self.height = _even(min(in_height, max_height))
         self.zoom = self.height / in_height
         self.video_width = _even(in_width * self.zoom)
         self.width = self.video_width + self.height                 # 3D panel is square
+        self.people = None
+        if people:
+            self.people = [(int(r.person["id"]), _image_points(r) * self.zoom) for r in people]
         self.points = _image_points(result) * self.zoom
         self.sigma = np.asarray(result.uncertainty, dtype=np.float64)
         self.colours = uncertainty_colours(self.sigma)
-        joints = np.asarray(result.joints_world, dtype=np.float64)
-        self.joints = joints
-        valid = np.isfinite(joints).all(axis=(1, 2))
-        self.valid = valid
-        # horizontal centre of the 3D view: the pelvis, held through empty frames; fixed height
-        centre = _nearest_filled(joints[:, 0], valid)
-        low, high, view_height = _vertical_extent(joints[valid])
-        centre[:, 1] = (low + high) / 2
-        self.centres = centre
-        self.view = _View3D(result, self.height, view_height)
-        self.trail = joints[:, 0] * [1.0, 0.0, 1.0]   # pelvis dropped to the floor (valid frames drawn)
         self.canvas = np.zeros((self.height, self.width, 3), np.uint8)
         self.panel = np.zeros((self.height, self.height, 3), np.uint8)   # contiguous: fast to fill
-        self.background = np.full_like(self.panel, (32, 28, 28))
-        ticks = np.arange(-4.0, 4.01, 0.5)
-        self.grid = np.array([[[t, 0.0, -4.0], [t, 0.0, 4.0]] for t in ticks]
-                             + [[[-4.0, 0.0, t], [4.0, 0.0, t]] for t in ticks])   # (lines, 2, 3)
         self.joint_px = max(3, int(round(self.height / 160)))
         self.line_px = max(2, int(round(self.height / 240)))
-        # joint sizes: 2D dots grow with the uncertainty (up to 2.5x), 3D rings are 2 sigma
-        sigma = np.nan_to_num(self.sigma)
-        self.radius_2d = np.round(self.joint_px * (1.0 + 1.5 * np.clip(sigma / HIGH_UNCERTAINTY_M, 0, 1.0)))
-        self.ring_3d = np.round(2.0 * sigma * self.view.scale)
+        self.font = max(0.33, self.height / 1500)   # OpenCV font scale of the legend: readable at 360 px
+        # 2D dots grow with the uncertainty (up to 2.5x)
+        self.radius_2d = np.round(self.joint_px * (1.0 + 1.5 * np.clip(np.nan_to_num(self.sigma) / HIGH_UNCERTAINTY_M,
+                                                                          0, 1.0)))
+        self._place_3d(result, view)
+        self.background = self._panel_background()
+
+    # -- set up once per clip ---------------------------------------------------------------
+
+    def _place_3d(self, result, view: str):
+        """Frame the clip and project everything the 3D panel shows, for every frame at once."""
+        joints = np.asarray(result.joints_world, dtype=np.float64)
+        self.valid = np.isfinite(joints).all(axis=(1, 2))
+        size = self.height
+        margin = max(4, size // 40)
+        self.legend_height = int(round(size * 0.1))
+        self.figure_area = (margin, self.legend_height + margin, size - margin, size - margin)
+        poses = result.world_from_camera_at()                # (F, 4, 4) each frame's camera in the world
+        axes = view_axes(view, poses[0])
+        fps = float(result.video.get("fps") or 30.0)
+        self.framing = choose_framing(joints, self.valid, axes, self.figure_area, fps)
+        centres = self.framing.centres
+        self.figure_px, self.depth = self.framing.project(joints, centres[:, None])      # (F, 17, 2), (F, 17)
+        self.shadow_px, _ = self.framing.project(joints * [1.0, 0.0, 1.0], centres[:, None])
+        self.floor_path = joints[:, 0] * [1.0, 0.0, 1.0]     # the pelvis dropped to the floor, world
+        self.trail_frames = max(1, int(round(TRAIL_S * fps)))
+        self.path_step = max(1, int(round(fps / 10)))
+        # in the front view the panel looks over the camera's shoulder: no marker
+        self.show_camera = view != "front"
+        camera_px, _ = self.framing.project(poses[:, :3, 3], centres)
+        ahead_px, _ = self.framing.project(poses[:, :3, 3] + 0.5 * poses[:, :3, 2], centres)
+        left, top, right, bottom = self.figure_area
+        self.camera_px = np.clip(camera_px, [left, top], [right, bottom])   # off the panel: at its edge
+        self.camera_aim = ahead_px - camera_px
+        self.grid = self._grid_lines(joints)
+        self.ring_px = np.round(np.nan_to_num(self.sigma) * self.framing.scale)   # radius sigma
+
+    def _grid_lines(self, joints: np.ndarray) -> np.ndarray:
+        """(lines, 2, 3) floor lines every GRID_STEP_M on whole metres of the world: round the
+        whole path when the view holds still; round the world's origin when it glides, shifted by
+        whole steps under the view's centre in `_draw_grid` (so the grid stays put in the world)."""
+        span = max(self.height / self.framing.scale, MIN_VIEW_SPAN_M)
+        if self.framing.glides or not self.valid.any():
+            low = np.full(3, -np.ceil(1.5 * span))
+            high = -low
+        else:
+            path = joints[self.valid, 0]
+            low = np.floor(path.min(axis=0) - 0.5 * span)
+            high = np.ceil(path.max(axis=0) + 0.5 * span)
+        xs = np.arange(low[0], high[0] + 1e-6, GRID_STEP_M)
+        zs = np.arange(low[2], high[2] + 1e-6, GRID_STEP_M)
+        return np.array([[[x, 0.0, low[2]], [x, 0.0, high[2]]] for x in xs]
+                        + [[[low[0], 0.0, z], [high[0], 0.0, z]] for z in zs])
+
+    def _panel_background(self) -> np.ndarray:
+        """The panel's fixed part: the background, the legend and, when the view holds still, the grid."""
+        background = np.full_like(self.panel, BACKGROUND)
+        if not self.framing.glides:
+            self._draw_grid(background, 0)
+        self._draw_legend(background)
+        return background
+
+    def _draw_legend(self, panel):
+        """Top strip, two rows: the colour scale of sigma and what a ring means; the grid's step,
+        the path and the camera."""
+        size = self.height
+        rows = int(self.legend_height * 0.42), int(self.legend_height * 0.88)
+        gap = max(6, size // 60)
+        swatch = max(8, size // 40)
+        x = self._legend_text(panel, f"sigma {100 * LOW_UNCERTAINTY_M:.0f}", gap, rows[0])
+        ramp = uncertainty_colours(np.linspace(LOW_UNCERTAINTY_M, HIGH_UNCERTAINTY_M, 4 * swatch))
+        bar_top = rows[0] - int(swatch * 0.6)
+        panel[bar_top:rows[0], x + 2:x + 2 + 4 * swatch] = ramp[None].astype(np.uint8)
+        x = self._legend_text(panel, f"{100 * HIGH_UNCERTAINTY_M:.0f} cm", x + 4 * swatch + 4, rows[0])
+        radius = swatch // 2
+        ring_colour = uncertainty_colours(np.array(RING_ABOVE_M)).tolist()
+        cv2.circle(panel, (x + gap + radius, rows[0] - radius + 1), radius, ring_colour, 1, cv2.LINE_AA)
+        self._legend_text(panel, f"ring: sigma > {100 * RING_ABOVE_M:.0f} cm", x + gap + 2 * radius + 3, rows[0])
+        x = gap
+        items = [(GRID_COLOUR, f"{GRID_STEP_M:.0f} m grid"), (PATH_COLOUR, "path")]
+        if self.show_camera:
+            items.append((CAMERA_COLOUR, "camera"))
+        for colour, text in items:
+            cv2.line(panel, (x, rows[1] - radius), (x + swatch, rows[1] - radius), colour, 2, cv2.LINE_AA)
+            x = self._legend_text(panel, text, x + swatch + 3, rows[1]) + 2 * gap
+
+    def _legend_text(self, panel, text: str, x: int, baseline: int) -> int:
+        """Small print at (x, baseline); returns where it ends."""
+        cv2.putText(panel, text, (x, baseline), cv2.FONT_HERSHEY_SIMPLEX, self.font, TEXT_COLOUR, 1, cv2.LINE_AA)
+        return x + cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, self.font, 1)[0][0]
+
+    # -- the 3D panel, layer by layer -------------------------------------------------------
+
+    def _draw_grid(self, panel, index):
+        """The 1 m floor grid, the scale of the panel."""
+        centre = self.framing.centres[index]
+        base = np.zeros(3)
+        if self.framing.glides:     # whole steps under the moving centre, so the grid stays put in the world
+            base = np.round(centre / GRID_STEP_M) * GRID_STEP_M * [1.0, 0.0, 1.0]
+        ends, _ = self.framing.project(self.grid + base, centre)
+        cv2.polylines(panel, list(np.round(ends).astype(np.int32)), False, GRID_COLOUR, 1, cv2.LINE_AA)
+
+    def _draw_path(self, panel, index):
+        """The pelvis path on the floor: the last TRAIL_S seconds bright, the next TRAIL_S faint and thin."""
+        centre = self.framing.centres[index]
+        ahead = np.arange(index, min(len(self.valid), index + self.trail_frames + 1))
+        # the bright, thick line at about 10 points a second, ending at this frame: a thick
+        # anti-aliased line costs per segment, and a pelvis path has no finer detail worth the time
+        behind = np.arange(index, max(-1, index - self.trail_frames - 1), -self.path_step)[::-1]
+        for frames, colour, thickness in ((ahead, PATH_AHEAD_COLOUR, 1), (behind, PATH_COLOUR, self.line_px)):
+            frames = frames[self.valid[frames]]
+            if len(frames) > 1:
+                pixels, _ = self.framing.project(self.floor_path[frames], centre)
+                cv2.polylines(panel, [np.round(pixels).astype(np.int32)], False, colour, thickness, cv2.LINE_AA)
+
+    def _draw_camera(self, panel, index):
+        """The video camera: a dot where it stands (at the panel's edge when off it) and a stroke
+        along its viewing direction, which turns when the camera turns."""
+        at = self.camera_px[index]
+        aim = self.camera_aim[index]
+        cv2.circle(panel, _point(at), self.joint_px, CAMERA_COLOUR, -1, cv2.LINE_AA)
+        length = np.linalg.norm(aim)
+        if length > 1.0:
+            tip = at + aim / length * 4 * self.joint_px
+            cv2.line(panel, _point(at), _point(tip), CAMERA_COLOUR, self.line_px, cv2.LINE_AA)
+
+    def _draw_shadow(self, panel, index):
+        """The figure dropped straight down onto the floor: shows where it stands and how high the feet are."""
+        pixels = self.shadow_px[index]
+        for p, c in BONES:
+            cv2.line(panel, _point(pixels[p]), _point(pixels[c]), SHADOW_COLOUR, self.line_px, cv2.LINE_AA)
+
+    def draw_floor(self, panel, index):
+        """Everything under the figure: grid, path, camera and shadow."""
+        if self.framing.glides:
+            self._draw_grid(panel, index)
+        self._draw_path(panel, index)
+        if self.show_camera:
+            self._draw_camera(panel, index)
+        if self.valid[index]:
+            self._draw_shadow(panel, index)
+
+    def draw_rings(self, panel, index) -> int:
+        """A thin ring of radius sigma round each of the (at most MAX_RINGS) joints above
+        RING_ABOVE_M; returns how many were drawn."""
+        if not self.valid[index]:
+            return 0
+        ringed = ringed_joints(self.sigma[index])
+        for j in ringed:
+            cv2.circle(panel, _point(self.figure_px[index, j]), int(self.ring_px[index, j]),
+                       self.colours[index, j].tolist(), 1, cv2.LINE_AA)
+        return len(ringed)
+
+    def draw_skeleton(self, panel, index):
+        """Bones far to near (near ones over far ones), the far ones darker so the depth reads;
+        then the joints in their uncertainty colour."""
+        if not self.valid[index]:
+            return
+        pixels, depth = self.figure_px[index], self.depth[index]
+        bone_depth = np.array([depth[p] + depth[c] for p, c in BONES]) / 2
+        nearest, farthest = bone_depth.min(), bone_depth.max()
+        far = (bone_depth - nearest) / max(farthest - nearest, 1e-6)
+        for b in np.argsort(-bone_depth):
+            p, c = BONES[b]
+            colour = tuple(float(v) * (1.0 - 0.4 * far[b]) for v in BONE_COLOURS[b])
+            cv2.line(panel, _point(pixels[p]), _point(pixels[c]), colour, self.line_px + 1, cv2.LINE_AA)
+        for j in np.argsort(-depth):
+            cv2.circle(panel, _point(pixels[j]), self.joint_px, self.colours[index, j].tolist(), -1, cv2.LINE_AA)
+
+    def draw_panel(self, index) -> np.ndarray:
+        """The whole 3D panel of frame `index` (into self.panel)."""
+        panel = self.panel
+        panel[:] = self.background
+        self.draw_floor(panel, index)
+        if not self.valid[index]:
+            cv2.putText(panel, "no person", (self.height // 2 - 60, self.height // 2),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.8, TEXT_COLOUR, 1, cv2.LINE_AA)
+            return panel
+        self.draw_rings(panel, index)
+        self.draw_skeleton(panel, index)
+        return panel
+
+    # -- the video side ---------------------------------------------------------------------
 
     def _draw_people_2d(self, image, index):
         """Each person's bones in their own colour, their ID above the head."""
@@ -197,8 +466,7 @@ class OverlayRenderer:
             colour = PERSON_COLOURS[pid % len(PERSON_COLOURS)]
             for p, c in BONES:
                 if np.isfinite(pts[[p, c]]).all():
-                    cv2.line(image, tuple(np.round(pts[p]).astype(int)), tuple(np.round(pts[c]).astype(int)),
-                             colour, self.line_px, cv2.LINE_AA)
+                    cv2.line(image, _point(pts[p]), _point(pts[c]), colour, self.line_px, cv2.LINE_AA)
             seen = pts[np.isfinite(pts).all(-1)]
             top, bottom = seen[:, 1].min(), seen[:, 1].max()
             at = (int(seen[:, 0].mean() - 30 * scale), int(max(20, top - 0.15 * (bottom - top) - 4)))
@@ -215,43 +483,11 @@ class OverlayRenderer:
             return
         for (p, c), colour in zip(BONES, BONE_COLOURS):
             if np.isfinite(pts[[p, c]]).all():
-                cv2.line(image, tuple(np.round(pts[p]).astype(int)), tuple(np.round(pts[c]).astype(int)),
-                         colour, self.line_px, cv2.LINE_AA)
+                cv2.line(image, _point(pts[p]), _point(pts[c]), colour, self.line_px, cv2.LINE_AA)
         for j in range(len(JOINT_NAMES)):
             if np.isfinite(pts[j]).all():
-                cv2.circle(image, tuple(np.round(pts[j]).astype(int)), int(self.radius_2d[index, j]),
+                cv2.circle(image, _point(pts[j]), int(self.radius_2d[index, j]),
                            self.colours[index, j].tolist(), -1, cv2.LINE_AA)
-
-    def _draw_3d(self, panel, index):
-        panel[:] = self.background
-        centre = self.centres[index]
-        view = self.view
-        # floor grid, 0.5 m squares around the view centre (snapped so it scrolls with the world)
-        base = np.round(centre / 0.5) * 0.5 * [1.0, 0.0, 1.0]
-        ends, _ = view.project(self.grid + base, centre)
-        cv2.polylines(panel, list(ends.astype(np.int32)), False, (70, 64, 64), 1, cv2.LINE_AA)
-        # pelvis trail on the floor up to this frame
-        start = max(0, index - 300)
-        trail = self.trail[start:index + 1][self.valid[start:index + 1]]
-        if len(trail) > 1:
-            pix, _ = view.project(trail, centre)
-            cv2.polylines(panel, [pix.astype(np.int32)], False, (110, 180, 110), 1, cv2.LINE_AA)
-        if not self.valid[index]:
-            cv2.putText(panel, "no person", (self.height // 2 - 60, self.height // 2),
-                        cv2.FONT_HERSHEY_SIMPLEX, 0.8, (200, 200, 200), 1, cv2.LINE_AA)
-            return
-        pix, depth = view.project(self.joints[index], centre)
-        # far bones first so near ones are drawn over them
-        order = np.argsort([-(depth[p] + depth[c]) for p, c in BONES])
-        for b in order:
-            p, c = BONES[b]
-            cv2.line(panel, tuple(pix[p].astype(int)), tuple(pix[c].astype(int)), BONE_COLOURS[b],
-                     self.line_px + 1, cv2.LINE_AA)
-        for j in np.argsort(-depth):
-            colour = self.colours[index, j].tolist()
-            cv2.circle(panel, tuple(pix[j].astype(int)), self.joint_px, colour, -1, cv2.LINE_AA)
-            if self.ring_3d[index, j] > self.joint_px + 1:
-                cv2.circle(panel, tuple(pix[j].astype(int)), int(self.ring_3d[index, j]), colour, 1, cv2.LINE_AA)
 
     def _draw_labels(self, index):
         r = self.result
@@ -260,9 +496,6 @@ class OverlayRenderer:
         scale = self.height / 1000
         cv2.putText(self.canvas, text, (10, int(30 * scale) + 10), cv2.FONT_HERSHEY_SIMPLEX, scale,
                     (255, 255, 255), max(1, int(2 * scale)), cv2.LINE_AA)
-        legend = "uncertainty: green 2 cm .. red 10 cm; rings 2 sigma"
-        cv2.putText(self.canvas, legend, (self.video_width + 8, self.height - 12), cv2.FONT_HERSHEY_SIMPLEX,
-                    scale * 0.8, (200, 200, 200), 1, cv2.LINE_AA)
 
     def render(self, index: int, frame: np.ndarray) -> np.ndarray:
         left = self.canvas[:, :self.video_width]
@@ -271,17 +504,18 @@ class OverlayRenderer:
         else:
             cv2.resize(frame, (self.video_width, self.height), dst=left, interpolation=cv2.INTER_AREA)
         self._draw_2d(left, index)
-        self._draw_3d(self.panel, index)
-        self.canvas[:, self.video_width:] = self.panel
+        self.canvas[:, self.video_width:] = self.draw_panel(index)
         self._draw_labels(index)
         return self.canvas
 
 
-def write_overlay(result, video_path, out_path, max_height: int = DEFAULT_MAX_HEIGHT) -> None:
+def write_overlay(result, video_path, out_path, max_height: int = DEFAULT_MAX_HEIGHT,
+                  view: str = DEFAULT_VIEW) -> None:
     """Write the overlay MP4 for `result` (one Result, or a list: every person drawn) drawn on the
     frames of `video_path` (streamed, one frame
     in memory at a time). The video must be the one the Result was estimated from. The frame rate
-    is the container's nominal rate (what players show for the input), else the measured mean."""
+    is the container's nominal rate (what players show for the input), else the measured mean.
+    `view`: the 3D panel's viewpoint, a VIEW_ANGLES name (`--overlay-view`)."""
     people = None
     if isinstance(result, list):      # every person: the 3D view shows the main one
         people = result
@@ -290,7 +524,7 @@ def write_overlay(result, video_path, out_path, max_height: int = DEFAULT_MAX_HE
     first = next(frames, None)
     if first is None:
         raise DiffposeError(f"'{video_path}' has no frames to draw on")
-    renderer = OverlayRenderer(result, first.shape[1], first.shape[0], max_height, people=people)
+    renderer = OverlayRenderer(result, first.shape[1], first.shape[0], max_height, people=people, view=view)
     expected = result.frame_count
     command = [_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
                "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{renderer.width}x{renderer.height}",
