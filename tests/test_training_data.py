@@ -8,7 +8,8 @@ import torch
 from diffpose_cli.errors import DiffposeError
 from diffpose_cli.training.blazepose_cache import BlazePoseWindows, load_clips
 from diffpose_cli.training.detector_noise import COMPONENTS
-from diffpose_cli.training.h36m import load_tracks, sh_tracks
+from diffpose_cli.training.evaluate import SH_STD_PX
+from diffpose_cli.training.h36m import TEST_SUBJECTS, TRAINING_SUBJECTS, load_tracks, sh_tracks, sh_widths
 from diffpose_cli.lifter.model import load_lifter
 from diffpose_cli.pose2d.mixtures import mixtures_from_points
 from diffpose_cli.skeleton import BONES
@@ -38,6 +39,15 @@ def test_training_subjects_stacked_hourglass_detections(s1_walking):
         others = [j for j in range(17) if j not in (7, 9, 10)]  # SH's own spine and head differ
         d = np.linalg.norm(t.keypoints[:, others] - truth.keypoints[:, others], axis=-1)
         assert 4 < np.median(d) < 12
+
+
+def test_stacked_hourglass_widths_come_from_the_training_subjects(h36m_dir):
+    """SH_STD_PX (used in training and in `diffpose eval --input sh`) is what sh_widths measures on
+    the training subjects, S1-S8, never the test subjects S9/S11."""
+    assert not set(TRAINING_SUBJECTS) & set(TEST_SUBJECTS)
+    widths = sh_widths(h36m_dir)
+    print("SH widths on the training subjects (px):", widths.astype(int).tolist())
+    assert np.array_equal(widths, SH_STD_PX)
 
 
 def test_virtual_cameras_film_the_motion_as_a_pinhole_would(s1_walking):

@@ -28,13 +28,13 @@ import cv2
 import numpy as np
 
 from ..files import atomic_output
-from .h36m import find_h36m
+from .h36m import TRAINING_SUBJECTS, find_h36m
 
 CLIP_FRAMES = 64
 SOURCE_STRIDE = 2          # Human3.6M is 50 fps, the model 25
 LONG_SIDE_PX = 480         # rendering cost grows with the pixels; BlazePose reads 256 px anyway
 JPEG_QUALITY = (35, 95)
-SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
+SUBJECTS = TRAINING_SUBJECTS
 
 
 def clip_plan(poses, subjects, seed: int, index: int):

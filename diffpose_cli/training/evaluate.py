@@ -27,10 +27,10 @@ from .h36m import TEST_SUBJECTS, load_sh_detections, load_tracks
 
 # How sure the 2D input is, in pixels, per Human3.6M joint. Ground truth: a pixel (rounding).
 GT_STD_PX = 1.0
-# Stacked-Hourglass gives no confidences. Its median error is about 9-10 px on most joints (the
-# figure in ../shared/data/h36m/README.md), but its "spine" and "head" are different landmarks
-# from Human3.6M's (a median 45 px and 21 px away), so those two get correspondingly wide kernels.
-SH_STD_PX = np.array([8, 8, 8, 9, 8, 8, 9, 38, 8, 8, 20, 8, 8, 9, 8, 8, 9], dtype=np.float32)
+# Stacked-Hourglass gives no confidences: each joint's kernel is as wide as the detector's spread
+# about the truth on the training subjects (h36m.sh_widths(h36m_dir), S1-S8; tests/test_training_data.py
+# checks it). Its "spine" and "head" are different landmarks from Human3.6M's, hence their width.
+SH_STD_PX = np.array([7, 11, 7, 8, 9, 6, 10, 35, 6, 7, 20, 6, 5, 6, 6, 5, 6], dtype=np.float32)
 
 RADIUS_90 = 2.50  # 90% of an isotropic 3D Gaussian lies within 2.50 std of its centre
 

@@ -18,6 +18,7 @@ from ..errors import DiffposeError
 from ..skeleton import sh16_to_h36m
 
 TEST_SUBJECTS = ["S9", "S11"]
+TRAINING_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")   # everything else: what constants may be chosen on
 CAMERAS = ["54138969", "55011271", "58860488", "60457274"]
 FPS = 50.0
 
@@ -136,3 +137,21 @@ def sh_tracks(h36m_dir, subjects) -> list[Track]:
             n = min(len(points), len(t.joints_camera))
             out.append(dataclasses.replace(t, keypoints=points[:n], joints_camera=t.joints_camera[:n]))
     return out
+
+
+def sh_widths(h36m_dir, subjects=TRAINING_SUBJECTS) -> np.ndarray:
+    """(17,) per Human3.6M joint, the spread of the Stacked-Hourglass detections about the projected
+    truth over `subjects`' tracks, as a Gaussian's std in pixels: the median distance over
+    sqrt(2 ln 2) (the median radius of an isotropic 2D Gaussian), rounded to a whole pixel. SH has
+    no neck/nose point: that joint takes the median of the others."""
+    tracks = load_tracks(h36m_dir, list(subjects))
+    detections = load_sh_detections(h36m_dir, tracks)
+    distances = []
+    for t in tracks:
+        if t.key in detections:
+            points, _present = detections[t.key]
+            n = min(len(points), len(t.keypoints))
+            distances.append(np.linalg.norm(points[:n] - t.keypoints[:n], axis=-1))
+    std = np.nanmedian(np.concatenate(distances), axis=0) / np.sqrt(2 * np.log(2))
+    std[np.isnan(std)] = np.nanmedian(std)
+    return np.round(std).astype(np.float32)
