@@ -98,11 +98,15 @@ def test_bare_state_dict_and_data_preprocessor_keys_are_accepted(tmp_path, check
     sd = checkpoints[0]
     p = tmp_path / "bare.pth"
     torch.save(dict(sd), p)
-    hrnet_io.load_hrnet(p)
+    for k, v in hrnet_io.load_hrnet(p).state_dict().items():
+        assert torch.equal(v, sd[k]), k
     extra = dict(sd)
     extra["data_preprocessor.mean"] = torch.zeros(3)
     torch.save({"state_dict": extra}, p)
-    hrnet_io.load_hrnet(p)
+    loaded = hrnet_io.load_hrnet(p).state_dict()
+    assert "data_preprocessor.mean" not in loaded
+    for k, v in loaded.items():
+        assert torch.equal(v, sd[k]), k
 
 
 def test_bad_checkpoints_are_one_line_errors(tmp_path, checkpoints):
@@ -190,15 +194,27 @@ def test_heatmap_decoding_is_argmax_plus_quarter_pixel():
     assert np.allclose(kp[0, 0], [-1, -1]) and sc[0, 0] <= 0
 
 
-def test_flip_test_averages_the_mirrored_crop(checkpoints):
-    sd, p1, _ = checkpoints
-    det = detectors.HRNetDetector(p1, flip_test=True)
+def test_flip_test_treats_a_mirrored_crop_as_the_mirrored_person(checkpoints):
+    """With flip_test, the heatmaps of a crop mirrored left to right are the crop's own heatmaps
+    mirrored, each joint's on its left/right counterpart, one pixel along (MMPose's shift of the
+    flipped heatmaps), away from the border column the shift leaves. A flip test that forgot to
+    exchange the joints, shifted the wrong way or did not average would break it; without the flip
+    test it does not hold for these (random) weights."""
+    _sd, p1, _ = checkpoints
     x = torch.randn(1, 3, 256, 192, generator=torch.Generator().manual_seed(3))
-    with torch.no_grad():
-        a = det.model(x)
-        b = torch.flip(det.model(torch.flip(x, dims=[3])), dims=[3])[:, COCO_MIRROR]
-    b[..., 1:] = b[..., :-1].clone()
-    assert np.allclose(det.heatmaps(x), ((a + b) / 2).numpy(), atol=1e-5)
+    mirrored = torch.flip(x, dims=[3])
+
+    def expected_from(h):
+        m = np.flip(h, axis=3)[:, COCO_MIRROR].copy()
+        m[..., 1:] = m[..., :-1]
+        return m
+
+    with_flip = detectors.HRNetDetector(p1, flip_test=True)
+    a, b = with_flip.heatmaps(x), with_flip.heatmaps(mirrored)
+    assert np.allclose(b[..., 2:-2], expected_from(a)[..., 2:-2], atol=1e-5)
+    plain = detectors.HRNetDetector(p1, flip_test=False)
+    a, b = plain.heatmaps(x), plain.heatmaps(mirrored)
+    assert not np.allclose(b[..., 2:-2], expected_from(a)[..., 2:-2], atol=1e-3)
 
 
 def test_offline_download_fails_fast_with_a_clear_message(tmp_path, monkeypatch):

@@ -17,7 +17,12 @@ import numpy as np
 from ..pose2d.detectors import COCO_DIRECT, HIP_DOWN, HIP_NARROW, SPINE_FRAC
 from .model import pelvis_view_rotation
 
-WEIGHT = 0.5     # the detector's share: the two estimates are about as good as each other
+# The detector's share: a fixed prior, not fitted. Equal weights are the least-variance mean of two
+# estimates with independent errors when neither is known to be the better one on real people; the
+# only data with exact truth outside the validation clip are the studio's renders, on which
+# BlazePose reads the mannequin worse than it reads people (docs/accuracy.md), so they cannot set
+# it, and the validation clip only measures the result (benchmarks/real_views.py, with and without).
+WEIGHT = 0.5
 R_HIP, L_HIP, SPINE, THORAX, NECK, HEAD, L_SHOULDER, R_SHOULDER = 1, 4, 7, 8, 9, 10, 11, 14
 LIMBS = sorted(COCO_DIRECT)
 
