@@ -2,6 +2,7 @@
 
     python benchmarks/run_all.py --out docs/benchmarks.md            # the whole set (about an hour on 2 cores)
     python benchmarks/run_all.py --only real_views,bench_lifter       # some of it
+    python benchmarks/run_all.py --only bench_video --update          # rerun some, keep the rest of --out
     python benchmarks/run_all.py --list                               # what the set is
 
 Each benchmark runs in its own process, exactly as its command line says (the commands are in the
@@ -175,7 +176,48 @@ def shown(bench: Benchmark) -> str:
     return " ".join(bench.command)
 
 
-def markdown(outcomes: list[Outcome], started: str) -> str:
+@dataclass
+class Kept:
+    """A benchmark's rows and section as an earlier run wrote them into --out (--update)."""
+    bench: Benchmark
+    rows: list[str]
+    section: str
+
+
+def earlier_runs(path: Path) -> dict[str, Kept]:
+    """The benchmarks of an earlier --out file, by name: their table rows and their sections."""
+    if not path.is_file():
+        return {}
+    text = path.read_text()
+    by_command = {f"`{shown(b)}`": b for b in SET}
+    kept: dict[str, Kept] = {}
+    current = None
+    for line in text.splitlines():
+        if not line.startswith("| "):
+            continue
+        head = line.split(" | ")[0][2:].strip()
+        if head in by_command:
+            current = by_command[head]
+            kept[current.name] = Kept(current, [], "")
+        elif head == "" and current is not None:
+            kept[current.name].rows.append(line)
+            continue
+        else:
+            current = None
+            continue
+        kept[current.name].rows.append(line)
+    for part in text.split("\n## ")[1:]:
+        name = part.split("\n", 1)[0].strip()
+        if name in kept:
+            kept[name].section = "## " + part.rstrip() + "\n"
+    return kept
+
+
+def markdown(outcomes: list[Outcome], started: str, kept: dict[str, Kept] | None = None) -> str:
+    """The table and the outputs; with `kept` (--update), the benchmarks not rerun as they were."""
+    kept = kept or {}
+    fresh = {o.bench.name: o for o in outcomes}
+    order = [b.name for b in SET if b.name in fresh or b.name in kept]
     import torch
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                             text=True).stdout.strip() or "unknown"
@@ -184,15 +226,23 @@ def markdown(outcomes: list[Outcome], started: str) -> str:
              f"{platform.machine()} with {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
              f"torch {torch.__version__}. Each figure's command reruns it alone; the full outputs follow the table.",
              "", "| benchmark | figure | value | quoted in |", "| --- | --- | ---: | --- |"]
-    for o in outcomes:
+    for name in order:
+        if name not in fresh:
+            lines += kept[name].rows
+            continue
+        o = fresh[name]
         for i, (figure, value) in enumerate(o.rows):
             head = f"`{shown(o.bench)}`" if i == 0 else ""
             lines.append(f"| {head} | {figure} | {value} | {o.bench.quoted_in if i == 0 else ''} |")
     lines.append("")
-    for o in outcomes:
+    for name in order:
+        if name not in fresh:
+            lines += [kept[name].section.rstrip(), ""]
+            continue
+        o = fresh[name]
         state = "" if o.code == 0 else f", failed (exit code {o.code})"
-        lines += [f"## {o.bench.name}", "", f"`{shown(o.bench)}`: {o.seconds / 60:.1f} minutes{state}", "",
-                  "```text", o.output.rstrip(), "```", ""]
+        lines += [f"## {o.bench.name}", "", f"`{shown(o.bench)}`: {o.seconds / 60:.1f} minutes{state} "
+                  f"(started {started})", "", "```text", o.output.rstrip(), "```", ""]
     return "\n".join(lines)
 
 
@@ -201,6 +251,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md", help="the Markdown to write")
     ap.add_argument("--only", default=None, help="comma-separated names (see --list)")
     ap.add_argument("--list", action="store_true", help="list the set and exit")
+    ap.add_argument("--update", action="store_true",
+                    help="keep the other benchmarks of --out as an earlier run wrote them")
     args = ap.parse_args(argv)
     if args.list:
         for b in SET:
@@ -215,6 +267,7 @@ def main(argv=None) -> int:
         chosen = [b for b in SET if b.name in names]
     started = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     outcomes = []
+    kept = earlier_runs(args.out) if args.update else {}
     with tempfile.TemporaryDirectory() as folder:
         for bench in chosen:
             print(f"running {bench.name}: {shown(bench)}", file=sys.stderr, flush=True)
@@ -223,7 +276,7 @@ def main(argv=None) -> int:
             print(f"  {'ok' if o.code == 0 else 'FAILED'} in {o.seconds / 60:.1f} min", file=sys.stderr, flush=True)
             args.out.parent.mkdir(parents=True, exist_ok=True)
             part = args.out.with_name(args.out.name + ".part")
-            part.write_text(markdown(outcomes, started))
+            part.write_text(markdown(outcomes, started, kept))
             os.replace(part, args.out)
     print(f"wrote {args.out}", file=sys.stderr)
     return 1 if any(o.code for o in outcomes) else 0
