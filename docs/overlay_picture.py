@@ -15,7 +15,8 @@ from pathlib import Path
 import cv2
 
 from diffpose_cli.export.json_format import read_json
-from diffpose_cli.export.overlay import DEFAULT_VIEW, VIEW_ANGLES, OverlayRenderer, _read_frames
+from diffpose_cli.export.overlay import OverlayRenderer, read_frames
+from diffpose_cli.export.overlay_view import DEFAULT_VIEW, VIEW_ANGLES
 
 REPO = Path(__file__).resolve().parent.parent
 VIDEO = REPO / "samples" / "studio_walk.mp4"
@@ -33,7 +34,7 @@ def main():
         result = estimate(str(VIDEO), quiet=True)
     else:
         result = read_json(REPO / "samples" / "studio_walk.json")
-    frames = _read_frames(VIDEO)          # the pipeline's reader: the frames the pose was estimated from
+    frames = read_frames(VIDEO)          # the pipeline's reader: the frames the pose was estimated from
     for _ in range(args.frame):
         next(frames)
     image = next(frames)

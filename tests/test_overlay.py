@@ -21,7 +21,8 @@ import pytest
 from cli_in_process import assert_one_error_line, run_cli
 from diffpose_cli.errors import DiffposeError
 from diffpose_cli.export.json_format import read_json
-from diffpose_cli.export.overlay import (MAX_RINGS, VIEW_ANGLES, OverlayRenderer, uncertainty_colours,
+from diffpose_cli.export.overlay_view import VIEW_ANGLES
+from diffpose_cli.export.overlay import (MAX_RINGS, OverlayRenderer, uncertainty_colours,
                                          write_overlay)
 from diffpose_cli.options import OVERLAY_VIEWS, RunOptions
 from diffpose_cli.skeleton import BONES, JOINT_NAMES
