@@ -240,6 +240,7 @@ def test_a_cluster_with_a_gpu_gets_a_gpu_worker_that_finds_its_own_device(videos
     CUDA; `cuda` on a GPU host), which the report says per video. `--device cuda` is not refused
     by the driver either: the worker that finds no GPU refuses it, in one line."""
     from conftest import cuda_available
+    has_cuda = cuda_available()
     source = tmp_path / "in"
     source.mkdir()
     make.person_clip(videos_dir, source / "runner_12.mp4")
@@ -250,10 +251,10 @@ def test_a_cluster_with_a_gpu_gets_a_gpu_worker_that_finds_its_own_device(videos
         report = read_report(tmp_path / "auto")
         assert (report["device"], report["workers"]) == ("cuda", 1)
         assert report["files"][0]["status"] == "done"
-        assert report["files"][0]["device"] == ("cuda" if cuda_available() else "cpu")
+        assert report["files"][0]["device"] == ("cuda" if has_cuda else "cpu")
         cuda = gpu_cluster.run([*batch_args(source, tmp_path / "cuda", "--format", "json"), "--ray", ADDRESS,
                                 "--device", "cuda"], timeout=600)
-    if not cuda_available():
+    if not has_cuda:
         assert cuda.returncode != 0 and "Traceback" not in cuda.stderr
         assert "no CUDA GPU" in cuda.stderr, cuda.stderr[-3000:]
 

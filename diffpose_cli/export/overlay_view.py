@@ -7,12 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DiffposeError
+from ..options import OVERLAY_VIEWS
 from .rig import nearest_valid_index
 
 # (azimuth, elevation) in degrees of each --overlay-view: azimuth measured round from the video
 # camera's viewing direction (made horizontal), elevation above the floor
 VIEW_ANGLES = {"three-quarter": (45.0, 20.0), "front": (0.0, 10.0), "side": (90.0, 10.0), "top": (0.0, 90.0)}
-DEFAULT_VIEW = "three-quarter"      # the names are options.OVERLAY_VIEWS
+DEFAULT_VIEW = OVERLAY_VIEWS[0]      # VIEW_ANGLES holds one entry per options.OVERLAY_VIEWS name
 
 MIN_VIEW_SPAN_M = 2.0        # the panel shows at least this much, so a small figure is not blown up
 HOLD_STILL_MIN_ZOOM = 0.9    # a still view is taken if its figure is at least 90% the size of a gliding one's

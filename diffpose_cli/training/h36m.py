@@ -125,18 +125,22 @@ def load_sh_detections(h36m_dir, tracks: list[Track]) -> dict:
     return out
 
 
+def _with_sh_detections(h36m_dir, subjects):
+    """(track, SH points) of each of the subjects' tracks that has detections, both cut to their
+    common length (the detections can be a frame or two longer or shorter)."""
+    tracks = load_tracks(h36m_dir, subjects)
+    detections = load_sh_detections(h36m_dir, tracks)
+    for t in tracks:
+        if t.key in detections:
+            points, _present = detections[t.key]
+            n = min(len(points), len(t.joints_camera))
+            yield dataclasses.replace(t, keypoints=t.keypoints[:n], joints_camera=t.joints_camera[:n]), points[:n]
+
+
 def sh_tracks(h36m_dir, subjects) -> list[Track]:
     """The subjects' tracks with Stacked-Hourglass 2D as their keypoints (the missing neck NaN)
     and the 3D cut to the same length; tracks without detections are left out."""
-    tracks = load_tracks(h36m_dir, subjects)
-    detections = load_sh_detections(h36m_dir, tracks)
-    out = []
-    for t in tracks:
-        if t.key in detections:
-            points, _ = detections[t.key]
-            n = min(len(points), len(t.joints_camera))
-            out.append(dataclasses.replace(t, keypoints=points[:n], joints_camera=t.joints_camera[:n]))
-    return out
+    return [dataclasses.replace(t, keypoints=points) for t, points in _with_sh_detections(h36m_dir, subjects)]
 
 
 def sh_widths(h36m_dir, subjects=TRAINING_SUBJECTS) -> np.ndarray:
@@ -144,14 +148,8 @@ def sh_widths(h36m_dir, subjects=TRAINING_SUBJECTS) -> np.ndarray:
     truth over `subjects`' tracks, as a Gaussian's std in pixels: the median distance over
     sqrt(2 ln 2) (the median radius of an isotropic 2D Gaussian), rounded to a whole pixel. SH has
     no neck/nose point: that joint takes the median of the others."""
-    tracks = load_tracks(h36m_dir, list(subjects))
-    detections = load_sh_detections(h36m_dir, tracks)
-    distances = []
-    for t in tracks:
-        if t.key in detections:
-            points, _present = detections[t.key]
-            n = min(len(points), len(t.keypoints))
-            distances.append(np.linalg.norm(points[:n] - t.keypoints[:n], axis=-1))
+    distances = [np.linalg.norm(points - t.keypoints, axis=-1)
+                 for t, points in _with_sh_detections(h36m_dir, list(subjects))]
     std = np.nanmedian(np.concatenate(distances), axis=0) / np.sqrt(2 * np.log(2))
     std[np.isnan(std)] = np.nanmedian(std)
     return np.round(std).astype(np.float32)
