@@ -20,3 +20,10 @@ def lift(keypoints, image_size, fps, layout="coco17", scores=None, **kwargs):
     """3D pose from 2D keypoints (frames, 17, 2) in pixels: see diffpose_cli.pipeline.lift."""
     from .pipeline import lift as _lift
     return _lift(keypoints, image_size, fps, layout=layout, scores=scores, **kwargs)
+
+
+def retarget(pose, out, **kwargs):
+    """An earlier estimate (pose JSON or Result) on your rigged character: see
+    diffpose_cli.retarget.retarget."""
+    from .retarget.api import retarget as _retarget
+    return _retarget(pose, out, **kwargs)

@@ -37,6 +37,8 @@ MAX_STEPS = 50
 DETECTORS = ("auto", "hrnet", "blazepose")
 # the overlay MP4's 3D viewpoints, the default first (drawn by export/overlay.py, VIEW_ANGLES)
 OVERLAY_VIEWS = ("three-quarter", "front", "side", "top")
+# the character files `--character` takes (retarget/): a rigged GLB, or an FBX through Blender
+CHARACTER_FORMATS = (".glb", ".fbx")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
@@ -60,11 +62,13 @@ class RunOptions:
     smooth: str | float | None = None   # off, light, default, strong or the process noise (smooth.py)
     skeleton: str = "h36m"              # rig of the animation exports (rig.RIGS)
     foot_lock: bool = True              # planted feet do not slide in joints_world and every animation (feet.py)
-    camera_motion: str = "auto"         # auto, static or rotating (placement/camera_motion.py)
+    camera_motion: str = "auto"         # auto, static, rotating or moving (placement/camera_motion.py)
     max_gap_s: float | None = None      # longest gap filled in the person's track (None: track.MAX_GAP_S)
     person: str | int = "main"          # who: main (pose2d/people.MAIN_RULE), all, or a person ID
     detector_3d: bool = True            # blend in the detector's own 3D where it gives one (lifter/detector_3d.py)
     overlay_view: str = OVERLAY_VIEWS[0]  # the overlay MP4's 3D viewpoint: three-quarter, front, side or top
+    character: str | None = None        # a rigged .glb/.fbx the .glb/.fbx outputs animate (retarget/)
+    bone_map: str | None = None         # JSON of role -> bone name for a character whose rig is not known
 
     def __post_init__(self):
         self._check()
@@ -117,6 +121,13 @@ class RunOptions:
         if self.camera_motion not in CAMERA_MOTIONS:
             raise DiffposeError(f"unknown camera motion {self.camera_motion!r} (--camera-motion): use "
                                 f"{', '.join(CAMERA_MOTIONS)}")
+        for name in ("character", "bone_map"):
+            if getattr(self, name) is not None:
+                put(name, os.fspath(getattr(self, name)))
+        if self.character is not None:
+            check_character_name(self.character)
+        elif self.bone_map is not None:
+            raise DiffposeError("--bone-map maps the bones of a --character: give the character too")
         put("overlay_view", str(self.overlay_view).strip().lower())
         if self.overlay_view not in OVERLAY_VIEWS:
             raise DiffposeError(f"unknown overlay view {self.overlay_view!r} (--overlay-view): use "
@@ -160,6 +171,13 @@ class RunOptions:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def check_character_name(character) -> None:
+    """`--character`: a file name ending in one of CHARACTER_FORMATS (the file is read later, still
+    before any video work: retarget.check_character)."""
+    if os.path.splitext(os.fspath(character))[1].lower() not in CHARACTER_FORMATS:
+        raise DiffposeError(f"character '{character}': give a rigged .glb or .fbx file (--character)")
 
 
 def parse_person(value) -> str | int:

@@ -37,7 +37,8 @@ def main():
 
 # The commands live in their own modules (each only parses options and calls the library);
 # they are registered here, so that none of them imports this module.
-from . import batch as cli_batch, lifter as cli_lifter, studio as cli_studio, video as cli_video  # noqa: E402
+from . import batch as cli_batch, lifter as cli_lifter, retarget as cli_retarget, studio as cli_studio  # noqa: E402
+from . import video as cli_video  # noqa: E402
 
 # `diffpose --help` lists them in this order: what a user runs first, then the tools for test clips
 # and for the lifter itself (these need Human3.6M)
@@ -46,6 +47,7 @@ _TOOLS = "Test clips and the lifter's training"
 app.command("video", rich_help_panel=_POSE)(cli_video.video_cmd)
 app.command("lift", rich_help_panel=_POSE)(cli_video.lift_cmd)
 app.command(rich_help_panel=_POSE)(cli_batch.batch)
+app.command("retarget", rich_help_panel=_POSE)(cli_retarget.retarget_cmd)
 app.command(rich_help_panel=_TOOLS)(cli_studio.render)
 app.command(rich_help_panel=_TOOLS)(cli_lifter.train)
 app.command("eval", rich_help_panel=_TOOLS)(cli_lifter.evaluate_command)

@@ -47,8 +47,9 @@ NoFootLock = Annotated[bool, typer.Option(
     "--no-foot-lock", help="Let feet slide as estimated instead of planting them in contact (the "
                            "JSON's joints_world and every animation file play the same path).")]
 CameraMotion = Annotated[str, typer.Option(
-    "--camera-motion", help="auto (read from the background; a still camera stays still), static, or "
-                            "rotating (a camera turning about its centre: pan, tilt, handheld).")]
+    "--camera-motion", help="auto (read from the background; a still camera stays still), static, "
+                            "rotating (a camera turning about its centre: pan, tilt, handheld), or moving "
+                            "(a camera that also travels: its path read from the floor in front of the people).")]
 NoDetector3D = Annotated[bool, typer.Option(
     "--no-detector-3d", help="Use the lifter's 3D alone, without blending in BlazePose's own 3D "
                              "(its world landmarks).")]
@@ -60,6 +61,14 @@ Person = Annotated[str, typer.Option(
 OverlayView = Annotated[str, typer.Option(
     "--overlay-view", help="Viewpoint of the overlay MP4's 3D panel: " + ", ".join(OVERLAY_VIEWS)
                            + " (the default, " + OVERLAY_VIEWS[0] + ", shows depth best).")]
+Character = Annotated[Path | None, typer.Option(
+    "--character", help="Your rigged character (.glb, or .fbx with Blender installed): the .glb/.fbx "
+                        "outputs are it, playing the motion (Mixamo, Unreal, Rigify, MakeHuman, CMU, "
+                        "Biped bone names are found; others need --bone-map).")]
+BoneMap = Annotated[Path | None, typer.Option(
+    "--bone-map", help="JSON file of role: bone name for a --character whose bones are not found by "
+                       "name (roles: hips, head, left_thigh, left_shin, left_foot, left_upper_arm, "
+                       "left_forearm, left_hand and the right_ ones).")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace existing outputs (never an input).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or messages.")]
 

@@ -14,13 +14,15 @@ def _check_outputs(out: list[Path], overwrite: bool, inputs, options: RunOptions
     from ..export.outputs import check_output_paths
     if not out:
         raise DiffposeError("give at least one output with --out (e.g. --out pose.json)")
-    check_output_paths(out, overwrite, inputs=inputs, skeleton=options.skeleton)
+    check_output_paths(out, overwrite, inputs=inputs, skeleton=options.skeleton,
+                       character=options.character, bone_map=options.bone_map)
 
 
 def _write(result, out: list[Path], video_path, overwrite: bool, options: RunOptions):
     from ..export.outputs import write_outputs
     return write_outputs(result, out, video_path=video_path, overwrite=overwrite,
-                         skeleton=options.skeleton, overlay_view=options.overlay_view)
+                         skeleton=options.skeleton, overlay_view=options.overlay_view,
+                         character=options.character, bone_map=options.bone_map)
 
 
 def _say(quiet: bool, msg: str):
@@ -79,6 +81,8 @@ def video_cmd(
     no_detector_3d: opt.NoDetector3D = False,
     person: opt.Person = "main",
     overlay_view: opt.OverlayView = OVERLAY_VIEWS[0],
+    character: opt.Character = None,
+    bone_map: opt.BoneMap = None,
     overwrite: opt.Overwrite = False,
     quiet: opt.Quiet = False,
 ):
@@ -89,7 +93,7 @@ def video_cmd(
         mirror=mirror, seed=seed, focal=focal, intrinsics=intrinsics, distortion=distortion,
         calibration=calibration, camera=camera, smooth=smooth, skeleton=skeleton,
         no_foot_lock=no_foot_lock, camera_motion=camera_motion, no_detector_3d=no_detector_3d,
-        person=person, overlay_view=overlay_view)
+        person=person, overlay_view=overlay_view, character=character, bone_map=bone_map)
     from ..pose2d.video import native_logs_silenced
     with native_logs_silenced():
         _video(video, out, options, overwrite, quiet)
@@ -157,6 +161,8 @@ def lift_cmd(
     skeleton: opt.Skeleton = "h36m",
     no_foot_lock: opt.NoFootLock = False,
     overlay_view: opt.OverlayView = OVERLAY_VIEWS[0],
+    character: opt.Character = None,
+    bone_map: opt.BoneMap = None,
     overwrite: opt.Overwrite = False,
     quiet: opt.Quiet = False,
 ):
@@ -165,7 +171,7 @@ def lift_cmd(
         lifter_weights=lifter_weights, device=device, hypotheses=hypotheses, steps=steps,
         mirror=mirror, seed=seed, focal=focal, intrinsics=intrinsics, distortion=distortion,
         calibration=calibration, camera=camera, smooth=smooth, skeleton=skeleton,
-        no_foot_lock=no_foot_lock, overlay_view=overlay_view)
+        no_foot_lock=no_foot_lock, overlay_view=overlay_view, character=character, bone_map=bone_map)
     from ..pose2d.video import native_logs_silenced
     with native_logs_silenced():
         _lift(keypoints, out, layout, image_size, width, height, fps, video, options, overwrite, quiet)

@@ -42,20 +42,25 @@ def _fbx_writer():
     return write_fbx
 
 
+# the outputs that become the user's character, retargeted, with `--character`
+CHARACTER_OUTPUTS = (".glb", ".fbx")
+
 # the animation exports, by extension -> their writer (imported when used); they take the rig
 # (`skeleton`, rig.RIGS) and play the Result's joints_world as it is
 ANIMATIONS = {".bvh": _bvh_writer, ".glb": _glb_writer, ".fbx": _fbx_writer}
 
 
-def check_output_paths(paths, overwrite: bool = False, inputs=(), skeleton: str = "h36m") -> list[Path]:
+def check_output_paths(paths, overwrite: bool = False, inputs=(), skeleton: str = "h36m",
+                       character=None, bone_map=None) -> list[Path]:
     """Validate `--out` paths before any work is done: known extension, writable place, a name the
     file system takes, no clobber, never one of the run's `inputs` (even with `overwrite`), a known
-    rig, and an FBX exporter where an .fbx is asked for.
+    rig, and an FBX exporter where an .fbx is asked for. With a `character` (`--character`): a
+    .glb or .fbx among them, and the character read and its bones placed (retarget/).
 
     Called by the CLI before the (slow) pose estimation so that a typo fails in a second, and again
     by `write_outputs`.
     """
-    refuse_inputs_as_outputs(paths, inputs)
+    refuse_inputs_as_outputs(paths, list(inputs) + [character, bone_map])
     checked = []
     for p in paths:
         p = Path(p)
@@ -79,6 +84,14 @@ def check_output_paths(paths, overwrite: bool = False, inputs=(), skeleton: str 
         checked.append(p)
     from .rig import rig_for
     rig_for(skeleton)   # an unknown rig name fails here, before any work
+    if character is not None:
+        from ..retarget import check_character
+        if not any(p.suffix.lower() in CHARACTER_OUTPUTS for p in checked):
+            raise DiffposeError(f"--character '{character}' animates a .glb or .fbx output: give one "
+                                "with --out (e.g. --out moving.glb)")
+        check_character(character, bone_map)
+    elif bone_map is not None:
+        raise DiffposeError("--bone-map maps the bones of a --character: give the character too")
     return checked
 
 
@@ -107,7 +120,7 @@ def _files(result, checked: list[Path]) -> list[tuple[Path, object]]:
 
 
 def write_outputs(result, paths, video_path=None, overwrite: bool = False, skeleton: str = "h36m",
-                  overlay_view: str = OVERLAY_VIEWS[0]) -> list[Path]:
+                  overlay_view: str = OVERLAY_VIEWS[0], character=None, bone_map=None) -> list[Path]:
     """Write `result` to every path in `paths`, the format chosen by the extension. `result` is
     one Result, or a list of them (`estimate(..., person="all")`): then the JSON and the overlay
     hold every person, and each other format is written once per person, `name_p<ID>.ext`.
@@ -115,7 +128,9 @@ def write_outputs(result, paths, video_path=None, overwrite: bool = False, skele
     `.mp4` needs `video_path` (the input video, re-read to draw on its frames). The animation
     exports (.bvh .glb .fbx) use the rig `skeleton` ("h36m" or "mixamo") and play the Result's
     joints_world as it is (feet locked by the pipeline unless --no-foot-lock). The overlay's 3D
-    panel looks from `overlay_view` (options.OVERLAY_VIEWS: `--overlay-view`). Returns the paths
+    panel looks from `overlay_view` (options.OVERLAY_VIEWS: `--overlay-view`). With a `character`
+    (a rigged .glb or .fbx, `--character`; `bone_map` a `--bone-map` file) the .glb and .fbx
+    outputs are that character playing the motion (retarget/). Returns the paths
     written. Writers are imported here, not at the top, so that `diffpose --help` stays fast and a
     missing optional piece only matters when its format is asked for.
     """
@@ -123,12 +138,14 @@ def write_outputs(result, paths, video_path=None, overwrite: bool = False, skele
     if isinstance(result, list) and not result:
         raise DiffposeError("no person to write")
     source = (getattr(first, "video", None) or {}).get("path")   # the keypoint file of `lift`
-    checked = check_output_paths(paths, overwrite, inputs=[video_path, source], skeleton=skeleton)
+    checked = check_output_paths(paths, overwrite, inputs=[video_path, source], skeleton=skeleton,
+                                 character=character, bone_map=bone_map)
     if overlay_view not in OVERLAY_VIEWS:    # the CLI checked it in RunOptions; the API's callers here
         raise DiffposeError(f"unknown overlay view {overlay_view!r} (--overlay-view): use {', '.join(OVERLAY_VIEWS)}")
     files = _files(result, checked)
     if isinstance(result, list):       # the per-person names: checked like the names given
-        check_output_paths([p for p, _ in files], overwrite, inputs=[video_path, source], skeleton=skeleton)
+        check_output_paths([p for p, _ in files], overwrite, inputs=[video_path, source], skeleton=skeleton,
+                           character=character, bone_map=bone_map)
     for p, r in files:   # before writing anything: a late refusal would leave a partial set
         if p.suffix.lower() == ".mp4" and video_path is None:
             raise DiffposeError(f"'{p}': an overlay video needs the input video to draw on")
@@ -138,7 +155,11 @@ def write_outputs(result, paths, video_path=None, overwrite: bool = False, skele
     written = []
     try:
         for p, r in files:
-            _write_one(r, p, video_path, skeleton, overlay_view)
+            if character is not None and p.suffix.lower() in CHARACTER_OUTPUTS:
+                from ..retarget import write_retargeted
+                write_retargeted(r, p, character, bone_map)
+            else:
+                _write_one(r, p, video_path, skeleton, overlay_view)
             written.append(p)
     except OSError as e:  # full disk, folder removed meanwhile: one line, and no partial set
         _remove(written)

@@ -1,0 +1,266 @@
+"""The estimate's motion on the character's skeleton: a world rotation per bone and frame, and
+the hips' path.
+
+Every bone is turned in the world from its rest pose, so the character's own rest pose (T-pose,
+A-pose, bent elbows), bone rolls and proportions never enter the estimate's directions:
+- thighs, shins, upper arms and forearms are turned so that each points exactly along the
+  estimate's limb (hip to knee, knee to ankle, shoulder to elbow, elbow to wrist). Their roll
+  about themselves: knees and elbows bend about the hinge they bend about at rest (the rest bend
+  where the limb is bent at rest, else the body's side-to-side axis for a knee and its up-down
+  axis for an elbow); a limb bent less than 5 degrees has no bend plane, and its roll blends to
+  the smallest turn from its parent's between 5 and 20 degrees of bend;
+- the hips take the estimate's pelvis frame (the hip line and the pelvis-to-spine direction), the
+  chest its thorax frame (the shoulder line, spine to thorax), the bones between share the turn
+  from one to the other by their height along the spine; the head aims from the chest along the
+  estimate's thorax-to-head line, the neck bones halfway;
+- feet keep their rest pose turned only by the hips' heading (flat on the floor, pointing where the
+  body does): 17 joints say nothing about the feet;
+- every other bone (collars, hands, fingers, toes, twist and helper bones) keeps its rest pose
+  relative to its parent.
+The hips follow the estimate's pelvis path scaled by the ratio of the character's leg length to
+the estimate's, and a smooth offset keeps each of the character's feet on one point of its floor
+while the estimate's foot is planted (flagged in contact and its ankle still).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..export.rig import nearest_valid_index, valid_frames
+from ..placement.bones import clip_bone_lengths, with_bone_lengths
+from ..placement.feet import foot_contacts
+from ..skeleton import JOINT_NAMES
+from .bone_maps import SIDES, BoneMap
+from .character import Character
+from .rotations import about_axis, frame_from, heading_only, normalize, shortest_arc, slerp
+
+_J = {name: i for i, name in enumerate(JOINT_NAMES)}
+HINGE_NONE_DEG = 5.0       # bend below which a limb is straight: no bend plane, no twist
+HINGE_FULL_DEG = 20.0      # bend from which the roll follows the hinge completely
+REST_BENT_DEG = 10.0       # a limb bent more than this at rest bends about its own rest hinge
+PLANTED_STEP_M = 0.005     # the estimate's foot is planted: in contact and its ankle moving less a frame
+FOOT_SMOOTHING = 2.0       # weight of the hips offset's frame-to-frame change against a held foot's
+
+# the estimate's limbs: role -> (joint the bone sits on, joint it aims at), by side
+LIMBS = {"thigh": ("hip", "knee"), "shin": ("knee", "ankle"),
+         "upper_arm": ("shoulder", "elbow"), "forearm": ("elbow", "wrist")}
+# the character's limb bones by role, and the mapped bone that ends each (the next joint down)
+LIMB_ENDS = {"thigh": "shin", "shin": "foot", "upper_arm": "forearm", "forearm": "hand"}
+
+
+@dataclass
+class RetargetedMotion:
+    """The character's motion: world turns from the rest pose, and where every joint is."""
+    turns: dict                # skin joint node -> (F, 3, 3) world rotation from its rest pose
+    positions: dict            # skin joint node -> (F, 3) world position
+    hips_path: np.ndarray      # (F, 3) the hips' world position
+    fps: float
+    scale: float               # character's leg length / the estimate's
+    planted: np.ndarray        # (F, 2) bool: the estimate's left, right foot planted
+    targets: dict              # role -> (F, 3) the estimate's limb directions, unit
+
+
+def estimate_joints(result) -> tuple[np.ndarray, dict]:
+    """(F, 17, 3) the estimate's world joints with the clip's bone lengths, frames without a person
+    holding the nearest frame's pose (as every animation export plays them), and the lengths."""
+    joints = np.asarray(result.joints_world, np.float64)
+    nearest = nearest_valid_index(valid_frames(joints))
+    lengths = clip_bone_lengths(joints)
+    return with_bone_lengths(joints, lengths, nearest), lengths
+
+
+def limb_targets(joints: np.ndarray) -> dict:
+    targets = {}
+    for side in SIDES:
+        for role, (a, b) in LIMBS.items():
+            targets[f"{side}_{role}"] = normalize(joints[:, _J[f"{side}_{b}"]] - joints[:, _J[f"{side}_{a}"]])
+    return targets
+
+
+def _rest_direction(character: Character, bones: BoneMap, role: str) -> np.ndarray:
+    side, limb = role.split("_", 1)
+    end = bones.roles[f"{side}_{LIMB_ENDS[limb]}"]
+    return normalize(character.position(end) - character.position(bones.roles[role]))
+
+
+def _rest_axes(character: Character, bones: BoneMap) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The character's up, left and forward at rest (unit, forward = left x up)."""
+    r = bones.roles
+    up = normalize(character.position(r["head"]) - character.position(r["hips"]))
+    left = character.position(r["left_thigh"]) - character.position(r["right_thigh"])
+    left = normalize(left - (left @ up) * up)
+    return up, left, np.cross(left, up)
+
+
+def _hinge_rest(character: Character, bones: BoneMap, side: str, upper: str, lower: str,
+                forward: np.ndarray) -> np.ndarray:
+    """The axis a knee or elbow bends about at rest, square to the upper bone."""
+    a = _rest_direction(character, bones, f"{side}_{upper}")
+    b = _rest_direction(character, bones, f"{side}_{lower}")
+    bend = np.cross(a, b)
+    if np.linalg.norm(bend) > np.sin(np.radians(REST_BENT_DEG)):
+        return normalize(bend)
+    # straight at rest: a knee bends its shin backwards, an elbow its forearm forwards
+    return normalize(np.cross(a, -forward if upper == "thigh" else forward))
+
+
+def _roll_to_hinge(turn: np.ndarray, upper: np.ndarray, lower: np.ndarray, hinge: np.ndarray) -> np.ndarray:
+    """Roll `turn` (F, 3, 3) about the estimate's upper bone so that the rest hinge lands on the
+    estimate's bend axis, in part where the limb is nearly straight."""
+    bend_axis = np.cross(upper, lower)
+    sin_bend = np.linalg.norm(bend_axis, axis=-1)
+    bend_axis = bend_axis / np.maximum(sin_bend, 1e-12)[..., None]
+    current = turn @ hinge
+    angle = np.arctan2((np.cross(current, bend_axis) * upper).sum(-1), (current * bend_axis).sum(-1))
+    lo, hi = np.sin(np.radians(HINGE_NONE_DEG)), np.sin(np.radians(HINGE_FULL_DEG))
+    weight = np.clip((sin_bend - lo) / (hi - lo), 0.0, 1.0)
+    weight = weight * weight * (3 - 2 * weight)
+    return about_axis(upper, weight * angle) @ turn
+
+
+def _body_turns(character: Character, bones: BoneMap, joints: np.ndarray) -> dict:
+    """The trunk's turns: hips, spine, chest, neck, head and feet."""
+    r = bones.roles
+    up, left, forward = _rest_axes(character, bones)
+    F = joints.shape[0]
+
+    def turn(est_up, est_left, rest_left):
+        rest = frame_from(up[None], rest_left[None])[0]
+        return frame_from(normalize(est_up), est_left) @ rest.T
+
+    pelvis = turn(joints[:, _J["spine"]] - joints[:, _J["pelvis"]],
+                  joints[:, _J["left_hip"]] - joints[:, _J["right_hip"]], left)
+    shoulders = character.position(r["left_upper_arm"]) - character.position(r["right_upper_arm"])
+    chest = turn(joints[:, _J["thorax"]] - joints[:, _J["spine"]],
+                 joints[:, _J["left_shoulder"]] - joints[:, _J["right_shoulder"]], shoulders)
+    turns = {}
+    heights = np.array([(character.position(k) - character.position(r["hips"])) @ up for k in bones.spine])
+    top = max(heights[-1], 1e-6)
+    for k, h in zip(bones.spine, heights):
+        turns[k] = slerp(pelvis, chest, float(np.clip(h / top, 0.0, 1.0)))
+    turns[r["hips"]], turns[bones.chest] = pelvis, chest
+    neck_base = bones.neck[0] if bones.neck else r["head"]
+    rest_head = normalize(character.position(r["head"]) - character.position(bones.chest))
+    if np.linalg.norm(character.position(r["head"]) - character.position(neck_base)) > 1e-6 and bones.neck:
+        rest_head = normalize(character.position(r["head"]) - character.position(neck_base))
+    aim = normalize(joints[:, _J["head"]] - joints[:, _J["thorax"]])
+    head = shortest_arc(chest @ rest_head, aim) @ chest
+    for k in bones.neck:
+        turns[k] = slerp(chest, head, 0.5)
+    turns[r["head"]] = head
+    heading = heading_only(pelvis, forward)
+    for side in SIDES:
+        turns[r[f"{side}_foot"]] = heading
+    assert all(t.shape == (F, 3, 3) for t in turns.values())
+    return turns
+
+
+def _limb_turns(character: Character, bones: BoneMap, targets: dict, turns: dict) -> None:
+    """Thighs, shins, upper arms and forearms aimed along the estimate's limbs (into `turns`)."""
+    _up, _left, forward = _rest_axes(character, bones)
+    for side in SIDES:
+        for upper, lower, parent in (("thigh", "shin", bones.roles["hips"]),
+                                     ("upper_arm", "forearm", bones.chest)):
+            up_role, low_role = f"{side}_{upper}", f"{side}_{lower}"
+            base = turns[parent]
+            d_up = _rest_direction(character, bones, up_role)
+            turn = shortest_arc(base @ d_up, targets[up_role]) @ base
+            hinge = _hinge_rest(character, bones, side, upper, lower, forward)
+            turn = _roll_to_hinge(turn, targets[up_role], targets[low_role], hinge)
+            turns[bones.roles[up_role]] = turn
+            d_low = _rest_direction(character, bones, low_role)
+            turns[bones.roles[low_role]] = shortest_arc(turn @ d_low, targets[low_role]) @ turn
+
+
+def forward_kinematics(character: Character, turns: dict, hips: int, hips_path: np.ndarray) -> tuple[dict, dict]:
+    """Every skin joint's world turn and position: bones not in `turns` keep their rest pose
+    relative to their parent; bones above the hips stay at rest."""
+    F = hips_path.shape[0]
+    still = np.broadcast_to(np.eye(3), (F, 3, 3))
+    below = set(character.path_between(hips, hips)) | {
+        k for k in character.joints if character.path_between(hips, k)}
+    all_turns, positions = {}, {}
+    for k in character.joints:
+        up = character.parent.get(k)
+        parent_turn = all_turns.get(up, still)
+        all_turns[k] = turns.get(k, parent_turn) if k in below else still
+        if k == hips:
+            positions[k] = hips_path
+        elif k in below and up in positions:
+            positions[k] = positions[up] + parent_turn @ (character.position(k) - character.position(up))
+        else:
+            positions[k] = np.broadcast_to(character.position(k), (F, 3))
+    return all_turns, positions
+
+
+def planted_feet(joints: np.ndarray, present: np.ndarray, fps: float) -> np.ndarray:
+    """(F, 2) bool, left and right: the estimate's foot is in contact and its ankle still."""
+    contacts = foot_contacts(np.where(present[:, None, None], joints, np.nan), fps)
+    planted = np.zeros_like(contacts)
+    for k, side in enumerate(SIDES):
+        ankle = joints[:, _J[f"{side}_ankle"]][:, [0, 2]]
+        step = np.linalg.norm(np.diff(ankle, axis=0), axis=-1)
+        still = np.concatenate([[True], step < PLANTED_STEP_M]) & np.concatenate([step < PLANTED_STEP_M, [True]])
+        planted[:, k] = contacts[:, k] & still
+    return planted
+
+
+def _runs(flags: np.ndarray) -> list:
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+
+def _hips_offset(ankles: np.ndarray, planted: np.ndarray, height: float) -> np.ndarray:
+    """(F, 3) a smooth offset of the hips that keeps each planted foot's ankle (F, 2, 3) on one point:
+    the mean of its run along the floor, `height` above the floor."""
+    from scipy.linalg import solve_banded
+    F = ankles.shape[0]
+    weight = np.zeros(F)
+    goal = np.zeros((F, 3))
+    for k in range(2):
+        for first, end in _runs(planted[:, k]):
+            point = ankles[first:end, k].mean(0)
+            point[1] = height
+            weight[first:end] += 1.0
+            goal[first:end] += point - ankles[first:end, k]
+    if not weight.any():
+        return np.zeros((F, 3))
+    goal /= np.maximum(weight, 1e-12)[:, None]
+    # frames before the first and after the last hold keep the nearest hold's offset
+    anchor = 1e-6
+    diag = weight + anchor
+    diag[1:] += FOOT_SMOOTHING
+    diag[:-1] += FOOT_SMOOTHING
+    bands = np.zeros((3, F))
+    bands[0, 1:] = -FOOT_SMOOTHING
+    bands[1] = diag
+    bands[2, :-1] = -FOOT_SMOOTHING
+    return solve_banded((1, 1), bands, weight[:, None] * goal)
+
+
+def retarget_motion(result, character: Character, bones: BoneMap) -> RetargetedMotion:
+    """The estimate in `result` played by the character whose bones `bones` maps."""
+    joints, lengths = estimate_joints(result)
+    present = np.asarray(result.present, bool)
+    fps = float(result.video["fps"])
+    r = bones.roles
+    targets = limb_targets(joints)
+    turns = _body_turns(character, bones, joints)
+    _limb_turns(character, bones, targets, turns)
+
+    leg = np.mean([np.linalg.norm(character.position(r[f"{s}_shin"]) - character.position(r[f"{s}_thigh"]))
+                   + np.linalg.norm(character.position(r[f"{s}_foot"]) - character.position(r[f"{s}_shin"]))
+                   for s in SIDES])
+    leg_est = lengths[(_J["right_hip"], _J["right_knee"])] + lengths[(_J["right_knee"], _J["right_ankle"])]
+    scale = float(leg / leg_est)
+    hips_path = scale * joints[:, _J["pelvis"]]
+    hips_path[:, 1] += character.floor
+    _turns, positions = forward_kinematics(character, turns, r["hips"], hips_path)
+    ankles = np.stack([positions[r[f"{s}_foot"]] for s in SIDES], axis=1)
+    planted = planted_feet(joints, present, fps)
+    rest_ankle = np.mean([character.position(r[f"{s}_foot"])[1] for s in SIDES])
+    hips_path = hips_path + _hips_offset(ankles, planted, rest_ankle)
+    all_turns, positions = forward_kinematics(character, turns, r["hips"], hips_path)
+    return RetargetedMotion(all_turns, positions, hips_path, fps, scale, planted, targets)
