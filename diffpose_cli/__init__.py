@@ -24,6 +24,6 @@ def lift(keypoints, image_size, fps, layout="coco17", scores=None, **kwargs):
 
 def retarget(pose, out, **kwargs):
     """An earlier estimate (pose JSON or Result) on your rigged character: see
-    diffpose_cli.retarget.retarget."""
-    from .retarget.api import retarget as _retarget
+    diffpose_cli.retargeting.api.retarget."""
+    from .retargeting.api import retarget as _retarget
     return _retarget(pose, out, **kwargs)

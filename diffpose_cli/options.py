@@ -37,7 +37,7 @@ MAX_STEPS = 50
 DETECTORS = ("auto", "hrnet", "blazepose")
 # the overlay MP4's 3D viewpoints, the default first (drawn by export/overlay.py, VIEW_ANGLES)
 OVERLAY_VIEWS = ("three-quarter", "front", "side", "top")
-# the character files `--character` takes (retarget/): a rigged GLB, or an FBX through Blender
+# the character files `--character` takes (retargeting/): a rigged GLB, or an FBX through Blender
 CHARACTER_FORMATS = (".glb", ".fbx")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
@@ -67,7 +67,7 @@ class RunOptions:
     person: str | int = "main"          # who: main (pose2d/people.MAIN_RULE), all, or a person ID
     detector_3d: bool = True            # blend in the detector's own 3D where it gives one (lifter/detector_3d.py)
     overlay_view: str = OVERLAY_VIEWS[0]  # the overlay MP4's 3D viewpoint: three-quarter, front, side or top
-    character: str | None = None        # a rigged .glb/.fbx the .glb/.fbx outputs animate (retarget/)
+    character: str | None = None        # a rigged .glb/.fbx the .glb/.fbx outputs animate (retargeting/)
     bone_map: str | None = None         # JSON of role -> bone name for a character whose rig is not known
 
     def __post_init__(self):

@@ -19,7 +19,7 @@ def retarget_cmd(
     """The motion in POSE played by your rigged character: the character's file with one more
     animation, named after the video."""
     from ..errors import DiffposeError
-    from ..retarget.api import retarget
+    from ..retargeting.api import retarget
     if character is None:
         raise DiffposeError("give the character to animate with --character FILE.glb (or .fbx)")
     if not out:

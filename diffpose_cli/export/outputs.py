@@ -55,7 +55,7 @@ def check_output_paths(paths, overwrite: bool = False, inputs=(), skeleton: str 
     """Validate `--out` paths before any work is done: known extension, writable place, a name the
     file system takes, no clobber, never one of the run's `inputs` (even with `overwrite`), a known
     rig, and an FBX exporter where an .fbx is asked for. With a `character` (`--character`): a
-    .glb or .fbx among them, and the character read and its bones placed (retarget/).
+    .glb or .fbx among them, and the character read and its bones placed (retargeting/).
 
     Called by the CLI before the (slow) pose estimation so that a typo fails in a second, and again
     by `write_outputs`.
@@ -85,7 +85,7 @@ def check_output_paths(paths, overwrite: bool = False, inputs=(), skeleton: str 
     from .rig import rig_for
     rig_for(skeleton)   # an unknown rig name fails here, before any work
     if character is not None:
-        from ..retarget import check_character
+        from ..retargeting import check_character
         if not any(p.suffix.lower() in CHARACTER_OUTPUTS for p in checked):
             raise DiffposeError(f"--character '{character}' animates a .glb or .fbx output: give one "
                                 "with --out (e.g. --out moving.glb)")
@@ -130,7 +130,7 @@ def write_outputs(result, paths, video_path=None, overwrite: bool = False, skele
     joints_world as it is (feet locked by the pipeline unless --no-foot-lock). The overlay's 3D
     panel looks from `overlay_view` (options.OVERLAY_VIEWS: `--overlay-view`). With a `character`
     (a rigged .glb or .fbx, `--character`; `bone_map` a `--bone-map` file) the .glb and .fbx
-    outputs are that character playing the motion (retarget/). Returns the paths
+    outputs are that character playing the motion (retargeting/). Returns the paths
     written. Writers are imported here, not at the top, so that `diffpose --help` stays fast and a
     missing optional piece only matters when its format is asked for.
     """
@@ -156,7 +156,7 @@ def write_outputs(result, paths, video_path=None, overwrite: bool = False, skele
     try:
         for p, r in files:
             if character is not None and p.suffix.lower() in CHARACTER_OUTPUTS:
-                from ..retarget import write_retargeted
+                from ..retargeting import write_retargeted
                 write_retargeted(r, p, character, bone_map)
             else:
                 _write_one(r, p, video_path, skeleton, overlay_view)

@@ -115,9 +115,13 @@ def _skinned_skin(gltf, path) -> int:
     return max(used, key=lambda s: len(gltf.skins[s].joints))
 
 
-def _floor(gltf, skin: int, world_y_fallback: float) -> float:
-    """The lowest point of the meshes bound to `skin` at rest (their POSITION bounds: a skinned
-    mesh's vertices are authored in the bind pose, in the world), else the lowest joint."""
+def _floor(gltf, skin: int, rest_world: dict) -> float:
+    """The height of the soles at rest: as far below the lowest joint as the lowest point of the
+    meshes bound to `skin` (their POSITION bounds, authored in the bind pose) is below the lowest
+    joint of the bind pose (the inverse bind matrices). A rest pose that differs from the bind pose
+    (longer legs, another stance) keeps the soles where its feet are."""
+    joints = gltf.skins[skin].joints
+    lowest_rest = min(rest_world[j][1, 3] for j in joints)
     lows = []
     for node in gltf.nodes:
         if node.skin != skin or node.mesh is None or node.mesh >= len(gltf.meshes):
@@ -126,7 +130,15 @@ def _floor(gltf, skin: int, world_y_fallback: float) -> float:
             index = primitive.attributes.POSITION
             if index is not None and gltf.accessors[index].min:
                 lows.append(float(gltf.accessors[index].min[1]))
-    return min(lows) if lows else world_y_fallback
+    index = gltf.skins[skin].inverseBindMatrices
+    if not lows or index is None:
+        return lowest_rest
+    accessor = gltf.accessors[index]
+    view = gltf.bufferViews[accessor.bufferView]
+    start = (view.byteOffset or 0) + (accessor.byteOffset or 0)
+    inverse_bind = np.frombuffer(gltf.binary_blob(), np.float32, 16 * accessor.count, start)
+    bind = np.linalg.inv(inverse_bind.reshape(-1, 4, 4).transpose(0, 2, 1).astype(np.float64))
+    return lowest_rest - (bind[:, 1, 3].min() - min(lows))
 
 
 def read_character(path) -> Character:
@@ -163,6 +175,4 @@ def read_character(path) -> Character:
     joints.sort(key=lambda j: depth[j])
     names = {k: (n.name or f"node_{k}") for k, n in enumerate(gltf.nodes)}
     children = {j: [c for c in joints if parent[c] == j] for j in joints}
-    lowest = min(world[j][1, 3] for j in joints)
-    return Character(Path(path), gltf, joints, names, parent, local, world,
-                     _floor(gltf, skin, lowest), children)
+    return Character(Path(path), gltf, joints, names, parent, local, world, _floor(gltf, skin, world), children)

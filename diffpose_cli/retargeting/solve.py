@@ -19,7 +19,8 @@ A-pose, bent elbows), bone rolls and proportions never enter the estimate's dire
   relative to its parent.
 The hips follow the estimate's pelvis path scaled by the ratio of the character's leg length to
 the estimate's, and a smooth offset keeps each of the character's feet on one point of its floor
-while the estimate's foot is planted (flagged in contact and its ankle still).
+while the estimate's foot is planted (flagged in contact and its ankle still); in a frame where a
+foot or toe would still be under the floor, the body is lifted by as much.
 """
 
 from __future__ import annotations
@@ -263,4 +264,10 @@ def retarget_motion(result, character: Character, bones: BoneMap) -> RetargetedM
     rest_ankle = np.mean([character.position(r[f"{s}_foot"])[1] for s in SIDES])
     hips_path = hips_path + _hips_offset(ankles, planted, rest_ankle)
     all_turns, positions = forward_kinematics(character, turns, r["hips"], hips_path)
+    # a foot or toe the character's proportions put under the floor lifts the body by as much
+    lowest = np.min([p[:, 1] for p in positions.values()], axis=0)
+    under = np.maximum(character.floor - lowest, 0.0)
+    if under.any():
+        hips_path[:, 1] += under
+        all_turns, positions = forward_kinematics(character, turns, r["hips"], hips_path)
     return RetargetedMotion(all_turns, positions, hips_path, fps, scale, planted, targets)
