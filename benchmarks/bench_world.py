@@ -84,27 +84,14 @@ def turned_scores(still, turned, K, rotations) -> dict:
             "decided": turned.camera["motion"]["camera_motion"]}
 
 
-STUDIO_SECONDS = 5.0
-STUDIO_CAMERAS = ("still", "pan", "handheld", "tracking")
+from diffpose_cli.studio.moving_camera import WALK_CAMERAS as STUDIO_CAMERAS  # noqa: E402
 
 
 def studio_clip(kind: str, folder: Path) -> tuple[Path, dict]:
-    """The studio's walk across the room through camera `kind` (STUDIO_CAMERAS), rendered to
-    folder/studio_<kind>.mp4; returns the path and the truth (moving_truth)."""
-    from diffpose_cli.studio import studio_camera, write_video
-    from diffpose_cli.studio.motions import walking_motion
-    from diffpose_cli.studio.moving_camera import handheld, moving_cameras, moving_truth, pan, render_moving, tracking
-    fps = 30.0
-    motion = walking_motion(STUDIO_SECONDS, fps, heading_deg=90.0)
-    F = len(motion)
-    camera = studio_camera(motion)
-    cameras = {"still": lambda: moving_cameras(camera, np.broadcast_to(np.eye(3), (F, 3, 3))),
-               "pan": lambda: moving_cameras(camera, pan(F, PAN_DEG)),
-               "handheld": lambda: moving_cameras(camera, handheld(F, fps, HANDHELD_RMS_DEG, seed=2)),
-               "tracking": lambda: moving_cameras(camera, travel=tracking(F, motion))}[kind]()
+    """The studio's walk through camera `kind`, rendered to folder/studio_<kind>.mp4, and its truth."""
+    from diffpose_cli.studio.moving_camera import filmed_walk
     path = folder / f"studio_{kind}.mp4"
-    write_video(path, render_moving(motion, cameras), fps, crf=18)
-    return path, moving_truth(motion, cameras, fps)
+    return path, filmed_walk(kind, path)
 
 
 def studio_scores(result, truth) -> dict:
@@ -157,7 +144,7 @@ def main(argv=None) -> dict:
             focal = float(truth["K"][0, 0])
             result = estimate(path, models=models, options=RunOptions(focal=focal))
             out["studio"][kind] = studio_scores(result, truth)
-            print(_studio_table(out), flush=True)
+            print(f"studio {kind}: done", file=sys.stderr, flush=True)
         for name in ([] if args.studio_only else args.cameras.split(",")):
             video = folder / f"{name}.mp4"
             cam, K = calibrated(name)
@@ -176,7 +163,8 @@ def main(argv=None) -> dict:
                 for motion in ("auto", "static"):
                     turned = estimate(path, models=models, options=base.replace(camera_motion=motion))
                     out["turned"][f"{name} {kind} {motion}"] = turned_scores(still, turned, K, rotations)
-            print(_table(out), flush=True)
+            print(f"{name}: done", file=sys.stderr, flush=True)
+    print(_table(out), flush=True)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
     return out

@@ -55,7 +55,6 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     `video_file`: the video the frames came from (its metadata may state the focal length)."""
     from tqdm import tqdm
     from .lifter.model import detector_kind
-    from .placement.smooth import smooth_motion
     hypotheses, steps = options.hypotheses, options.steps
     cam = _camera(options, width, height, video_file, background)
     f, cx, cy = cam.focal, cam.cx, cam.cy
@@ -76,27 +75,35 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
         out.joints = blend(out.joints, to_camera_axes(detector_3d, kp_pinhole[:, 0], (f, cx, cy)))
     # a camera that turns: everything in frame 0's camera coordinates from here on (camera_motion.py)
     turn, motion = _camera_turn(background, cam, options.camera_motion, len(times))
-    lifted_rel, std = smooth_motion(_turned(turn, out.joints), out.std, fps,
-                                    np.isfinite(out.joints).all((-1, -2)), options.smooth)
-    del out
-    joints_rel = constant_bones(lifted_rel, present)
-    del lifted_rel
-    root = _turned(turn, solve_root(_turned(turn, joints_rel, back=True), kp_pinhole, scores, f, cx, cy))
-    del kp_pinhole
-    placed = np.isfinite(root).all(-1)
-    root = smooth_runs(root, placed, max(1, int(round(ROOT_SMOOTH_S * fps))) | 1, motion.get("breaks", ()))
-    lifted = np.isfinite(joints_rel).all((-1, -2))
-    joints_ref = joints_rel
-    joints_ref += root[:, None, :]       # joints_rel is not needed any more: no second copy
-    del joints_rel
+    placing = (out.joints, out.std, kp_pinhole, scores, present, cam, fps, options.smooth, motion.get("breaks", ()))
+    joints_ref, std, lifted = _in_first_camera(turn, None, *placing)
     T, how = world_from_camera(joints_ref)
+    # a camera that travels as well: its path from the floor's motion, the floor being where the
+    # body puts it (camera_travel.py); the placement is then done again on that path, and the path
+    # read again on the floor that placement finds (the first, with the camera held still, puts
+    # the floor where a body walking on the spot would stand)
+    from .placement.camera_travel import TRAVEL_ROUNDS, camera_travel
+    centre = None
+    for _ in range(TRAVEL_ROUNDS):
+        travel, about = camera_travel(background, cam.pinhole_matrix, T, options.camera_motion, motion)
+        motion = {**motion, **about}
+        if travel is None:
+            break
+        turn, centre = travel
+        del joints_ref
+        joints_ref, std, lifted = _in_first_camera(turn, centre, *placing)
+        T, how = world_from_camera(joints_ref)
+    del out, kp_pinhole, placing
     joints_world = apply_transform(T, joints_ref)
     lock = {"foot_locked": False}
     if options.foot_lock:
         from .placement.foot_lock import lock_path
         joints_world, lock = lock_path(joints_world, present & lifted, fps)
-    joints_cam = _turned(turn, apply_transform(np.linalg.inv(T), joints_world), back=True)
-    del joints_ref
+    joints_first = apply_transform(np.linalg.inv(T), joints_world)
+    if centre is not None:
+        joints_first -= centre[:, None, :].astype(np.float32)
+    joints_cam = _turned(turn, joints_first, back=True)
+    del joints_ref, joints_first
     root = joints_cam[:, 0].copy()
     # frames the lifter could not place are not presented as a pose
     detected = detected & lifted
@@ -118,7 +125,27 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     return Result(video=video, models=models, times=times.astype(np.float64, copy=False), detected=detected,
                   interpolated=interpolated, keypoints_2d=kp, scores_2d=scores,
                   joints_camera=joints_cam, joints_world=joints_world,
-                  uncertainty=std, root_camera=root, camera=camera, camera_rotation=turn, placement=lock)
+                  uncertainty=std, root_camera=root, camera=camera, camera_rotation=turn,
+                  camera_travel=centre, placement=lock)
+
+
+def _in_first_camera(turn, centre, joints, std, kp_pinhole, scores, present, cam, fps, smooth, breaks):
+    """The lifted joints (each frame's camera) and the pelvis solved from the 2D, in frame 0's
+    camera coordinates: turned by `turn` (camera t -> camera 0, None for a still camera) and moved
+    by `centre` (camera t's centre in camera 0, None for a camera that does not travel); smoothed,
+    one skeleton per clip. Returns (F, 17, 3) joints, their smoothed std and the frames lifted."""
+    from .placement.smooth import smooth_motion
+    lifted_rel, std = smooth_motion(_turned(turn, joints), std, fps, np.isfinite(joints).all((-1, -2)), smooth)
+    joints_rel = constant_bones(lifted_rel, present)
+    del lifted_rel
+    root = _turned(turn, solve_root(_turned(turn, joints_rel, back=True), kp_pinhole, scores, cam.focal,
+                                    cam.cx, cam.cy))
+    if centre is not None:
+        root += centre.astype(root.dtype)
+    root = smooth_runs(root, np.isfinite(root).all(-1), max(1, int(round(ROOT_SMOOTH_S * fps))) | 1, breaks)
+    lifted = np.isfinite(joints_rel).all((-1, -2))
+    joints_rel += root[:, None, :]       # no second copy: joints_rel becomes the placed joints
+    return joints_rel, std, lifted
 
 
 def _camera(options: RunOptions, width: int, height: int, path, background):

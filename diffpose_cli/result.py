@@ -37,6 +37,9 @@ class Result:
     # (F, 3, 3) rotation of each frame's camera into frame 0's (placement/camera_motion.py); None:
     # a still camera, world_from_camera holds for every frame
     camera_rotation: np.ndarray | None = None
+    # (F, 3) each frame's camera centre in frame 0's camera coordinates, metres, where the camera
+    # travelled (placement/camera_travel.py); None: the centre stayed where it was
+    camera_travel: np.ndarray | None = None
     placement: dict = field(default_factory=lambda: {"foot_locked": False})   # foot_lock.lock_path's report
 
     def world_from_camera_at(self) -> np.ndarray:
@@ -45,6 +48,8 @@ class Result:
         out = np.broadcast_to(T, (self.frame_count, 4, 4)).copy()
         if self.camera_rotation is not None:
             out[:, :3, :3] = T[:3, :3] @ self.camera_rotation
+        if self.camera_travel is not None:
+            out[:, :3, 3] = self.camera_travel @ T[:3, :3].T + T[:3, 3]
         return out
 
     @property

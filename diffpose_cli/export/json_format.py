@@ -288,11 +288,14 @@ def _person_from_dict(data: dict, person: dict, people: dict | None) -> Result:
             root[f] = fr["root_camera"]
     camera = dict(person["camera"])
     who = {"id": person["id"], "main": person["main"]} if "id" in person else None
-    turn = None
-    if (camera.get("motion") or {}).get("camera_motion") == "rotating":
+    turn = travel = None
+    if (camera.get("motion") or {}).get("camera_motion") in ("rotating", "moving"):
         # camera t -> camera 0 = (world <- camera 0)^-1 (world <- camera t)
         T = np.asarray(camera["world_from_camera"], np.float64)
         turn = np.stack([T[:3, :3].T @ np.asarray(fr["camera_pose"]["rotation"], np.float64) for fr in frames])
+        if camera["motion"]["camera_motion"] == "moving":
+            position = np.array([fr["camera_pose"]["position"] for fr in frames], np.float64)
+            travel = (position - T[:3, 3]) @ T[:3, :3]
     return Result(
         video=data["video"], models=data["models"],
         times=np.array([fr["time"] for fr in frames], np.float64),
@@ -301,7 +304,7 @@ def _person_from_dict(data: dict, person: dict, people: dict | None) -> Result:
         keypoints_2d=kp3[..., :2], scores_2d=np.nan_to_num(kp3[..., 2], nan=0.0),
         joints_camera=_arr([fr["joints_camera"] for fr in frames], F, J, 3),
         joints_world=_arr([fr["joints_world"] for fr in frames], F, J, 3),
-        uncertainty=unc, root_camera=root, camera=camera, camera_rotation=turn,
+        uncertainty=unc, root_camera=root, camera=camera, camera_rotation=turn, camera_travel=travel,
         placement=dict(person.get("placement") or {"foot_locked": False}),
         joint_names=list(data["skeleton"]["joint_names"]), parents=list(data["skeleton"]["parents"]),
         person=who, people=people)

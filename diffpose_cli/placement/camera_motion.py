@@ -15,16 +15,16 @@ camera no longer reads as the person moving.
   background could be followed (a plain wall, people filling the frame), and said.
 Frames whose background could not be followed hold the last rotation that was (never a jump);
 where the view changes beyond following at once (a shot cut, a whip pan) the frame is recorded as a
-break and said; the path's smoothing does not reach across it. A camera that also moves (a
-tracking shot) is read as the turning camera nearest to it: its translation is not estimated
-(the JSON's "translation" says so), and a walker it follows looks as if walking on the spot.
+break and said; the path's smoothing does not reach across it. A camera that also travels (a
+tracking shot) is read from the floor instead, where the floor can be followed
+(camera_travel.py; `moving` asks for that reading, `rotating` rules it out).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-CAMERA_MOTIONS = ("auto", "static", "rotating")
+CAMERA_MOTIONS = ("auto", "static", "rotating", "moving")
 STATIC_DEG = 0.5          # deg: a background that turned less than this is a still camera's
 MIN_FOLLOWED = 0.5        # share of frames that must be followed for `auto` to trust the background
 SELF_CALIBRATION_DEG = 6.0  # deg: a camera that turned less than this says too little about its focal length

@@ -6,8 +6,12 @@ outside every detected person: corner points found on a keyframe and followed fr
 by pyramidal Lucas-Kanade (checked forwards and backwards), and per frame the homography (RANSAC)
 that carries the keyframe's points to this frame's. Chained through the keyframes, it gives the
 homography H_t from frame 0's pixels to frame t's. For a camera that turns about its centre,
-H_t = K R_t K^-1 exactly (placement/camera_motion.py reads R_t out of it); a camera that also
-moves (a tracking shot) is read as the nearest turning one: its translation is not followed.
+H_t = K R_t K^-1 exactly (placement/camera_motion.py reads R_t out of it). A camera that also
+travels (a tracking shot) moves near things more than far ones, and no single homography carries
+a whole scene; but one plane's points still move by one homography, and the floor in front of the
+people is a plane whose place is known once the body is placed: so the floor below the lowest
+person's feet is followed the same way on its own (`floor_homography`), from which
+placement/camera_travel.py reads where the camera went.
 
 The work is done on a copy of the frame scaled to WORK_SIDE pixels on its longer side: the
 rotation needs the background's shift to a fraction of a pixel, not the frame's detail, and the
@@ -44,6 +48,11 @@ STILL_RUN = 15           # frames: a camera still this long is then checked ever
 STILL_STRIDE = 4         # (the frames between are followed one by one only when it moved)
 SCENE_FRAMES = 3         # frames, spread over the clip, kept for the focal length from the scene's
                          # lines (placement/vanishing.py)
+FLOOR_MIN_SPREAD = 0.04  # MIN_SPREAD for the floor's points: a band of floor is wide but shallow
+FLOOR_BAND = 0.25        # share of the frame's height at its bottom taken as floor before anyone is seen
+FLOOR_RENEW_SPREAD = 1.5  # x FLOOR_MIN_SPREAD: the floor's points are renewed before they bunch up
+                          # that much (they drain out of a shallow band quickly, and a frame not
+                          # followed loses the camera's travel in it)
 
 
 @dataclass
@@ -57,15 +66,22 @@ class BackgroundMotion:
     height: int
     scale: float = 1.0       # the working frames' size, as a share of the full frame's
     scene_frames: list = None  # up to SCENE_FRAMES (grey, background mask) working frames, spread over the clip
+    floor_homography: np.ndarray | None = None  # (F, 3, 3) as `homography`, the floor's points alone
+    floor_followed: np.ndarray | None = None    # (F,) bool, as `followed`, for the floor's
 
 
 class BackgroundTracker:
     """Fed every frame of a clip with the boxes of the people found in it (`add`); `result()`
     gives the BackgroundMotion. Without `follow` (a camera the user says is still), only the scene
-    frames are kept: every frame is recorded as not followed."""
+    frames are kept: every frame is recorded as not followed. `floor`: this tracker follows only
+    the floor below the lowest person's feet (each tracker that follows keeps one such)."""
 
-    def __init__(self, follow: bool = True):
+    def __init__(self, follow: bool = True, floor: bool = False):
         self._follow_on = follow
+        self._floor_only = floor
+        self._floor = BackgroundTracker(follow, floor=True) if follow and not floor else None
+        self._feet_row = None           # the floor band's top edge (working pixels), last seen
+        self._min_spread = FLOOR_MIN_SPREAD if floor else MIN_SPREAD
         self._scale = None
         self._prev = None               # previous working grey frame
         self._key_pts = None            # (N, 2) the tracked points' positions in the keyframe
@@ -88,8 +104,18 @@ class BackgroundTracker:
         small = image_bgr if s == 1.0 else cv2.resize(image_bgr, (round(w * s), round(h * s)),
                                                        interpolation=cv2.INTER_AREA)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-        mask = _background_mask(grey.shape, [np.asarray(b, np.float64) * s for b in boxes])
-        self._keep_scene(grey, mask)
+        boxes = [np.asarray(b, np.float64) * s for b in boxes if b is not None]
+        self._add(grey, boxes)
+        if self._floor is not None:
+            self._floor._scale, self._floor._size = self._scale, self._size
+            self._floor._add(grey, boxes)
+
+    def _add(self, grey: np.ndarray, boxes: list) -> None:
+        mask = _background_mask(grey.shape, boxes)
+        if self._floor_only:
+            mask = self._below_feet(mask, boxes)
+        else:
+            self._keep_scene(grey, mask)
         self._frames += 1
         if not self._follow_on:
             self._record(np.eye(3), False, False)
@@ -107,6 +133,18 @@ class BackgroundTracker:
         self._waiting.append((grey, mask))
         if len(self._waiting) == STILL_STRIDE:
             self._catch_up()
+
+    def _below_feet(self, mask: np.ndarray, boxes: list) -> np.ndarray:
+        """`mask` kept only below the lowest person's widened box (the floor they stand on, nearer
+        the camera than they are); where nobody is seen, below where the last one stood, and before
+        anyone is, the frame's lowest FLOOR_BAND (where a camera filming people sees the floor)."""
+        bottoms = [b[3] + PERSON_MARGIN * (b[3] - b[1]) for b in boxes if np.isfinite(b).all()]
+        if bottoms:
+            self._feet_row = int(min(mask.shape[0], np.ceil(max(bottoms))))
+        top = self._feet_row if self._feet_row is not None else int(round((1 - FLOOR_BAND) * mask.shape[0]))
+        mask = mask.copy()
+        mask[:top] = 0
+        return mask
 
     def _catch_up(self):
         waiting, self._waiting = self._waiting, []
@@ -133,7 +171,8 @@ class BackgroundTracker:
         # not followed: the camera is taken as where it was (never a jump)
         H0 = _full(H_key, self._scale) @ self._key_h if followed else self._h[-1]
         self._record(H0, followed, broken)
-        if not followed or len(self._pts) < MIN_POINTS:
+        bunched = self._floor_only and not _spread(self._pts, grey.shape, FLOOR_RENEW_SPREAD * self._min_spread)
+        if not followed or len(self._pts) < MIN_POINTS or bunched:
             self._key_h = H0
             self._new_keyframe(grey, mask)
         self._prev = grey
@@ -152,7 +191,7 @@ class BackgroundTracker:
         yi = np.clip(np.round(p1[:, 1]).astype(int), 0, grey.shape[0] - 1)
         ok &= mask[yi, xi] > 0          # a point a person walked over is no longer background
         self._key_pts, self._pts = self._key_pts[ok], p1[ok]
-        if len(self._pts) < 8 or not _spread(self._pts, grey.shape):
+        if len(self._pts) < 8 or not _spread(self._pts, grey.shape, self._min_spread):
             return None, False, False
         H, inl = cv2.findHomography(self._key_pts, self._pts, cv2.RANSAC, RANSAC_PX, maxIters=500,
                                     confidence=0.995)
@@ -196,9 +235,12 @@ class BackgroundTracker:
             self._catch_up()
         F = len(self._h)
         pick = np.unique(np.linspace(0, len(self._scene) - 1, SCENE_FRAMES).round().astype(int)) if self._scene else []
+        floor = self._floor.result() if self._floor is not None else None
         return BackgroundMotion(np.array(self._h).reshape(F, 3, 3), np.array(self._followed, bool),
                                 np.array(self._broken, bool), int(self._size[0]), int(self._size[1]),
-                                float(self._scale or 1.0), [self._scene[i] for i in pick])
+                                float(self._scale or 1.0), [self._scene[i] for i in pick],
+                                None if floor is None else floor.homography,
+                                None if floor is None else floor.followed)
 
 
 def _distances(H: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -233,10 +275,10 @@ def _background_mask(shape, boxes) -> np.ndarray:
     return mask
 
 
-def _spread(points: np.ndarray, shape) -> bool:
+def _spread(points: np.ndarray, shape, least: float = MIN_SPREAD) -> bool:
     """The points cover enough of the frame, in both directions, to fix a homography: points along
     one edge (a skirting board on a plain wall) slide along it and fix nothing."""
     if len(points) < 8:
         return False
     spread = np.sqrt(np.maximum(np.linalg.eigvalsh(np.cov(points.T)), 0.0))
-    return bool(spread[0] >= MIN_SPREAD * min(shape))
+    return bool(spread[0] >= least * min(shape))

@@ -139,3 +139,28 @@ def moving_truth(joints_world: np.ndarray, cameras: list[dict], fps: float) -> d
     out["R"] = np.stack([c["R"] for c in cameras]).astype(np.float64)
     out["t"] = np.stack([c["t"] for c in cameras]).astype(np.float64)
     return out
+
+
+# the studio's walk filmed by each kind of camera (benchmarks/bench_world.py, tests/test_camera_travel.py)
+WALK_CAMERAS = ("still", "pan", "handheld", "tracking")
+WALK_SECONDS = 5.0
+WALK_PAN_DEG = 12.0
+WALK_HANDHELD_RMS_DEG = 2.0
+
+
+def filmed_walk(kind: str, path, fps: float = 30.0) -> dict:
+    """The studio's walk across a tiled room filmed by camera `kind` (WALK_CAMERAS: a still
+    camera, a pan, a handheld shake, or a tracking shot travelling with the walker), written to the
+    MP4 `path`; returns its truth (moving_truth)."""
+    from .cameras import studio_camera
+    from .clips import write_video
+    from .motions import walking_motion
+    motion = walking_motion(WALK_SECONDS, fps, heading_deg=90.0)
+    F = len(motion)
+    camera = studio_camera(motion)
+    cameras = {"still": lambda: moving_cameras(camera, np.broadcast_to(np.eye(3), (F, 3, 3))),
+               "pan": lambda: moving_cameras(camera, pan(F, WALK_PAN_DEG)),
+               "handheld": lambda: moving_cameras(camera, handheld(F, fps, WALK_HANDHELD_RMS_DEG, seed=2)),
+               "tracking": lambda: moving_cameras(camera, travel=tracking(F, motion))}[kind]()
+    write_video(path, render_moving(motion, cameras), fps, crf=18)
+    return moving_truth(motion, cameras, fps)
