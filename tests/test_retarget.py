@@ -28,12 +28,14 @@ from diffpose_cli.skeleton import JOINT_NAMES
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "studio_walk.json"
 
-# measured on the studio sample (bench_retarget.py), bounded a little above
-WORST_LIMB_DEG = 0.001         # float32 keys: the limb directions are exact
-SLIDING_MM = 0.75              # measured 0.48-0.64 mm per frame, mean over planted frames
-LARGEST_SLIDE_MM = 5.8         # measured 5.0 (the long-legged character)
-BELOW_FLOOR_MM = 2.5           # measured 2.0
-HEIGHT_M = 0.03                # standing height against the rest height: measured 0.009-0.018 m
+# measured by bench_retarget.py on the studio sample and walk_side.mp4 (every derived rig), bounded
+# a little above; the issue's targets are 5 deg (median 2 deg), 2 mm per frame, 1 cm and 5 cm
+WORST_LIMB_DEG = 2.5           # measured 1.03-1.86 (studio), 2.14-2.20 (walk_side): the legs' IK
+MEDIAN_LIMB_DEG = 0.001        # measured 0.00001: a limb follows the estimate exactly unless its foot is held
+SLIDING_MM = 0.05              # measured 0.00-0.01 mm per frame, mean over planted frames
+LARGEST_SLIDE_MM = 0.15        # measured 0.02-0.13 mm
+BELOW_FLOOR_MM = 0.5           # measured 0.0 (no joint of the body under the floor)
+HEIGHT_M = 0.023               # standing height against the rest height: measured 0.004-0.020 m
 EXPECTED_CONVENTION = {"unreal": "Unreal", "mixamo": "Mixamo", "cmu": "Mixamo / CMU", "biped": "Biped",
                        "A-pose": "Unreal", "long": "Unreal"}
 
@@ -62,7 +64,26 @@ def test_every_rig_follows_the_estimate(rigs, sample, rig, tmp_path):
           f"{f['sliding_mm']:.2f} mm/frame (largest {f['largest_slide_mm']:.2f}); below the floor "
           f"{f['below_floor_mm']:.1f} mm; standing {f['standing_height_m']:.3f} m, rest {f['rest_height_m']:.3f} m")
     assert name == "studio_walk"
-    assert f["worst_limb_deg"] < WORST_LIMB_DEG and f["median_limb_deg"] < WORST_LIMB_DEG
+    assert f["worst_limb_deg"] < WORST_LIMB_DEG and f["median_limb_deg"] < MEDIAN_LIMB_DEG
+    assert f["sliding_mm"] < SLIDING_MM and f["largest_slide_mm"] < LARGEST_SLIDE_MM
+    assert f["below_floor_mm"] < BELOW_FLOOR_MM
+    assert abs(f["standing_height_m"] - f["rest_height_m"]) < HEIGHT_M
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rig", ["mixamo A-pose (female)", "long legs, short arms (male)"])
+def test_the_walk_side_estimate_on_a_character(rigs, videos_dir, rig, tmp_path):
+    """walk_side.mp4's estimate (the pipeline run shared with the other export tests)."""
+    from pipeline_results import pipeline_result
+    result = pipeline_result(videos_dir / "walk_side.mp4")
+    out = tmp_path / "moving.glb"
+    name = write_retargeted(result, out, rigs[rig])
+    f = check_written(result, out, map_bones, name)
+    print(f"walk_side on {rig}: limbs worst {f['worst_limb_deg']:.3f} deg, median {f['median_limb_deg']:.5f}; "
+          f"sliding {f['sliding_mm']:.3f} mm/frame (largest {f['largest_slide_mm']:.2f}); below the floor "
+          f"{f['below_floor_mm']:.1f} mm; standing {f['standing_height_m']:.3f} m, rest {f['rest_height_m']:.3f} m")
+    assert name == "walk_side"
+    assert f["worst_limb_deg"] < WORST_LIMB_DEG and f["median_limb_deg"] < MEDIAN_LIMB_DEG
     assert f["sliding_mm"] < SLIDING_MM and f["largest_slide_mm"] < LARGEST_SLIDE_MM
     assert f["below_floor_mm"] < BELOW_FLOOR_MM
     assert abs(f["standing_height_m"] - f["rest_height_m"]) < HEIGHT_M

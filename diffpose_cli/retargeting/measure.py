@@ -60,20 +60,22 @@ def limb_errors(positions: dict, bones: BoneMap, targets: dict) -> dict:
     return out
 
 
-def feet_figures(positions: dict, bones: BoneMap, planted: np.ndarray, floor: float) -> dict:
+def feet_figures(positions: dict, bones: BoneMap, planted: np.ndarray, character: Character) -> dict:
     """Sliding of the character's ankles along the floor in frames where the estimate's foot is
-    planted (mm per frame: mean and largest), and the lowest point of any joint under the floor
-    (mm, positive = below)."""
+    planted (mm per frame: mean and largest), and the lowest point of any joint of the body (the
+    hips and below) under the floor (mm, positive = below)."""
     steps = []
     for k, side in enumerate(SIDES):
         ankle = positions[bones.roles[f"{side}_foot"]][:, [0, 2]]
         both = planted[1:, k] & planted[:-1, k]
         steps.append(1000 * np.linalg.norm(np.diff(ankle, axis=0), axis=-1)[both])
     steps = np.concatenate(steps)
-    lowest = min(p[:, 1].min() for p in positions.values())
+    hips = bones.roles["hips"]
+    body = [k for k in positions if k == hips or character.path_between(hips, k)]
+    lowest = min(positions[k][:, 1].min() for k in body)
     return {"sliding_mm": float(steps.mean()) if steps.size else float("nan"),
             "largest_slide_mm": float(steps.max()) if steps.size else float("nan"),
-            "below_floor_mm": float(1000 * (floor - lowest))}
+            "below_floor_mm": float(1000 * (character.floor - lowest))}
 
 
 def standing_height(positions: dict, character: Character, bones: BoneMap) -> tuple[float, float]:
@@ -97,5 +99,5 @@ def check_written(result, written_path, bones_of, animation: str) -> dict:
     standing, rest = standing_height(positions, character, bones)
     return {"worst_limb_deg": float(on_person.max()), "median_limb_deg": float(np.median(on_person)),
             "worst_by_bone": {character.names[bones.roles[r]]: float(e[present].max()) for r, e in errors.items()},
-            **feet_figures(positions, bones, planted, character.floor),
+            **feet_figures(positions, bones, planted, character),
             "standing_height_m": standing, "rest_height_m": rest}

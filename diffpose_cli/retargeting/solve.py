@@ -18,9 +18,11 @@ A-pose, bent elbows), bone rolls and proportions never enter the estimate's dire
 - every other bone (collars, hands, fingers, toes, twist and helper bones) keeps its rest pose
   relative to its parent.
 The hips follow the estimate's pelvis path scaled by the ratio of the character's leg length to
-the estimate's, and a smooth offset keeps each of the character's feet on one point of its floor
-while the estimate's foot is planted (flagged in contact and its ankle still); in a frame where a
-foot or toe would still be under the floor, the body is lifted by as much.
+the estimate's, and a smooth offset brings each of the character's feet onto one point of its
+floor while the estimate's foot is planted (flagged in contact and its ankle still); what is left,
+the two feet's different proportions, is taken up by the legs (two-bone IK, the knee in its bend
+plane: a fraction of a degree). In a frame where a foot or toe would still be under the floor, the
+body is lifted by as much.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ HINGE_FULL_DEG = 20.0      # bend from which the roll follows the hinge complete
 REST_BENT_DEG = 10.0       # a limb bent more than this at rest bends about its own rest hinge
 PLANTED_STEP_M = 0.005     # the estimate's foot is planted: in contact and its ankle moving less a frame
 FOOT_SMOOTHING = 2.0       # weight of the hips offset's frame-to-frame change against a held foot's
+HOLD_FADE = 3              # frames over which a leg's hold fades in before and out after a planted run
 
 # the estimate's limbs: role -> (joint the bone sits on, joint it aims at), by side
 LIMBS = {"thigh": ("hip", "knee"), "shin": ("knee", "ankle"),
@@ -213,23 +216,29 @@ def _runs(flags: np.ndarray) -> list:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
-def _hips_offset(ankles: np.ndarray, planted: np.ndarray, height: float) -> np.ndarray:
-    """(F, 3) a smooth offset of the hips that keeps each planted foot's ankle (F, 2, 3) on one point:
-    the mean of its run along the floor, `height` above the floor."""
-    from scipy.linalg import solve_banded
-    F = ankles.shape[0]
-    weight = np.zeros(F)
-    goal = np.zeros((F, 3))
+def hold_points(ankles: np.ndarray, planted: np.ndarray, height: float) -> np.ndarray:
+    """(F, 2, 3) where each planted foot's ankle (F, 2, 3) is held: per run of planted frames the
+    mean of its ankle along the floor, `height` above the floor; NaN where the foot is not planted."""
+    points = np.full(ankles.shape, np.nan)
     for k in range(2):
         for first, end in _runs(planted[:, k]):
             point = ankles[first:end, k].mean(0)
             point[1] = height
-            weight[first:end] += 1.0
-            goal[first:end] += point - ankles[first:end, k]
+            points[first:end, k] = point
+    return points
+
+
+def _hips_offset(ankles: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(F, 3) a smooth offset of the hips that brings each planted foot's ankle (F, 2, 3) onto its
+    hold point (F, 2, 3, NaN where not planted): least squares, the offset's change from frame to
+    frame weighed against the feet; before the first and after the last hold it holds still."""
+    from scipy.linalg import solve_banded
+    F = ankles.shape[0]
+    held = np.isfinite(points[..., 0])
+    weight = held.sum(1).astype(float)
     if not weight.any():
         return np.zeros((F, 3))
-    goal /= np.maximum(weight, 1e-12)[:, None]
-    # frames before the first and after the last hold keep the nearest hold's offset
+    goal = np.where(held[..., None], points - ankles, 0.0).sum(1) / np.maximum(weight, 1.0)[:, None]
     anchor = 1e-6
     diag = weight + anchor
     diag[1:] += FOOT_SMOOTHING
@@ -239,6 +248,64 @@ def _hips_offset(ankles: np.ndarray, planted: np.ndarray, height: float) -> np.n
     bands[1] = diag
     bands[2, :-1] = -FOOT_SMOOTHING
     return solve_banded((1, 1), bands, weight[:, None] * goal)
+
+
+def _fade_weights(held: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F,) weight of a foot's hold, 1 in its planted frames, fading to 0 over HOLD_FADE frames on
+    either side, and (F,) the index of the planted frame whose point each frame is pulled to."""
+    F = held.shape[0]
+    idx = np.flatnonzero(held)
+    if idx.size == 0:
+        return np.zeros(F), np.zeros(F, int)
+    t = np.arange(F)
+    after = np.clip(np.searchsorted(idx, t), 0, idx.size - 1)
+    before = np.clip(after - 1, 0, idx.size - 1)
+    nearest = np.where(np.abs(t - idx[before]) <= np.abs(idx[after] - t), idx[before], idx[after])
+    w = np.clip(1.0 - np.abs(t - nearest) / (HOLD_FADE + 1), 0.0, 1.0)
+    return w * w * (3 - 2 * w), nearest
+
+
+def _hold_feet(character: Character, bones: BoneMap, turns: dict, positions: dict, points: np.ndarray) -> None:
+    """Two-bone IK on each leg (into `turns`): the ankle onto its hold point while the estimate's
+    foot is planted, fading in and out; the knee stays in the plane the leg bends in. What is
+    left of a foot's slide after the hips' offset is millimetres, so the thigh and shin turn by a
+    fraction of a degree from the estimate's directions."""
+    r = bones.roles
+    for k, side in enumerate(SIDES):
+        weight, nearest = _fade_weights(np.isfinite(points[:, k, 0]))
+        on = weight > 0
+        if not on.any():
+            continue
+        thigh, shin, foot = r[f"{side}_thigh"], r[f"{side}_shin"], r[f"{side}_foot"]
+        hip, knee, ankle = positions[thigh][on], positions[shin][on], positions[foot][on]
+        # in a planted frame the ankle goes onto its point; around a run, by the correction of the
+        # run's nearest frame, fading (never to the point itself: that foot is still swinging)
+        miss = points[nearest, k] - positions[foot][nearest]
+        # along the floor only: raising or lowering the ankle of a nearly straight leg by a
+        # centimetre would turn its thigh and shin by degrees (the hips' offset sets the height)
+        miss[:, 1] = 0.0
+        goal = ankle + weight[on, None] * miss[on]
+        a = np.linalg.norm(character.position(shin) - character.position(thigh))
+        b = np.linalg.norm(character.position(foot) - character.position(shin))
+        reach = goal - hip
+        d = np.clip(np.linalg.norm(reach, axis=-1), abs(a - b) + 1e-6, (a + b) * (1 - 1e-6))
+        e = normalize(reach)
+        normal = np.cross(knee - hip, ankle - hip)
+        straight = np.linalg.norm(normal, axis=-1) < 1e-6 * a * b
+        if straight.any():
+            hinge = _hinge_rest(character, bones, side, "thigh", "shin", _rest_axes(character, bones)[2])
+            normal[straight] = turns[thigh][on][straight] @ hinge
+        p = normalize(np.cross(e, normalize(normal)))
+        cos_hip = np.clip((a * a + d * d - b * b) / (2 * a * d), -1.0, 1.0)
+        new_knee = hip + a * (cos_hip[:, None] * e + np.sqrt(1 - cos_hip**2)[:, None] * p)
+        new_ankle = hip + d[:, None] * e
+        turn_thigh = shortest_arc(normalize(knee - hip), normalize(new_knee - hip))
+        old_shin = (turn_thigh @ normalize(ankle - knee)[..., None])[..., 0]
+        turn_shin = shortest_arc(old_shin, normalize(new_ankle - new_knee)) @ turn_thigh
+        turns[thigh] = turns[thigh].copy()
+        turns[shin] = turns[shin].copy()
+        turns[thigh][on] = turn_thigh @ turns[thigh][on]
+        turns[shin][on] = turn_shin @ turns[shin][on]
 
 
 def retarget_motion(result, character: Character, bones: BoneMap) -> RetargetedMotion:
@@ -262,10 +329,14 @@ def retarget_motion(result, character: Character, bones: BoneMap) -> RetargetedM
     ankles = np.stack([positions[r[f"{s}_foot"]] for s in SIDES], axis=1)
     planted = planted_feet(joints, present, fps)
     rest_ankle = np.mean([character.position(r[f"{s}_foot"])[1] for s in SIDES])
-    hips_path = hips_path + _hips_offset(ankles, planted, rest_ankle)
+    points = hold_points(ankles, planted, rest_ankle)
+    hips_path = hips_path + _hips_offset(ankles, points)
+    _turns, positions = forward_kinematics(character, turns, r["hips"], hips_path)
+    _hold_feet(character, bones, turns, positions, points)
     all_turns, positions = forward_kinematics(character, turns, r["hips"], hips_path)
     # a foot or toe the character's proportions put under the floor lifts the body by as much
-    lowest = np.min([p[:, 1] for p in positions.values()], axis=0)
+    body = [k for k in positions if k == r["hips"] or character.path_between(r["hips"], k)]
+    lowest = np.min([positions[k][:, 1] for k in body], axis=0)
     under = np.maximum(character.floor - lowest, 0.0)
     if under.any():
         hips_path[:, 1] += under
