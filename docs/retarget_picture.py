@@ -9,7 +9,7 @@ context, run it under `xvfb-run -a`):
     diffpose retarget samples/studio_walk.json --character ../shared/assets/characters/human-female.glb \
         --out /tmp/hero_moving.glb
     blender -b --factory-startup --python docs/retarget_picture.py -- \
-        /tmp/hero_moving.glb docs/retarget_in_blender.png 60
+        /tmp/hero_moving.glb docs/retarget_in_blender.png 100
 """
 
 import sys
