@@ -300,7 +300,11 @@ json.dump({"uncertainty": {b.name: list(b["diffpose_uncertainty_m"]) for b in ar
                            if "diffpose_uncertainty_m" in b.keys()},
            "vertices": sum(len(o.data.vertices) for o in bpy.context.scene.objects if o.type == "MESH"),
            "materials": len(bpy.data.materials), "actions": [a.name for a in bpy.data.actions],
-           "bones": len(armature.data.bones)}, open(out, "w"))
+           "bones": len(armature.data.bones),
+           # through FBX: the armature object's properties, an array read back as its text
+           "on_armature": {k.split(" ", 1)[1]: json.loads(armature[k]) if isinstance(armature[k], str)
+                           else list(armature[k]) for k in armature.keys()
+                           if k.startswith("diffpose_uncertainty_m ")}}, open(out, "w"))
 '''
 
 
@@ -356,6 +360,12 @@ def test_fbx_character_in_and_fbx_out_through_blender(rigs, sample, tmp_path):
     print(f"FBX character in: limbs worst {f['worst_limb_deg']:.4f} deg, sliding {f['sliding_mm']:.2f} mm/frame; "
           f"FBX out in Blender: {fbx['vertices']} vertices, {fbx['materials']} materials, actions {fbx['actions']}")
     assert f["worst_limb_deg"] < WORST_LIMB_DEG and f["sliding_mm"] < SLIDING_MM
+    model, bones = load(tmp_path / "moving.glb")
+    carried = {model.names[node]: joint for node, joint in bone_joints(bones).items()}
+    assert set(fbx["on_armature"]) == set(carried)
+    for bone, joint in carried.items():
+        want = sample.uncertainty[:, JOINT_NAMES.index(joint)]
+        assert np.abs(np.array(fbx["on_armature"][bone]) - want)[sample.present].max() < 0.001
     # an FBX character goes through Blender's glTF exporter, which splits a couple of vertices on
     # seams (2 of 7,399 here); a GLB character's mesh is never touched
     assert abs(fbx["vertices"] - source["vertices"]) <= 0.001 * source["vertices"]

@@ -50,6 +50,13 @@ fps = float(fps)
 scene.render.fps = max(1, round(fps))
 scene.render.fps_base = scene.render.fps / fps
 bpy.ops.import_scene.gltf(filepath=glb_path)
+# The uncertainty: the glTF importer put each bone's array (one value per frame) on its pose bone;
+# the FBX exporter writes no bone properties but does write the armature object's, an array as its
+# text, so each bone's array goes there too, as "diffpose_uncertainty_m <bone>".
+for armature in [o for o in scene.objects if o.type == "ARMATURE"]:
+    for bone in armature.pose.bones:
+        if "diffpose_uncertainty_m" in bone:
+            armature["diffpose_uncertainty_m " + bone.name] = [float(v) for v in bone["diffpose_uncertainty_m"]]
 bpy.ops.export_scene.fbx(
     filepath=fbx_path, object_types={"ARMATURE", "MESH"}, use_selection=False,
     axis_forward="-Z", axis_up="Y", global_scale=1.0, apply_unit_scale=True, use_custom_props=True,
