@@ -166,6 +166,30 @@ def test_retarget_command_and_python_api(rigs, tmp_path):
     assert written == [tmp_path / "api.glb"]
 
 
+@pytest.mark.slow
+def test_video_with_a_character(rigs, tmp_path):
+    """The main command: the video, the JSON and the character in one run; the character's
+    animation is the JSON's motion."""
+    out, pose = tmp_path / "hero_moving.glb", tmp_path / "pose.json"
+    run = run_cli("video", REPO / "samples" / "studio_walk.mp4", "--character", rigs["mixamo A-pose (female)"],
+                  "--out", out, "--out", pose, "--quiet")
+    assert run.code == 0, run.explain()
+    result = read_json(pose)
+    f = check_written(result, out, map_bones, "studio_walk")
+    print(f"video --character: limbs worst {f['worst_limb_deg']:.3f} deg, sliding {f['sliding_mm']:.3f} mm/frame")
+    assert f["worst_limb_deg"] < WORST_LIMB_DEG and f["sliding_mm"] < SLIDING_MM
+    assert _counts(out)["animations"] == ["studio_walk"]
+
+
+def test_the_character_is_never_an_output(shared, tmp_path):
+    character = tmp_path / "hero.glb"
+    character.write_bytes((shared / "assets" / "characters" / "human-male.glb").read_bytes())
+    before = character.read_bytes()
+    run = run_cli("retarget", SAMPLE, "--character", character, "--out", character, "--overwrite")
+    assert_one_error_line(run, "hero.glb")
+    assert character.read_bytes() == before
+
+
 def test_a_bone_map_places_an_unknown_rig(rigs, sample, tmp_path):
     source = rigs["unreal (male)"]
     g = gl.GLTF2().load_binary(str(source))
