@@ -54,8 +54,9 @@ def load(character, bone_map=None):
 
 @functools.lru_cache(maxsize=8)
 def _checked(character: str, bone_map: str | None, stamp) -> str:
-    model, bones = load(character, bone_map)
-    return bones.convention
+    """The convention a character's bones were found by; cached by the files' modification times
+    (`stamp`), so that the check before the video and the write after it read an FBX once."""
+    return load(character, bone_map)[1].convention
 
 
 def check_character(character, bone_map=None) -> str:

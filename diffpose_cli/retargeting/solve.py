@@ -103,11 +103,14 @@ def _hinge_rest(character: Character, bones: BoneMap, side: str, upper: str, low
     """The axis a knee or elbow bends about at rest, square to the upper bone."""
     a = _rest_direction(character, bones, f"{side}_{upper}")
     b = _rest_direction(character, bones, f"{side}_{lower}")
+    # a knee bends its shin backwards, an elbow its forearm forwards
+    anatomical = normalize(np.cross(a, -forward if upper == "thigh" else forward))
     bend = np.cross(a, b)
-    if np.linalg.norm(bend) > np.sin(np.radians(REST_BENT_DEG)):
+    # a limb bent at rest bends about its own rest bend, unless that bend is the wrong way (a
+    # modelled over-extension), where the other way would spin the limb half a turn
+    if np.linalg.norm(bend) > np.sin(np.radians(REST_BENT_DEG)) and bend @ anatomical > 0:
         return normalize(bend)
-    # straight at rest: a knee bends its shin backwards, an elbow its forearm forwards
-    return normalize(np.cross(a, -forward if upper == "thigh" else forward))
+    return anatomical
 
 
 def _roll_to_hinge(turn: np.ndarray, upper: np.ndarray, lower: np.ndarray, hinge: np.ndarray) -> np.ndarray:
@@ -128,7 +131,6 @@ def _body_turns(character: Character, bones: BoneMap, joints: np.ndarray) -> dic
     """The trunk's turns: hips, spine, chest, neck, head and feet."""
     r = bones.roles
     up, left, forward = _rest_axes(character, bones)
-    F = joints.shape[0]
 
     def turn(est_up, est_left, rest_left):
         rest = frame_from(up[None], rest_left[None])[0]
@@ -145,10 +147,9 @@ def _body_turns(character: Character, bones: BoneMap, joints: np.ndarray) -> dic
     for k, h in zip(bones.spine, heights):
         turns[k] = slerp(pelvis, chest, float(np.clip(h / top, 0.0, 1.0)))
     turns[r["hips"]], turns[bones.chest] = pelvis, chest
-    neck_base = bones.neck[0] if bones.neck else r["head"]
-    rest_head = normalize(character.position(r["head"]) - character.position(bones.chest))
-    if np.linalg.norm(character.position(r["head"]) - character.position(neck_base)) > 1e-6 and bones.neck:
-        rest_head = normalize(character.position(r["head"]) - character.position(neck_base))
+    # the head's rest direction: from the neck's base (or the chest, without a neck) to the head
+    base = bones.neck[0] if bones.neck else bones.chest
+    rest_head = normalize(character.position(r["head"]) - character.position(base))
     aim = normalize(joints[:, _J["head"]] - joints[:, _J["thorax"]])
     head = shortest_arc(chest @ rest_head, aim) @ chest
     for k in bones.neck:
@@ -157,7 +158,6 @@ def _body_turns(character: Character, bones: BoneMap, joints: np.ndarray) -> dic
     heading = heading_only(pelvis, forward)
     for side in SIDES:
         turns[r[f"{side}_foot"]] = heading
-    assert all(t.shape == (F, 3, 3) for t in turns.values())
     return turns
 
 

@@ -121,7 +121,8 @@ def animation_name(result, gltf) -> str:
 def write_character_glb(result, character: Character, bones: BoneMap, motion: RetargetedMotion, path) -> str:
     """Add the motion to the character's GLB and write it to `path`, atomically. Returns the
     new animation's name."""
-    gl, gltf = __import__("pygltflib"), character.gltf
+    import pygltflib as gl
+    gltf = character.gltf
     hips = bones.roles["hips"]
     animated = [k for k in character.joints if k == hips or character.path_between(hips, k)]
     pack = _Appender(gltf)
