@@ -42,6 +42,13 @@ RENAMES = {
     "biped": _table(["Bip01 Pelvis", "Bip01 Spine", "Bip01 Spine1", "Bip01 Spine2", "Bip01 Neck", "Bip01 Head"],
                     ["Bip01 {S} Clavicle", "Bip01 {S} UpperArm", "Bip01 {S} Forearm", "Bip01 {S} Hand",
                      "Bip01 {S} Thigh", "Bip01 {S} Calf", "Bip01 {S} Foot", "Bip01 {S} Toe0"], "L", "R"),
+    "rigify": _table(["DEF-spine", "DEF-spine.001", "DEF-spine.002", "DEF-spine.003", "DEF-spine.004",
+                      "DEF-spine.006"],
+                     ["DEF-shoulder.{S}", "DEF-upper_arm.{S}", "DEF-forearm.{S}", "DEF-hand.{S}", "DEF-thigh.{S}",
+                      "DEF-shin.{S}", "DEF-foot.{S}", "DEF-toe.{S}"], "L", "R"),
+    "makehuman": _table(["root", "spine04", "spine03", "spine02", "neck01", "head"],
+                        ["clavicle.{S}", "upperarm01.{S}", "lowerarm01.{S}", "wrist.{S}", "upperleg01.{S}",
+                         "lowerleg01.{S}", "foot.{S}", "toe1-1.{S}"], "L", "R"),
 }
 
 
@@ -50,7 +57,8 @@ def renamed(source: Path, out: Path, convention: str) -> Path:
     g = gl.GLTF2().load_binary(str(source))
     table = RENAMES[convention]
     for node in g.nodes:
-        node.name = table.get(node.name, node.name)
+        # the file's own `root` (above the pelvis) must not take the name MakeHuman gives its hips
+        node.name = table.get(node.name, "Armature_root" if node.name == "root" else node.name)
     g.save_binary(str(out))
     return out
 
@@ -111,6 +119,30 @@ def proportions(source: Path, out: Path, legs: float = 1.2, arms: float = 0.85, 
     return out
 
 
+def centimetres(source: Path, out: Path) -> Path:
+    """The character as Mixamo's FBX files come into Blender and out again: the armature scaled by
+    0.01 and every bone's offset in centimetres (the mesh untouched)."""
+    g = gl.GLTF2().load_binary(str(source))
+    character = read_character(source)
+    armature = next(k for k, up in character.parent.items() if up is None and g.nodes[k].children)
+    g.nodes[armature].scale = [0.01, 0.01, 0.01]
+    for k in character.joints:
+        if g.nodes[k].translation is not None:
+            g.nodes[k].translation = [100.0 * float(v) for v in g.nodes[k].translation]
+    # the joints' world matrices now hold the 0.01 scale: the inverse bind matrices take it back
+    # (times 100 on their first three rows), so that the skin binds the mesh as before
+    accessor = g.accessors[g.skins[0].inverseBindMatrices]
+    view = g.bufferViews[accessor.bufferView]
+    start = (view.byteOffset or 0) + (accessor.byteOffset or 0)
+    blob = bytearray(g.binary_blob())
+    matrices = np.frombuffer(bytes(blob[start:start + 64 * accessor.count]), np.float32).reshape(-1, 4, 4).copy()
+    matrices[:, :, :3] *= 100.0            # column-major storage: [column][row]
+    blob[start:start + 64 * accessor.count] = matrices.tobytes()
+    g.set_binary_blob(bytes(blob))
+    g.save_binary(str(out))
+    return out
+
+
 def derived(shared: Path, work: Path) -> dict:
     """name -> (path, bone map or None) of every derived character of human-male, and the two
     originals."""
@@ -121,6 +153,7 @@ def derived(shared: Path, work: Path) -> dict:
         out[f"{convention} (male)"] = renamed(male, work / f"male_{convention}.glb", convention)
     out["A-pose, bent elbows (male)"] = a_pose(male, work / "male_a_pose.glb")
     out["long legs, short arms (male)"] = proportions(male, work / "male_proportions.glb")
+    out["mixamo, centimetres (male)"] = centimetres(out["mixamo (male)"], work / "male_mixamo_cm.glb")
     out["mixamo A-pose (female)"] = renamed(a_pose(base / "human-female.glb", work / "female_a.glb"),
                                             work / "female_a_mixamo.glb", "mixamo")
     return out

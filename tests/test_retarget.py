@@ -37,7 +37,7 @@ LARGEST_SLIDE_MM = 0.15        # measured 0.02-0.13 mm
 BELOW_FLOOR_MM = 0.5           # measured 0.0 (no joint of the body under the floor)
 HEIGHT_M = 0.023               # standing height against the rest height: measured 0.004-0.020 m
 EXPECTED_CONVENTION = {"unreal": "Unreal", "mixamo": "Mixamo", "cmu": "Mixamo / CMU", "biped": "Biped",
-                       "A-pose": "Unreal", "long": "Unreal"}
+                       "rigify": "Rigify", "makehuman": "MakeHuman", "A-pose": "Unreal", "long": "Unreal"}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,8 @@ def rigs(shared, tmp_path_factory):
 
 
 @pytest.mark.parametrize("rig", ["unreal (male)", "unreal (female)", "mixamo (male)", "cmu (male)", "biped (male)",
-                                 "A-pose, bent elbows (male)", "long legs, short arms (male)",
+                                 "rigify (male)", "makehuman (male)", "A-pose, bent elbows (male)",
+                                 "long legs, short arms (male)", "mixamo, centimetres (male)",
                                  "mixamo A-pose (female)"])
 def test_every_rig_follows_the_estimate(rigs, sample, rig, tmp_path):
     path = rigs[rig]
