@@ -7,8 +7,8 @@ A-pose, bent elbows), bone rolls and proportions never enter the estimate's dire
   estimate's limb (hip to knee, knee to ankle, shoulder to elbow, elbow to wrist). Their roll
   about themselves: knees and elbows bend about the hinge they bend about at rest (the rest bend
   where the limb is bent at rest, else the body's side-to-side axis for a knee and its up-down
-  axis for an elbow); a limb bent less than 5 degrees has no bend plane, and its roll blends to
-  the smallest turn from its parent's between 5 and 20 degrees of bend;
+  axis for an elbow); a nearly straight limb has no bend plane, and its roll blends to the
+  smallest turn from its parent's between HINGE_NONE_DEG and HINGE_FULL_DEG of bend (as the BVH's);
 - the hips take the estimate's pelvis frame (the hip line and the pelvis-to-spine direction), the
   chest its thorax frame (the shoulder line, spine to thorax), the bones between share the turn
   from one to the other by their height along the spine; the head aims from the chest along the
@@ -19,10 +19,11 @@ A-pose, bent elbows), bone rolls and proportions never enter the estimate's dire
   relative to its parent.
 The hips follow the estimate's pelvis path scaled by the ratio of the character's leg length to
 the estimate's, and a smooth offset brings each of the character's feet onto one point of its
-floor while the estimate's foot is planted (flagged in contact and its ankle still); what is left,
-the two feet's different proportions, is taken up by the legs (two-bone IK, the knee in its bend
-plane: a fraction of a degree). In a frame where a foot or toe would still be under the floor, the
-body is lifted by as much.
+floor while the estimate's foot is planted (flagged in contact and its ankle still); what is left
+(the character's legs are not the estimate's scaled, and two held feet pull the hips apart) is
+taken up along the floor by the legs (two-bone IK, the knee in its bend plane), so only a held leg
+leaves the estimate's directions, a little (docs/exports.md says how much). In a frame where a foot
+or toe would still be under the floor, the body is lifted by as much.
 """
 
 from __future__ import annotations
@@ -268,8 +269,8 @@ def _fade_weights(held: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _hold_feet(character: Character, bones: BoneMap, turns: dict, positions: dict, points: np.ndarray) -> None:
     """Two-bone IK on each leg (into `turns`): the ankle onto its hold point while the estimate's
     foot is planted, fading in and out; the knee stays in the plane the leg bends in. What is
-    left of a foot's slide after the hips' offset is millimetres, so the thigh and shin turn by a
-    fraction of a degree from the estimate's directions."""
+    left of a foot's slide after the hips' offset is small, so the thigh and shin turn little from
+    the estimate's directions."""
     r = bones.roles
     for k, side in enumerate(SIDES):
         weight, nearest = _fade_weights(np.isfinite(points[:, k, 0]))
