@@ -396,3 +396,30 @@ def test_fbx_character_in_and_fbx_out_through_blender(rigs, sample, tmp_path):
     assert abs(fbx["vertices"] - source["vertices"]) <= 0.001 * source["vertices"]
     assert fbx["materials"] == source["materials"]
     assert any("studio_walk" in a for a in fbx["actions"])
+
+
+def test_batch_with_a_bad_character_fails_before_any_work(shared, tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    (folder / "clip.mp4").write_bytes((REPO / "samples" / "studio_walk.mp4").read_bytes())
+    legless = _bad_characters(shared / "assets" / "characters" / "human-male.glb", tmp_path)["rig without legs"][0]
+    out = tmp_path / "out"
+    run = run_cli("batch", folder, "--out", out, "--format", "json,glb", "--character", legless)
+    assert_one_error_line(run, "left_thigh")
+    run = run_cli("batch", folder, "--out", out, "--format", "json", "--character",
+                  shared / "assets" / "characters" / "human-male.glb")
+    assert_one_error_line(run, "--format")
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_batch_with_a_character(rigs, tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    (folder / "clip.mp4").write_bytes((REPO / "samples" / "studio_walk.mp4").read_bytes())
+    out = tmp_path / "out"
+    run = run_cli("batch", folder, "--out", out, "--format", "json,glb", "--character", rigs["biped (male)"],
+                  "--workers", "1", "--quiet")
+    assert run.code == 0, run.explain()
+    f = check_written(read_json(out / "clip.json"), out / "clip.glb", map_bones, "clip")
+    assert f["worst_limb_deg"] < WORST_LIMB_DEG and f["sliding_mm"] < SLIDING_MM

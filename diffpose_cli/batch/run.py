@@ -118,6 +118,12 @@ def run_batch(input_dir, output_dir, formats=DEFAULT_FORMATS, recursive: bool = 
     if "fbx" in formats:   # a missing FBX exporter fails now (the rig is checked by RunOptions)
         from ..export.fbx import check_fbx_exporter
         check_fbx_exporter()
+    if options.character is not None:   # the character read and its bones placed, before any work
+        if not {"glb", "fbx"} & set(formats):
+            raise DiffposeError(f"--character '{options.character}' animates the glb or fbx outputs: add one "
+                                "to --format")
+        from ..retargeting import check_character
+        check_character(options.character, options.bone_map)
     if cluster is not None:
         cluster.check()   # the engine installed, the cluster reachable: before any work
     if skip_existing and overwrite:

@@ -90,7 +90,7 @@ def write_outputs(result, paths, video_path: str, overwrite: bool, options: RunO
     """Write the outputs; returns the files written (`--person all`: `name_p<ID>.bvh`, ...)."""
     from ..export.outputs import write_outputs as write
     return write(result, paths, video_path=video_path, overwrite=overwrite, skeleton=options.skeleton,
-                 overlay_view=options.overlay_view)
+                 overlay_view=options.overlay_view, character=options.character, bone_map=options.bone_map)
 
 
 def run_one(job: dict) -> dict:

@@ -50,6 +50,8 @@ def batch(
     no_detector_3d: opt.NoDetector3D = False,
     person: opt.Person = "main",
     overlay_view: opt.OverlayView = OVERLAY_VIEWS[0],
+    character: opt.Character = None,
+    bone_map: opt.BoneMap = None,
     ray: str | None = typer.Option(
         None, "--ray", metavar="ADDRESS",
         help="Run on a Ray cluster: host:port of its head, 'auto' (the one running on this machine) or "
@@ -75,7 +77,7 @@ def batch(
         mirror=mirror, seed=seed, focal=focal, intrinsics=intrinsics, distortion=distortion,
         calibration=calibration, camera=camera, smooth=smooth, skeleton=skeleton,
         no_foot_lock=no_foot_lock, camera_motion=camera_motion, no_detector_3d=no_detector_3d,
-        person=person, overlay_view=overlay_view)
+        person=person, overlay_view=overlay_view, character=character, bone_map=bone_map)
     if engine is Engine.ray and ray is None:
         ray = "local"
     # Ray's driver logs from C++ on fd 2 (unreachable interfaces, dead workers, ...); the console
