@@ -21,7 +21,7 @@ from cli_in_process import assert_one_error_line, run_cli
 from diffpose_cli.export.json_format import read_json
 from diffpose_cli.retargeting import load, write_retargeted
 from diffpose_cli.retargeting.bone_maps import map_bones
-from diffpose_cli.retargeting.measure import check_written
+from diffpose_cli.retargeting.measure import accessor_values, check_written
 from diffpose_cli.retargeting.write import NO_PERSON, UNCERTAINTY_KEY, bone_joints
 from diffpose_cli.skeleton import JOINT_NAMES
 
@@ -110,6 +110,13 @@ def test_the_file_keeps_everything_else_and_passes_the_validator(rigs, sample, t
     assert after["animations"] == before["animations"] + ["studio_walk", "studio_walk (2)"]
     assert {k: v for k, v in after.items() if k != "animations"} == {k: v for k, v in before.items()
                                                                      if k != "animations"}
+    # the animation already in the file plays as before: the same channels, the same keys
+    old, new = (gl.GLTF2().load_binary(str(p)) for p in (first, twice))
+    for a, b in zip(old.animations[0].channels, new.animations[0].channels):
+        assert (a.target.node, a.target.path) == (b.target.node, b.target.path)
+        sa, sb = old.animations[0].samplers[a.sampler], new.animations[0].samplers[b.sampler]
+        for index_a, index_b in ((sa.input, sb.input), (sa.output, sb.output)):
+            assert np.array_equal(accessor_values(old, index_a), accessor_values(new, index_b))
     report = validate_gltf(twice)
     print(f"validator: {report['issues']['numErrors']} errors, {report['issues']['numWarnings']} warnings "
           f"({[m['code'] for m in report['issues']['messages']]}), the source's: "

@@ -12,7 +12,8 @@ from .character import Character, node_matrix, quaternion_to_matrix, read_charac
 from .solve import LIMB_ENDS, estimate_joints, limb_targets, planted_feet
 
 
-def _accessor(gltf, index: int) -> np.ndarray:
+def accessor_values(gltf, index: int) -> np.ndarray:
+    """The float values of a float accessor of the GLB's binary buffer, (count, width)."""
     accessor = gltf.accessors[index]
     view = gltf.bufferViews[accessor.bufferView]
     width = {"SCALAR": 1, "VEC3": 3, "VEC4": 4}[accessor.type]
@@ -28,7 +29,7 @@ def play(character: Character, animation: str) -> dict:
     anim = next(a for a in gltf.animations if a.name == animation)
     keys = {}
     for ch in anim.channels:
-        keys[(ch.target.node, ch.target.path)] = _accessor(gltf, anim.samplers[ch.sampler].output)
+        keys[(ch.target.node, ch.target.path)] = accessor_values(gltf, anim.samplers[ch.sampler].output)
     F = max(len(v) for v in keys.values())
     world = {}
 
