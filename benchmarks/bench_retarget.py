@@ -20,6 +20,7 @@ of five runs).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -50,7 +51,8 @@ def main():
     from test_retarget import _longer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", default=str(REPO.parent / "shared"))
+    parser.add_argument("--shared", default=os.environ.get("DIFFPOSE_SHARED", str(REPO.parent / "shared")),
+                        help="the shared assets (default: $DIFFPOSE_SHARED, else ../shared)")
     parser.add_argument("--walk-side", help="walk_side.mp4's pose JSON (else the pipeline runs here)")
     args = parser.parse_args()
     shared = Path(args.shared)
