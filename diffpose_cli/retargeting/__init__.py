@@ -55,7 +55,8 @@ def load(character, bone_map=None):
 @functools.lru_cache(maxsize=8)
 def _checked(character: str, bone_map: str | None, stamp) -> str:
     """The convention a character's bones were found by; cached by the files' modification times
-    (`stamp`), so that the check before the video and the write after it read an FBX once."""
+    (`stamp`): the outputs are checked before the video and again when written, and the character
+    need be read for that once (an FBX is converted once either way, `_glb_of`)."""
     return load(character, bone_map)[1].convention
 
 

@@ -15,7 +15,7 @@ def retarget(pose, out, options=None, overwrite: bool = False, **option_values) 
     character and bone map come from `options` (RunOptions(character=..., bone_map=...)) or
     from keywords (`retarget("pose.json", "hero_moving.glb", character="hero.glb")`). Returns
     the paths written. `diffpose retarget` wraps it."""
-    from ..export.outputs import write_outputs
+    from ..export.outputs import check_output_paths, write_outputs
     from ..options import run_options
     options = run_options(options, **option_values)
     if options.character is None:
@@ -24,9 +24,8 @@ def retarget(pose, out, options=None, overwrite: bool = False, **option_values) 
     bad = [str(p) for p in outs if Path(p).suffix.lower() not in CHARACTER_FORMATS]
     if bad:
         raise DiffposeError(f"retargeting writes .glb or .fbx files, not {', '.join(bad)}")
-    inputs = [pose] if isinstance(pose, (str, Path)) else []
-    from ..export.outputs import check_output_paths
-    check_output_paths(outs, overwrite, inputs=inputs + [options.character, options.bone_map],
+    # before the pose file is read: the outputs, and the character read and its bones placed
+    check_output_paths(outs, overwrite, inputs=[pose] if isinstance(pose, (str, Path)) else [],
                        character=options.character, bone_map=options.bone_map)
     result = _pose(pose, options.person)
     return write_outputs(result, outs, overwrite=overwrite, character=options.character,
