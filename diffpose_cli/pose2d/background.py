@@ -93,7 +93,7 @@ class BackgroundTracker:
         self._scene, self._scene_every = [], 1   # every _scene_every-th frame, thinned as the clip goes on
         self._frames = 0
         self._still_for = 0             # frames in a row the camera was found still
-        self._waiting = []              # (grey, mask) of frames not yet followed while the camera is still
+        self._waiting = []              # (grey, mask, boxes) of frames not yet followed while the camera is still
 
     def add(self, image_bgr: np.ndarray, boxes=()) -> None:
         h, w = image_bgr.shape[:2]
@@ -105,10 +105,9 @@ class BackgroundTracker:
                                                        interpolation=cv2.INTER_AREA)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         boxes = [np.asarray(b, np.float64) * s for b in boxes if b is not None]
-        self._add(grey, boxes)
         if self._floor is not None:
             self._floor._scale, self._floor._size = self._scale, self._size
-            self._floor._add(grey, boxes)
+        self._add(grey, boxes)
 
     def _add(self, grey: np.ndarray, boxes: list) -> None:
         mask = _background_mask(grey.shape, boxes)
@@ -124,15 +123,25 @@ class BackgroundTracker:
             self._record(np.eye(3), True, False)
             self._new_keyframe(grey, mask)
             self._prev = grey
+            if self._floor is not None:
+                self._floor._add(grey, boxes)
             return
-        if self._still_for < STILL_RUN:
-            self._step(grey, mask)
+        # the floor's tracker is driven by this one: it follows the frames this one follows one by
+        # one, and holds still where this one found the camera still
+        if self._still_for < STILL_RUN or self._floor_only:
+            self._step(grey, mask, boxes)
             return
         # a camera that has been still: following every frame costs as much as the rest of this
         # pass, so only every STILL_STRIDE-th is; where it moved, the frames between are followed
-        self._waiting.append((grey, mask))
+        self._waiting.append((grey, mask, boxes))
         if len(self._waiting) == STILL_STRIDE:
             self._catch_up()
+
+    def _hold(self, grey: np.ndarray) -> None:
+        """A frame in which the camera was found where it was (by the tracker driving this one)."""
+        self._frames += 1
+        self._record(self._h[-1], True, False)
+        self._prev = grey
 
     def _below_feet(self, mask: np.ndarray, boxes: list) -> np.ndarray:
         """`mask` kept only below the lowest person's widened box (the floor they stand on, nearer
@@ -149,18 +158,20 @@ class BackgroundTracker:
     def _catch_up(self):
         waiting, self._waiting = self._waiting, []
         saved = (self._key_pts, self._pts, self._last)
-        _H, followed, still = self._follow(*waiting[-1])
+        _H, followed, still = self._follow(*waiting[-1][:2])
         if followed and still and len(self._pts) >= MIN_POINTS:
-            for _ in waiting:
+            for grey, _mask, _boxes in waiting:
                 self._record(self._h[-1], True, False)
+                if self._floor is not None:
+                    self._floor._hold(grey)
             self._prev = waiting[-1][0]
             return
         self._key_pts, self._pts, self._last = saved
         self._still_for = 0
-        for grey, mask in waiting:
-            self._step(grey, mask)
+        for grey, mask, boxes in waiting:
+            self._step(grey, mask, boxes)
 
-    def _step(self, grey, mask):
+    def _step(self, grey, mask, boxes=()):
         """Follow the background into `grey`, the frame after the last one followed."""
         before = 0 if self._pts is None else len(self._pts)
         H_key, followed, still = self._follow(grey, mask)
@@ -176,6 +187,8 @@ class BackgroundTracker:
             self._key_h = H0
             self._new_keyframe(grey, mask)
         self._prev = grey
+        if self._floor is not None:
+            self._floor._add(grey, boxes)
 
     def _follow(self, grey, mask):
         """Track the points into `grey`; the keyframe -> this frame homography (working pixels),
