@@ -31,6 +31,7 @@ class Track2D:
     seconds: float           # wall time of the pass
     world: np.ndarray | None = None  # (F, 17, 3) the detector's own 3D where it gives one, else NaN
     background: object = None        # background.BackgroundMotion: how the camera moved (None: not followed)
+    uncertain: np.ndarray | None = None  # (F,) bool: whose 2D this is is unsure (people.merged_detections)
 
 
 class FrameArrays:

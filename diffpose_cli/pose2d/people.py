@@ -7,15 +7,26 @@ MediaPipe's bundled `solutions.pose` follows one person. To find the others, eac
 2. then everyone found so far is painted out (their body, drawn from their keypoints, in the
    frame's mean colour, so that someone they partly hide stays in view) and the still-image
    BlazePose looks in a crop around every other person the tracker expects in this frame (their
-   box moved by their velocity): people already known are found even where the whole-frame
-   detector would not pick them;
+   box moved by their velocity; every `SEARCH_EVERY` frames only for someone unseen for more than
+   identities.LOST_S): people already known are found even where the whole-frame detector would
+   not pick them;
 3. every `SEARCH_EVERY` frames, the still-image BlazePose searches the whole frame, with everyone
    found so far painted out (their box, widened, in black), again and again, each find painted
-   out in turn, for people not seen yet (up to `MAX_PEOPLE`).
+   out in turn, for people not seen yet (up to `MAX_PEOPLE`). After the first `EAGER_FRAMES`
+   (where everyone in view from the start is looked for at the full rate), a search that finds
+   nobody doubles the wait before the next one, up to `SEARCH_LONGEST` frames; a find brings it
+   back to `SEARCH_EVERY`. Most of a one-person clip's cost of looking for others went to searches
+   that found no one.
 
 Each find is one `PersonPose` (COCO-17, per-joint std from the landmark visibility, as in the
 one-person path); identities.PeopleTracker gives each its person ID. The pass keeps per-detection
 arrays only (never frames), and splits them into one Track2D per person at the end.
+
+Where two people's 2D run into each other (their boxes overlap by MERGED_IOU or more, or their
+joints lie within MERGED_JOINTS of a body size of each other), which 2D belongs to whom is not
+sure: those frames are marked uncertain for both (Track2D.uncertain, counted per ID in
+`choose_people`'s description) and their joints' std is widened UNCERTAIN_WIDEN times, so that
+the lift leans on the frames around them.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ import time
 
 import numpy as np
 
+from .association import COLOUR_BINS, quantised_colours, reassociate
 from .detect import Track2D, FrameArrays
 from .detectors import BlazePoseDetector, PersonPose, keypoint_box
 from .identities import PeopleTracker, box_size, iou
@@ -32,9 +44,14 @@ from .mixtures import Mixtures
 
 MAX_PEOPLE = 6          # people looked for in one frame
 SEARCH_EVERY = 3        # frames between whole-frame searches for people not seen yet (0.1 s at 30 fps)
+SEARCH_LONGEST = 6      # ... and at most this many once searches find no one (0.2 s at 30 fps)
+EAGER_FRAMES = 30       # ... but every SEARCH_EVERY frames over the clip's first frames (1 s at 30 fps)
 PAINT_MARGIN = 0.15     # a found person's box is widened by this share of its size before painting out
 CROP_SCALE = 1.8        # a crop around an expected person is this many times their box size
 DUPLICATE_IOU = 0.4     # a find overlapping an earlier one this much is the same person again
+MERGED_IOU = 0.3        # two finds of a frame whose boxes overlap this much: whose 2D is whose is unsure
+MERGED_JOINTS = 0.25    # ... or whose joints are this close on average, in body sizes
+UNCERTAIN_WIDEN = 2.0   # the joints' std of such a frame is widened this many times
 
 
 class PeopleDetector:
@@ -42,10 +59,14 @@ class PeopleDetector:
     name = "blazepose"
     components = 1
 
-    def __init__(self, max_people: int = MAX_PEOPLE, search_every: int = SEARCH_EVERY):
+    def __init__(self, max_people: int = MAX_PEOPLE, search_every: int = SEARCH_EVERY,
+                 search_longest: int = SEARCH_LONGEST):
         from .blazepose import BlazePose
         self.max_people = int(max_people)
         self.search_every = max(1, int(search_every))
+        self.search_longest = max(self.search_every, int(search_longest))
+        self._search_wait = self.search_every
+        self._next_search = 0
         self._main = BlazePoseDetector()              # video mode: the one-person path's tracker
         self._still = BlazePose(video_mode=False)     # each call on its own: crops and searches
         self._frame = 0
@@ -110,10 +131,14 @@ class PeopleDetector:
             if x2 - x1 < 16 or y2 - y1 < 16:
                 continue
             keep(self._pose(self._still(painted("bodies")[y1:y2, x1:x2]), (x1, y1), self._still.world_coco()))
-        if self._frame % self.search_every == 0:
+        if self._frame >= self._next_search:
+            before = len(found)
             while len(found) < self.max_people:
                 if not keep(self._pose(self._still(painted("boxes")), world=self._still.world_coco())):
                     break
+            self._search_wait = (self.search_every if len(found) > before or self._frame < EAGER_FRAMES
+                                 else min(2 * self._search_wait, self.search_longest))
+            self._next_search = self._frame + self._search_wait
         self._frame += 1
         return found
 
@@ -220,19 +245,21 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
         tracker = PeopleTracker(reader.nominal_fps or 30.0)
         store = FrameArrays((total or 1024) + 1, 1)    # one row per detection
         frame_of, id_of = array.array("i"), array.array("i")
+        colour_bytes = bytearray()        # each detection's clothes (association.quantised_colours)
         times = []
         with tqdm(total=total, unit="frame", desc="2D pose (people)", disable=quiet, dynamic_ncols=True,
                   leave=False) as bar:
             for frame in reader:
                 if max_frames is not None and frame.index >= max_frames:
                     break
-                poses = detector(frame.image, tracker.predicted_boxes(len(times)))
+                poses = detector(frame.image, tracker.predicted_boxes(len(times), detector.search_every))
                 ids = tracker.update(len(times), [p.box for p in poses], [p.keypoints for p in poses],
                                      [p.scores for p in poses], frame.image)
-                for pose, pid in zip(poses, ids, strict=True):
+                for pose, pid, colours in zip(poses, ids, tracker.last_colours, strict=True):
                     store.add(frame.time, pose)
                     frame_of.append(len(times))
                     id_of.append(pid)
+                    colour_bytes += quantised_colours(colours).tobytes()
                 if background is not None:
                     background.add(frame.image, [p.box for p in poses])
                 times.append(frame.time)
@@ -244,6 +271,10 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
     frames, ids = np.frombuffer(frame_of, np.int32), np.frombuffer(id_of, np.int32)
     F, seconds = len(times), time.perf_counter() - t0
     moved = None if background is None else background.result()
+
+    unsure = merged_detections(frames, store.boxes, store.kps, store.scores)
+    colours = np.frombuffer(bytes(colour_bytes), np.uint8).reshape(len(frames), COLOUR_BINS)
+    ids = reassociate(frames, ids, store.boxes, store.kps, store.scores, colours, unsure, fps)
 
     def track(rows):
         at = frames[rows]
@@ -259,11 +290,38 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
         boxes[at], kps[at], scores[at] = store.boxes[rows], store.kps[rows], store.scores[rows]
         world[at] = store.world[rows]
         means[at], stds[at], weights[at] = store.means[rows], store.stds[rows], store.weights[rows]
+        uncertain = np.zeros(F, bool)
+        uncertain[at] = unsure[rows]
+        stds[uncertain] *= UNCERTAIN_WIDEN
         return Track2D(times, found, boxes, kps, scores, Mixtures(means, stds, weights),
-                       int(width), int(height), fps, float(nominal), detector.name, seconds, world, moved)
+                       int(width), int(height), fps, float(nominal), detector.name, seconds, world, moved,
+                       uncertain)
 
     tracks = {int(pid): track(np.flatnonzero(ids == pid)) for pid in np.unique(ids)}
     return People2D(tracks, track(np.zeros(0, np.int64)))
+
+
+def merged_detections(frames: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray,
+                      scores: np.ndarray) -> np.ndarray:
+    """(detections,) bool: the detection shares its frame with another whose 2D runs into it
+    (boxes overlapping by MERGED_IOU or more, or joints within MERGED_JOINTS body sizes of each
+    other on average over the joints both are sure of). `frames`: each detection's frame, sorted."""
+    from .detect import CONFIDENT
+    merged = np.zeros(len(frames), bool)
+    if not len(frames):
+        return merged
+    starts = np.flatnonzero(np.r_[True, frames[1:] != frames[:-1]])
+    ends = np.r_[starts[1:], len(frames)]
+    for lo, hi in zip(starts, ends, strict=True):
+        for i in range(lo, hi):
+            for j in range(i + 1, hi):
+                both = (scores[i] >= CONFIDENT) & (scores[j] >= CONFIDENT)
+                size = (float(box_size(boxes[i])) + float(box_size(boxes[j]))) / 2
+                near = (both.sum() >= 4 and np.linalg.norm(keypoints[i][both] - keypoints[j][both], axis=-1).mean()
+                        <= MERGED_JOINTS * size)
+                if iou(boxes[i], boxes[j]) >= MERGED_IOU or near:
+                    merged[i] = merged[j] = True
+    return merged
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,6 +337,19 @@ def person_frames(track: Track2D) -> int:
     """Frames with a confident detection of this person (what the main-person rule counts)."""
     from .detect import CONFIDENT, MIN_CONFIDENT_JOINTS
     return int((track.found & ((track.scores >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS)).sum())
+
+
+def uncertain_frames(track: Track2D) -> int:
+    """Frames in which this person was found with 2D run into someone else's (merged_detections)."""
+    return 0 if track.uncertain is None else int((track.uncertain & track.found).sum())
+
+
+def uncertain_spans(track: Track2D) -> list[list[int]]:
+    """Those frames as [first, last] runs of frame indices."""
+    if track.uncertain is None or not track.uncertain.any():
+        return []
+    edges = np.diff(np.r_[0, (track.uncertain & track.found).astype(np.int8), 0])
+    return [[int(a), int(b) - 1] for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True)]
 
 
 def choose_people(people: People2D, person) -> tuple[list[tuple[int, Track2D]], dict]:
@@ -299,7 +370,9 @@ def choose_people(people: People2D, person) -> tuple[list[tuple[int, Track2D]], 
     frames = [counts[i] for i in kept]
     main = max(range(len(ordered)), key=lambda i: (frames[i], sizes[i])) if ordered else None
     about = {"asked": person, "found": len(ordered), "main": main, "main_rule": MAIN_RULE,
-             "ids": [{"id": i, "frames_detected": frames[i], "mean_box_px": round(sizes[i], 1)}
+             "ids": [{"id": i, "frames_detected": frames[i], "mean_box_px": round(sizes[i], 1),
+                      "frames_uncertain": uncertain_frames(ordered[i]),
+                      "uncertain_spans": uncertain_spans(ordered[i])}
                      for i in range(len(ordered))]}
     if person == "all":
         return list(enumerate(ordered)), about
