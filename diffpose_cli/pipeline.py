@@ -8,11 +8,11 @@ estimate(path):
      `--person all|ID`, give everyone an ID: pose2d/people.py) and fill short gaps (pose2d/track.py);
   3. lift every frame of the person in temporal windows (lifter/model.py; the video's rate is
      resampled to the lifter's inside `Lifter.lift`);
-  4. place the person in space (placement/): how the camera turned (camera_motion.py), smoothing,
-     one skeleton per clip, the pelvis trajectory from the 2D pose, the lifted 3D pose and the
-     intrinsics, all in frame 0's camera; a Y-up world frame with the floor at y = 0 that stays
-     put while the camera turns; the feet planted in that world path (foot_lock.lock_path), which
-     every output then plays.
+  4. place the person in space (placement/place.py), shot by shot where the clip has cuts: how the
+     camera turned and travelled (camera_motion.py, camera_travel.py), smoothing, one skeleton per
+     clip, the pelvis trajectory from the 2D pose, the lifted 3D pose and the intrinsics; a Y-up
+     world frame with the floor at y = 0 that stays put while the camera moves; the feet planted in
+     that world path (foot_lock.lock_path), which every output then plays.
 The writers (export/) take the Result from here.
 lift(keypoints, image_size, fps): the same from 2D keypoints someone already has.
 """
@@ -26,8 +26,8 @@ import numpy as np
 from .errors import DiffposeError
 from .models import Models, bound_heap, load_models
 from .options import RunOptions, run_options
-from .placement.world import (CHUNK, ROOT_SMOOTH_S, apply_transform, constant_bones, smooth_runs, solve_root,
-                              world_from_camera)
+from .placement.place import place, shot_cuts
+from .placement.world import CHUNK
 from .pose2d.detect import CONFIDENT, MIN_CONFIDENT_JOINTS, detect_2d
 from .pose2d.keypoint_files import check_image, check_keypoints, read_keypoints  # noqa: F401  (`pipeline.read_keypoints`)
 from .pose2d.mixtures import Mixtures, mixtures_from_points
@@ -68,42 +68,22 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
         out = lifter.lift(mix, fps, valid=present, hypotheses=hypotheses, steps=steps,
                           batch_size=LIFT_BATCH, progress=bar.update, camera=(f, cx, cy),
                           seed=options.seed, mirror=options.mirror,
-                          detector=detector_kind(detector_name))
+                          detector=detector_kind(detector_name),
+                          cuts=shot_cuts(background, len(times)))
     blended = detector_3d is not None and options.detector_3d and np.isfinite(detector_3d).any()
     if blended:
         from .lifter.detector_3d import blend, to_camera_axes
         out.joints = blend(out.joints, to_camera_axes(detector_3d, kp_pinhole[:, 0], (f, cx, cy)))
-    # a camera that turns: everything in frame 0's camera coordinates from here on (camera_motion.py)
-    turn, motion = _camera_turn(background, cam, options.camera_motion, len(times))
-    placing = (out.joints, out.std, kp_pinhole, scores, present, cam, fps, options.smooth, motion.get("breaks", ()))
-    joints_ref, std, lifted = _in_first_camera(turn, None, *placing)
-    T, how = world_from_camera(joints_ref)
-    # a camera that travels as well: its path from the floor's motion, the floor being where the
-    # body puts it (camera_travel.py); the placement is then done again on that path, and the path
-    # read again on the floor that placement finds (the first, with the camera held still, puts
-    # the floor where a body walking on the spot would stand)
-    from .placement.camera_travel import TRAVEL_ROUNDS, camera_travel
-    centre = None
-    for _ in range(TRAVEL_ROUNDS):
-        travel, about = camera_travel(background, cam.pinhole_matrix, T, options.camera_motion, motion)
-        motion = {**motion, **about}
-        if travel is None:
-            break
-        turn, centre = travel
-        del joints_ref
-        joints_ref, std, lifted = _in_first_camera(turn, centre, *placing)
-        T, how = world_from_camera(joints_ref)
-    del out, kp_pinhole, placing
-    joints_world = apply_transform(T, joints_ref)
+    # placed in the world, shot by shot, with the camera's motion read from the background
+    placed = place(out.joints, out.std, kp_pinhole, scores, present, cam, fps, options, background)
+    del out, kp_pinhole
+    std, lifted, T = placed.std, placed.lifted, placed.world_from_camera
+    joints_world = placed.joints_world
     lock = {"foot_locked": False}
     if options.foot_lock:
         from .placement.foot_lock import lock_path
         joints_world, lock = lock_path(joints_world, present & lifted, fps)
-    joints_first = apply_transform(np.linalg.inv(T), joints_world)
-    if centre is not None:
-        joints_first -= centre[:, None, :].astype(np.float32)
-    joints_cam = _turned(turn, joints_first, back=True)
-    del joints_ref, joints_first
+    joints_cam = placed.to_camera(joints_world)
     root = joints_cam[:, 0].copy()
     # frames the lifter could not place are not presented as a pose
     detected = detected & lifted
@@ -121,31 +101,12 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
               "hypotheses": int(hypotheses), "steps": int(steps), "device": device,
               "lifter_fps": float(getattr(lifter, "fps", fps)), "smoothing": str(options.smooth),
               "detector_3d_blended": bool(blended)}
-    camera = {**cam.describe(), "world_from_camera": T.tolist(), **how, "motion": motion}
+    camera = {**cam.describe(), "world_from_camera": T.tolist(), **placed.how, "motion": placed.motion}
     return Result(video=video, models=models, times=times.astype(np.float64, copy=False), detected=detected,
                   interpolated=interpolated, keypoints_2d=kp, scores_2d=scores,
                   joints_camera=joints_cam, joints_world=joints_world,
-                  uncertainty=std, root_camera=root, camera=camera, camera_rotation=turn,
-                  camera_travel=centre, placement=lock)
-
-
-def _in_first_camera(turn, centre, joints, std, kp_pinhole, scores, present, cam, fps, smooth, breaks):
-    """The lifted joints (each frame's camera) and the pelvis solved from the 2D, in frame 0's
-    camera coordinates: turned by `turn` (camera t -> camera 0, None for a still camera) and moved
-    by `centre` (camera t's centre in camera 0, None for a camera that does not travel); smoothed,
-    one skeleton per clip. Returns (F, 17, 3) joints, their smoothed std and the frames lifted."""
-    from .placement.smooth import smooth_motion
-    lifted_rel, std = smooth_motion(_turned(turn, joints), std, fps, np.isfinite(joints).all((-1, -2)), smooth)
-    joints_rel = constant_bones(lifted_rel, present)
-    del lifted_rel
-    root = _turned(turn, solve_root(_turned(turn, joints_rel, back=True), kp_pinhole, scores, cam.focal,
-                                    cam.cx, cam.cy))
-    if centre is not None:
-        root += centre.astype(root.dtype)
-    root = smooth_runs(root, np.isfinite(root).all(-1), max(1, int(round(ROOT_SMOOTH_S * fps))) | 1, breaks)
-    lifted = np.isfinite(joints_rel).all((-1, -2))
-    joints_rel += root[:, None, :]       # no second copy: joints_rel becomes the placed joints
-    return joints_rel, std, lifted
+                  uncertainty=std, root_camera=root, camera=camera, camera_rotation=placed.turn,
+                  camera_travel=placed.centre, placement=lock)
 
 
 def _camera(options: RunOptions, width: int, height: int, path, background):
@@ -171,30 +132,6 @@ def _camera(options: RunOptions, width: int, height: int, path, background):
         if focal is not None:
             return cam.with_focal(focal, "lines")
     return cam
-
-
-def _camera_turn(background, cam, asked: str, frames: int):
-    """(F, 3, 3) rotations of each frame's camera into frame 0's, or None for a still camera, and
-    how that was decided (placement/camera_motion.py)."""
-    from .placement.camera_motion import camera_rotations
-    if background is None:
-        return None, {"camera_motion": "static", "asked": asked,
-                      "how": "no video frames to read the camera from (2D keypoints given): a still camera"}
-    turn, motion = camera_rotations(background, cam.pinhole_matrix, asked)
-    if motion["camera_motion"] == "static" or len(turn) != frames:
-        return None, motion
-    return turn, motion
-
-
-def _turned(turn, points: np.ndarray, back: bool = False) -> np.ndarray:
-    """(F, ..., 3) points rotated frame by frame by `turn` (camera t -> camera 0), or by its
-    inverse with `back`; unchanged for a still camera (turn None)."""
-    if turn is None:
-        return points
-    R = np.transpose(turn, (0, 2, 1)) if back else turn
-    shape = points.shape
-    flat = points.reshape(shape[0], -1, 3).astype(np.float64)
-    return np.einsum("fij,fkj->fki", R, flat).reshape(shape).astype(points.dtype)
 
 
 def estimate(path, models: Models | None = None, options: RunOptions | None = None, *,

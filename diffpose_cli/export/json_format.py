@@ -289,13 +289,15 @@ def _person_from_dict(data: dict, person: dict, people: dict | None) -> Result:
     camera = dict(person["camera"])
     who = {"id": person["id"], "main": person["main"]} if "id" in person else None
     turn = travel = None
-    if (camera.get("motion") or {}).get("camera_motion") in ("rotating", "moving"):
-        # camera t -> camera 0 = (world <- camera 0)^-1 (world <- camera t)
+    if frames and "camera_pose" in frames[0]:
+        # camera t -> camera 0 = (world <- camera 0)^-1 (world <- camera t); a camera that stayed
+        # where frame 0's was (a still camera) has none
         T = np.asarray(camera["world_from_camera"], np.float64)
         turn = np.stack([T[:3, :3].T @ np.asarray(fr["camera_pose"]["rotation"], np.float64) for fr in frames])
-        if camera["motion"]["camera_motion"] == "moving":
-            position = np.array([fr["camera_pose"]["position"] for fr in frames], np.float64)
-            travel = (position - T[:3, 3]) @ T[:3, :3]
+        position = np.array([fr["camera_pose"]["position"] for fr in frames], np.float64)
+        travel = (position - T[:3, 3]) @ T[:3, :3]
+        turn = None if np.abs(turn - np.eye(3)).max() < 1e-6 else turn
+        travel = None if np.abs(travel).max() < 1e-4 else travel
     return Result(
         video=data["video"], models=data["models"],
         times=np.array([fr["time"] for fr in frames], np.float64),

@@ -300,15 +300,14 @@ def start_draws(frames: np.ndarray, count: int, seed: int = 0, per_frame: bool =
     return uniform, normal
 
 
-def segment_bounds(valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For every frame, the first and last frame of the run of valid frames it belongs to."""
-    F = len(valid)
-    start = np.zeros(F, dtype=np.int64)
-    end = np.zeros(F, dtype=np.int64)
-    i = 0
+def segment_bounds(valid: np.ndarray, cuts=()) -> tuple[np.ndarray, np.ndarray]:
+    """For every frame, the first and last frame of the run of valid frames it belongs to (a frame
+    in `cuts`, a shot cut, starts a run)."""
+    F, i = len(valid), 0
+    start, end, cut = np.zeros(F, dtype=np.int64), np.zeros(F, dtype=np.int64), np.isin(np.arange(F), cuts)
     while i < F:
         j = i
-        while j + 1 < F and valid[j + 1] == valid[i]:
+        while j + 1 < F and valid[j + 1] == valid[i] and not cut[j + 1]:
             j += 1
         start[i:j + 1], end[i:j + 1] = i, j
         i = j + 1
@@ -340,8 +339,9 @@ class Lifter:
     @torch.no_grad()
     def lift(self, mixtures: Mixtures, fps: float, valid=None, hypotheses=HYPOTHESES, steps=STEPS,
              batch_size=256, seed=0, frames=None, progress=None, camera=None,
-             mirror=MIRROR_AVERAGE, per_frame_draws=False, detector="blazepose") -> LiftOutput:
-        """3D for every frame with `valid` True (default: frames whose pelvis is present).
+             mirror=MIRROR_AVERAGE, per_frame_draws=False, detector="blazepose", cuts=()) -> LiftOutput:
+        """3D for every frame with `valid` True (default: frames whose pelvis is present); no window
+        reaches across a frame in `cuts` (a shot cut).
 
         `detector` (a DETECTOR_KINDS entry, see detector_kind) says which detector the 2D came
         from: the std is calibrated for it.
@@ -370,7 +370,7 @@ class Lifter:
         frames = np.flatnonzero(wanted)
         if len(frames) == 0:
             return LiftOutput(joints, std)
-        start, end = segment_bounds(valid)
+        start, end = segment_bounds(valid, cuts)
 
         def tensor(a):
             return torch.from_numpy(np.ascontiguousarray(a, np.float32)).to(self.device)
