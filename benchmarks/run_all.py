@@ -130,6 +130,14 @@ def _eval(data, _stdout):
              f"{data['uncertainty_spearman']:.3f}, {100 * data['coverage_90']:.1f}%")]
 
 
+def _flips(_data, stdout):
+    return [("whole-body flips: the pair chosen on the training subjects (the product's)",
+             _line(stdout, r"^chosen .*?: (FLIP_RATIO [\d.]+, FLIP_MIN_MOVE [\d.]+)")),
+            ("joint error with flips injected / after undoing / clean tracks after (x 1000 body sizes)",
+             _line(stdout, r"^the product's pair: joint error ([\d.]+) .*?, ([\d.]+) after .*?, ([\d.]+) on",
+                   "{} / {} / {}"))]
+
+
 SET = [
     Benchmark("real_views", ["python", "benchmarks/real_views.py"],
               "README, Accuracy; docs/accuracy.md", _real_views, "--json"),
@@ -137,6 +145,7 @@ SET = [
               "docs/accuracy.md", _real_views_alone, "--json"),
     Benchmark("bench_world", ["python", "benchmarks/bench_world.py"],
               "README, Where the person goes; docs/world_path.md", _world, "--json"),
+    Benchmark("bench_flips", ["python", "benchmarks/bench_flips.py"], "docs/accuracy.md; pose2d/track.py", _flips),
     Benchmark("bench_lifter", ["python", "benchmarks/bench_lifter.py"], "README, Speed; docs/speed.md", _lifter),
     Benchmark("bench_video", ["python", "benchmarks/bench_video.py", "--loops", "10"],
               "README, Speed; docs/speed.md", _video),

@@ -171,18 +171,22 @@ COCO_MIRROR = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
 # flip when the exchanged labels fit the previous frame at least FLIP_RATIO times better than its
 # own labels, and its own labels moved more than FLIP_MIN_MOVE body sizes (a person turning, legs
 # crossing in a side view or arms crossing never do both: their left/right pairs are close, or
-# only some of them move).
-FLIP_RATIO = 0.5
-FLIP_MIN_MOVE = 0.1
+# only some of them move). Both chosen on the training subjects' Stacked-Hourglass 2D with flips
+# injected (benchmarks/bench_flips.py: the least joint error after undoing, with and without
+# injected flips together)
+FLIP_RATIO = 0.3
+FLIP_MIN_MOVE = 0.05
 
 
 def side_flips(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, fps: float,
-               max_gap_s: float = MAX_GAP_S) -> np.ndarray:
+               max_gap_s: float = MAX_GAP_S, ratio: float = FLIP_RATIO,
+               min_move: float = FLIP_MIN_MOVE) -> np.ndarray:
     """(F,) bool: the kept frames whose left/right labels to exchange (COCO-17 keypoints (F, 17, 2)).
 
     Flips are found frame to frame along each run of kept frames (runs part where a gap is too long
     to fill, `fillable_gaps`); which of a run's two labellings is right is then the detector's
-    majority over the run: it is right more often than not, and a flip is the event to undo."""
+    majority over the run: it is right more often than not, and a flip is the event to undo.
+    `ratio`, `min_move`: FLIP_RATIO and FLIP_MIN_MOVE (benchmarks/bench_flips.py tries others)."""
     flipped = np.zeros(len(keep), bool)     # relative to the first frame of the frame's run
     frames = np.flatnonzero(keep)
     runs = np.split(frames, np.flatnonzero(np.diff(frames) > gap_frames(fps, max_gap_s) + 1) + 1)
@@ -191,7 +195,7 @@ def side_flips(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, fps: 
             before = keypoints[prev][COCO_MIRROR] if flipped[prev] else keypoints[prev]
             own = _mean_step(keypoints[f], before)
             other = _mean_step(keypoints[f][COCO_MIRROR], before)
-            flipped[f] = own > FLIP_MIN_MOVE * float(_size(boxes[prev])) and other < FLIP_RATIO * own
+            flipped[f] = own > min_move * float(_size(boxes[prev])) and other < ratio * own
         if 2 * flipped[run].sum() > len(run):
             flipped[run] = ~flipped[run]
     return flipped
