@@ -36,7 +36,7 @@ def people_line(about: dict, chosen) -> str:
     if found == 0:
         return "people: nobody found"
     ids = ", ".join(f"ID {p['id']} in {p['frames_detected']} frames"
-                    + (f", {p['frames_uncertain']} of them uncertain" if p.get("frames_uncertain") else "")
+                    + (f" [{p['frames_uncertain']} uncertain]" if p.get("frames_uncertain") else "")
                     for p in about["ids"])
     head = f"people: {found} found ({ids}); main person: ID {about['main']} ({about['main_rule']})"
     if about["asked"] == "all":

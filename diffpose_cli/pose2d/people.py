@@ -14,9 +14,9 @@ MediaPipe's bundled `solutions.pose` follows one person. To find the others, eac
    found so far painted out (their box, widened, in black), again and again, each find painted
    out in turn, for people not seen yet (up to `MAX_PEOPLE`). After the first `EAGER_FRAMES`
    (where everyone in view from the start is looked for at the full rate), a search that finds
-   nobody doubles the wait before the next one, up to `SEARCH_LONGEST` frames; a find brings it
-   back to `SEARCH_EVERY`. Most of a one-person clip's cost of looking for others went to searches
-   that found no one.
+   nobody doubles the wait before the next one, up to `SEARCH_LONGEST` frames; a find, or a
+   crop that missed someone expected, brings it back to `SEARCH_EVERY`. Most of a one-person
+   clip's cost of looking for others went to searches that found no one.
 
 Each find is one `PersonPose` (COCO-17, per-joint std from the landmark visibility, as in the
 one-person path); identities.PeopleTracker gives each its person ID. The pass keeps per-detection
@@ -122,6 +122,7 @@ class PeopleDetector:
                 painters[kind](image, pose)
             return True
 
+        missing = False
         for box in expected:
             if len(found) >= self.max_people:
                 break
@@ -130,14 +131,16 @@ class PeopleDetector:
             x1, y1, x2, y2 = _crop_box(box, w, h)
             if x2 - x1 < 16 or y2 - y1 < 16:
                 continue
-            keep(self._pose(self._still(painted("bodies")[y1:y2, x1:x2]), (x1, y1), self._still.world_coco()))
+            missing |= not keep(self._pose(self._still(painted("bodies")[y1:y2, x1:x2]), (x1, y1),
+                                           self._still.world_coco()))
         if self._frame >= self._next_search:
             before = len(found)
             while len(found) < self.max_people:
                 if not keep(self._pose(self._still(painted("boxes")), world=self._still.world_coco())):
                     break
-            self._search_wait = (self.search_every if len(found) > before or self._frame < EAGER_FRAMES
-                                 else min(2 * self._search_wait, self.search_longest))
+            # no backing off while someone expected was not found: they may turn up anywhere
+            eager = len(found) > before or missing or self._frame < EAGER_FRAMES
+            self._search_wait = self.search_every if eager else min(2 * self._search_wait, self.search_longest)
             self._next_search = self._frame + self._search_wait
         self._frame += 1
         return found
