@@ -30,7 +30,7 @@ from ..errors import DiffposeError
 from ..skeleton import PELVIS
 from .crossing import NEAR_DEPTH, SHIRTS, crossing_motions, nearest_truth_person
 from .mannequin import SHIRT
-from .motions import procedural_motion
+from .motions import procedural_motion, walking_motion
 from .render import render_people, room_centre_of
 
 PEOPLE_SCENES = ("crossing", "same_shirt", "passing_behind", "occluded_1s", "close_gesturing")
@@ -103,6 +103,25 @@ def people_scene(name: str, seconds: float = 3.6, fps: float = 25.0, seed: int =
             in_place_motion(seconds, fps, seed, (-SIDE_BY_SIDE_M / 2, -depth), FACING_OFF_DEG),
             in_place_motion(seconds, fps, seed + 1, (SIDE_BY_SIDE_M / 2, -depth), -FACING_OFF_DEG)])
     return motions, shirts
+
+
+def crowd_scene(people: int = 11, seconds: float = 3.0, fps: float = 12.0, seed: int = 0):
+    """(motions (people, F, 17, 3), shirts): a crowd for the bad-input checks. Walkers cross the
+    view both ways at 4.5-9 m, many overlapping and some at or past the frame's edges; person 3
+    comes in, leaves, comes back and leaves again (NaN frames are not drawn)."""
+    rng = np.random.default_rng(seed)
+    walks = []
+    for i in range(people):
+        walk = walking_motion(seconds, fps, seed + i, 65.0 if i % 2 == 0 else -65.0)
+        middle = walk[len(walk) // 2, PELVIS]
+        at = np.array([rng.uniform(-3.0, 3.0), 0.0, -rng.uniform(4.5, 9.0)])
+        walks.append(walk + at - middle * np.array([1.0, 0.0, 1.0]))
+    motions = np.stack(walks)
+    if people > 3:
+        F = motions.shape[1]
+        for a, b in ((0, F // 7), (F // 3, F // 2), (4 * F // 5, F)):
+            motions[3, a:b] = np.nan
+    return motions, [SHIRTS[i % 2] for i in range(people)]
 
 
 def render_people_scene(motions: np.ndarray, camera: dict, shirts, people=None) -> Iterator[np.ndarray]:
