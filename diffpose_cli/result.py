@@ -44,13 +44,9 @@ class Result:
 
     def world_from_camera_at(self) -> np.ndarray:
         """(F, 4, 4) each frame's camera -> world transform (the camera's pose in the world)."""
-        T = np.asarray(self.camera.get("world_from_camera", np.eye(4)), np.float64)
-        out = np.broadcast_to(T, (self.frame_count, 4, 4)).copy()
-        if self.camera_rotation is not None:
-            out[:, :3, :3] = T[:3, :3] @ self.camera_rotation
-        if self.camera_travel is not None:
-            out[:, :3, 3] = self.camera_travel @ T[:3, :3].T + T[:3, 3]
-        return out
+        from .placement.world import camera_poses
+        return camera_poses(self.camera.get("world_from_camera", np.eye(4)), self.camera_rotation,
+                            self.camera_travel, self.frame_count)
 
     @property
     def present(self) -> np.ndarray:

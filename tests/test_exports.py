@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diffpose_cli.export.fbx import write_fbx
+from diffpose_cli.export.fbx import BLENDER_NUMPY_ALIASES, write_fbx
 from diffpose_cli.export.gltf import write_glb
 from diffpose_cli.export.json_format import read_json, write_json
 from diffpose_cli.export.rig import RIGS, animation_motion
@@ -32,14 +32,9 @@ NODE = shutil.which("node")
 
 # Runs inside Blender: import a GLB or FBX with the stock importer, dump every bone's head in the
 # world on every frame of the action, the rest pose and the hierarchy.
-BLENDER_SCRIPT = r'''
+BLENDER_SCRIPT = BLENDER_NUMPY_ALIASES + r'''
 import json, sys
 import bpy
-import numpy
-# Blender 3.4's importers use numpy's old aliases, which Debian's numpy 1.24 no longer has
-for name, alias in (("bool", bool), ("int", int), ("float", float), ("object", object)):
-    if name not in vars(numpy):
-        setattr(numpy, name, alias)
 
 path, out_path, fps = sys.argv[sys.argv.index("--") + 1:]
 bpy.ops.wm.read_factory_settings(use_empty=True)

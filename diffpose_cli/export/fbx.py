@@ -29,18 +29,21 @@ from ..files import atomic_output
 
 BLENDER_TIMEOUT_S = 1800
 
-# Runs inside Blender (or a Python with bpy): GLB in, FBX out.
-CONVERT_SCRIPT = r'''
-import math
-import sys
-import bpy
+# Every script run inside Blender starts with this: Blender 3.4's glTF and FBX add-ons still use
+# numpy's old aliases (numpy.bool, ...), which numpy 1.24 removed, and Debian pairs that Blender
+# with numpy 1.24; they are put back for the script's process.
+BLENDER_NUMPY_ALIASES = r'''
 import numpy
-
-# Blender 3.4's FBX exporter still uses numpy's old aliases (numpy.bool, ...), which numpy 1.24
-# removed; Debian pairs that Blender with numpy 1.24. Put them back for this process.
 for name, alias in (("bool", bool), ("int", int), ("float", float), ("object", object)):
     if name not in vars(numpy):
         setattr(numpy, name, alias)
+'''
+
+# Runs inside Blender (or a Python with bpy): GLB in, FBX out.
+CONVERT_SCRIPT = BLENDER_NUMPY_ALIASES + r'''
+import math
+import sys
+import bpy
 
 glb_path, fbx_path, fps = sys.argv[sys.argv.index("--") + 1:]
 bpy.ops.wm.read_factory_settings(use_empty=True)

@@ -176,32 +176,41 @@ def rig_for(skeleton: str) -> Rig:
 
 # ----------------------------------------------------------------------------- rotation helpers
 
-def _normalize(v: np.ndarray) -> np.ndarray:
+def normalize(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
-def _skew(axis: np.ndarray) -> np.ndarray:
-    """(..., 3) -> (..., 3, 3) cross-product matrices: _skew(a) @ v == a x v."""
+def skew(axis: np.ndarray) -> np.ndarray:
+    """(..., 3) -> (..., 3, 3) cross-product matrices: skew(a) @ v == a x v."""
     k = np.zeros(axis.shape[:-1] + (3, 3))
     k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -axis[..., 2], axis[..., 1], -axis[..., 0]
     k[..., 1, 0], k[..., 2, 0], k[..., 2, 1] = axis[..., 2], -axis[..., 1], axis[..., 0]
     return k
 
 
-def _shortest_arc(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """(F, 3, 3) rotations taking the unit vector u (3,) onto unit vectors v (F, 3) the short way.
-
-    Rodrigues with the axis u x v. When v is opposite to u the axis is undefined: turn half a turn
-    about +Z instead (u is always along X or Y here, so Z is perpendicular to it).
-    """
-    u = np.asarray(u, dtype=np.float64)
-    cos = v @ u
-    k = _skew(np.cross(u, v))
+def shortest_arc(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(F, 3, 3) rotations taking unit vectors u (F, 3, or one (3,) for all) onto unit vectors v
+    (F, 3) the short way (Rodrigues with the axis u x v). Where v is opposite u the axis is
+    undefined: half a turn about an axis square to u."""
+    u = np.broadcast_to(np.asarray(u, dtype=np.float64), np.shape(v))
+    cos = (u * v).sum(-1)
+    k = skew(np.cross(u, v))
     opposite = 1.0 + cos < 1e-9
     scale = np.where(opposite, 0.0, 1.0 / np.where(opposite, 1.0, 1.0 + cos))
     r = np.eye(3) + k + (k @ k) * scale[..., None, None]
-    r[opposite] = np.diag([-1.0, -1.0, 1.0])
+    if opposite.any():
+        w = u[opposite]
+        helper = np.where(np.abs(w[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+        side = normalize(np.cross(w, helper))
+        r[opposite] = 2 * side[:, :, None] * side[:, None, :] - np.eye(3)
     return r
+
+
+def about_axis(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """(F, 3, 3) rotations by `angle` (F,) radians about unit `axis` (F, 3) (Rodrigues)."""
+    k = skew(axis)
+    s, c = np.sin(angle)[..., None, None], np.cos(angle)[..., None, None]
+    return np.eye(3) + s * k + (1 - c) * (k @ k)
 
 
 def _frame_from(up: np.ndarray, lateral: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -214,7 +223,7 @@ def _frame_from(up: np.ndarray, lateral: np.ndarray, fallback: np.ndarray) -> np
     if bad.any():
         fx = fallback[..., :, 0]
         x[bad] = (fx - (fx * up).sum(-1, keepdims=True) * up)[bad]
-    x = _normalize(x)
+    x = normalize(x)
     z = np.cross(x, up)
     return np.stack([x, up, z], axis=-1)
 
@@ -241,7 +250,7 @@ def _roll_to_hinge(no_twist: np.ndarray, upper: np.ndarray, target: np.ndarray,
     """Turn the upper bone's frame `no_twist` about the bone so that the limb's bend is a rotation
     about `rest_hinge`. Below HINGE_NONE_DEG of bend the plane of the bend is noise, so the roll
     blends from the no-twist frame (straight limb) to the hinge (bent limb) up to HINGE_FULL_DEG."""
-    lower = _normalize(target[:, _J[end_joint]] - target[:, _J[hinge_joint]])
+    lower = normalize(target[:, _J[end_joint]] - target[:, _J[hinge_joint]])
     bend_axis = np.cross(upper, lower)
     sin_bend = np.linalg.norm(bend_axis, axis=-1)
     bend_axis = bend_axis / np.maximum(sin_bend, 1e-12)[..., None]
@@ -252,15 +261,8 @@ def _roll_to_hinge(no_twist: np.ndarray, upper: np.ndarray, target: np.ndarray,
     lo, hi = np.sin(np.radians(HINGE_NONE_DEG)), np.sin(np.radians(HINGE_FULL_DEG))
     weight = np.clip((sin_bend - lo) / (hi - lo), 0.0, 1.0)
     weight = weight * weight * (3 - 2 * weight)                       # smooth start and end
-    twist = _about_axis(upper, weight * angle)
+    twist = about_axis(upper, weight * angle)
     return twist @ no_twist
-
-
-def _about_axis(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """(F, 3, 3) rotations by `angle` (F,) radians about unit `axis` (F, 3) (Rodrigues)."""
-    k = _skew(axis)
-    s, c = np.sin(angle)[..., None, None], np.cos(angle)[..., None, None]
-    return np.eye(3) + s * k + (1 - c) * (k @ k)
 
 
 # ----------------------------------------------------------------------------- rest pose and rotations
@@ -312,13 +314,13 @@ def local_rotations(rig: Rig, points: np.ndarray) -> np.ndarray:
         if joint.aims_at is None:
             glob = parent_rot
         else:
-            direction = _normalize(points[:, _J[joint.aims_at]] - points[:, _J[joint.sits_on]])
+            direction = normalize(points[:, _J[joint.aims_at]] - points[:, _J[joint.sits_on]])
             if joint.roll is not None:
                 lateral = points[:, _J[joint.roll[1]]] - points[:, _J[joint.roll[0]]]
                 glob = _frame_from(direction, lateral, parent_rot)
             else:
                 in_parent = np.einsum("fji,fj->fi", parent_rot, direction)
-                glob = parent_rot @ _shortest_arc(np.array(joint.rest), in_parent)
+                glob = parent_rot @ shortest_arc(np.array(joint.rest), in_parent)
                 if joint.name in rig.hinges:
                     glob = _roll_to_hinge(glob, direction, points, *rig.hinges[joint.name])
         global_rot[:, k] = glob

@@ -45,20 +45,26 @@ def rotations_from_homographies(H: np.ndarray, K: np.ndarray) -> np.ndarray:
     return R
 
 
-def _not_rotation(H: np.ndarray, focal: float, cx: float, cy: float) -> float:
-    """How far K^-1 H K is from a rotation over the clip: sum of the squared log ratios of the
-    largest to the smallest singular value (0 for rotations)."""
+def stretch(H: np.ndarray, focal: float, cx: float, cy: float) -> np.ndarray:
+    """(F,) how far each K^-1 H K is from a rotation: the log ratio of its largest to its smallest
+    singular value (0 for a rotation)."""
     K = np.array([[focal, 0, cx], [0, focal, cy], [0, 0, 1.0]])
-    M = np.linalg.inv(K) @ H @ K
-    S = np.linalg.svd(M, compute_uv=False)
-    return float(np.sum(np.log(S[:, 0] / np.maximum(S[:, 2], 1e-12)) ** 2))
+    S = np.linalg.svd(np.linalg.inv(K) @ H @ K, compute_uv=False)
+    return np.log(S[:, 0] / np.maximum(S[:, 2], 1e-12))
 
 
-def _best_focal(H: np.ndarray, cx: float, cy: float, side: float) -> float:
+def _not_rotation(H: np.ndarray, focal: float, cx: float, cy: float) -> float:
+    """How far the clip's K^-1 H K are from rotations: the sum of their squared stretches."""
+    return float(np.sum(stretch(H, focal, cx, cy) ** 2))
+
+
+def best_focal(H: np.ndarray, cx: float, cy: float, side: float, cost=_not_rotation) -> float:
+    """The focal length in FOCAL_RANGE x `side` with the least `cost(H, focal, cx, cy)`: a coarse
+    search, then a fine one around its best."""
     coarse = np.geomspace(FOCAL_RANGE[0], FOCAL_RANGE[1], 60) * side
-    best = float(coarse[int(np.argmin([_not_rotation(H, f, cx, cy) for f in coarse]))])
+    best = float(coarse[int(np.argmin([cost(H, f, cx, cy) for f in coarse]))])
     fine = np.linspace(best / 1.05, best * 1.05, 41)
-    return float(fine[int(np.argmin([_not_rotation(H, f, cx, cy) for f in fine]))])
+    return float(fine[int(np.argmin([cost(H, f, cx, cy) for f in fine]))])
 
 
 def focal_from_rotation(background, cx: float, cy: float) -> float | None:
@@ -77,7 +83,7 @@ def focal_from_rotation(background, cx: float, cy: float) -> float | None:
     K = np.array([[side, 0, cx], [0, side, cy], [0, 0, 1.0]])
     if rotation_deg(rotations_from_homographies(H, K)).max() < SELF_CALIBRATION_DEG / 2:
         return None
-    best = _best_focal(H, cx, cy, side)
+    best = best_focal(H, cx, cy, side)
     K = np.array([[best, 0, cx], [0, best, cy], [0, 0, 1.0]])
     if rotation_deg(rotations_from_homographies(H, K)).max() < SELF_CALIBRATION_DEG:
         return None
@@ -88,7 +94,7 @@ def focal_from_rotation(background, cx: float, cy: float) -> float | None:
     if not (FOCAL_RANGE[0] * side * 1.01 < best < FOCAL_RANGE[1] * side * 0.99):
         return None
     half = len(H) // 2
-    halves = [_best_focal(H[:half], cx, cy, side), _best_focal(H[half:], cx, cy, side)]
+    halves = [best_focal(H[:half], cx, cy, side), best_focal(H[half:], cx, cy, side)]
     if max(abs(h / best - 1) for h in halves) > FOCAL_AGREEMENT:
         return None
     return best

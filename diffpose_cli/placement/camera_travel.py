@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .camera_motion import FOCAL_RANGE
+from .camera_motion import best_focal, stretch
 
 TRAVEL_STRETCH = 0.05     # a background whose homographies stretch more than this (log of the largest
                           # to the smallest singular value of K^-1 H K) under every focal length is
@@ -31,10 +31,8 @@ TRAVEL_ROUNDS = 3         # the path read from the floor, the body placed on it,
 STRETCH_FRAMES = 300      # frames (spread over the clip) the stretch is measured on
 
 
-def _stretch(H: np.ndarray, focal: float, cx: float, cy: float) -> float:
-    K = np.array([[focal, 0, cx], [0, focal, cy], [0, 0, 1.0]])
-    S = np.linalg.svd(np.linalg.inv(K) @ H @ K, compute_uv=False)
-    return float(np.max(np.log(S[:, 0] / np.maximum(S[:, 2], 1e-12))))
+def _largest_stretch(H: np.ndarray, focal: float, cx: float, cy: float) -> float:
+    return float(stretch(H, focal, cx, cy).max())
 
 
 def travel_stretch(background, cx: float, cy: float) -> float:
@@ -45,9 +43,7 @@ def travel_stretch(background, cx: float, cy: float) -> float:
         return 0.0
     H = background.homography[followed[np.unique(np.linspace(0, followed.size - 1, STRETCH_FRAMES).astype(int))]]
     side = max(background.width, background.height)
-    coarse = np.geomspace(FOCAL_RANGE[0], FOCAL_RANGE[1], 24) * side
-    best = float(coarse[int(np.argmin([_stretch(H, f, cx, cy) for f in coarse]))])
-    return min(_stretch(H, f, cx, cy) for f in np.geomspace(best / 1.1, best * 1.1, 21))
+    return _largest_stretch(H, best_focal(H, cx, cy, side, cost=_largest_stretch), cx, cy)
 
 
 def travel_from_floor(floor_homography: np.ndarray, K: np.ndarray, down: np.ndarray,

@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .world import ROOT_SMOOTH_S, apply_transform, constant_bones, smooth_runs, solve_root, world_from_camera
+from .world import (ROOT_SMOOTH_S, apply_transform, camera_poses, constant_bones, smooth_runs, solve_root,
+                    world_from_camera)
 
 JOIN_FRAMES = 10           # frames on each side of a cut whose pelvis and hips join the shots
 
@@ -165,7 +166,7 @@ def _joined(shots: list[Placement], bounds: list[int], present: np.ndarray) -> P
         move = np.eye(4) if previous is None else _join(previous, shot.joints_world)
         moved = apply_transform(move, shot.joints_world)
         world.append(moved)
-        poses.append(move @ _camera_poses(shot))
+        poses.append(move @ camera_poses(shot.world_from_camera, shot.turn, shot.centre, len(shot.joints_world)))
         previous = moved if np.isfinite(moved).all((-1, -2)).any() else previous
     joints_world = np.concatenate(world)
     # one skeleton over the clip: each shot's own is rebuilt with the clip's bone lengths
@@ -183,17 +184,6 @@ def _joined(shots: list[Placement], bounds: list[int], present: np.ndarray) -> P
     return Placement(joints_world, np.concatenate([s.std for s in shots]),
                      np.concatenate([s.lifted for s in shots]), T0, first[:, :3, :3].copy(),
                      first[:, :3, 3].copy(), motion, shots[0].how)
-
-
-def _camera_poses(shot: Placement) -> np.ndarray:
-    """(F, 4, 4) each frame's camera -> the shot's world."""
-    F = len(shot.joints_world)
-    local = np.broadcast_to(np.eye(4), (F, 4, 4)).copy()
-    if shot.turn is not None:
-        local[:, :3, :3] = shot.turn
-    if shot.centre is not None:
-        local[:, :3, 3] = shot.centre
-    return shot.world_from_camera @ local
 
 
 def _join(before: np.ndarray, after: np.ndarray) -> np.ndarray:

@@ -180,6 +180,18 @@ def _joints_f64(joints: np.ndarray, frames: np.ndarray, which) -> np.ndarray:
     return np.stack([joints[frames, j] for j in which], 1).astype(np.float64)
 
 
+def camera_poses(world_from_camera: np.ndarray, turn, centre, frames: int) -> np.ndarray:
+    """(F, 4, 4) each frame's camera -> world: `world_from_camera` (frame 0's camera -> world) after
+    `turn` (F, 3, 3, camera t -> camera 0; None for a camera that did not turn) and `centre` (F, 3,
+    camera t's centre in camera 0; None for one that stayed put)."""
+    local = np.broadcast_to(np.eye(4), (frames, 4, 4)).copy()
+    if turn is not None:
+        local[:, :3, :3] = turn
+    if centre is not None:
+        local[:, :3, 3] = centre
+    return np.asarray(world_from_camera, np.float64) @ local
+
+
 def apply_transform(T: np.ndarray, p: np.ndarray) -> np.ndarray:
     """T applied to (F, J, 3) points: float64 arithmetic, float32 result, CHUNK frames at a time."""
     out = np.empty(p.shape, np.float32)

@@ -100,13 +100,13 @@ class BackgroundTracker:
         if self._scale is None:
             self._scale = min(1.0, WORK_SIDE / max(w, h))
             self._size = (w, h)
+            if self._floor is not None:
+                self._floor._scale, self._floor._size = self._scale, self._size
         s = self._scale
         small = image_bgr if s == 1.0 else cv2.resize(image_bgr, (round(w * s), round(h * s)),
                                                        interpolation=cv2.INTER_AREA)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         boxes = [np.asarray(b, np.float64) * s for b in boxes if b is not None]
-        if self._floor is not None:
-            self._floor._scale, self._floor._size = self._scale, self._size
         self._add(grey, boxes)
 
     def _add(self, grey: np.ndarray, boxes: list) -> None:

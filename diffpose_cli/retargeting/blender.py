@@ -11,19 +11,13 @@ import tempfile
 from pathlib import Path
 
 from ..errors import DiffposeError
-from ..export.fbx import BLENDER_TIMEOUT_S, check_fbx_exporter, fbx_command
+from ..export.fbx import BLENDER_NUMPY_ALIASES, BLENDER_TIMEOUT_S, check_fbx_exporter, fbx_command
 from ..files import atomic_output
 
 # Runs inside Blender: FBX in, GLB out (every action, the skin, the materials).
-FBX_TO_GLB = r'''
+FBX_TO_GLB = BLENDER_NUMPY_ALIASES + r'''
 import sys
 import bpy
-import numpy
-
-# Blender 3.4's glTF and FBX add-ons still use numpy's old aliases, which numpy 1.24 removed
-for name, alias in (("bool", bool), ("int", int), ("float", float), ("object", object)):
-    if name not in vars(numpy):
-        setattr(numpy, name, alias)
 
 fbx_path, glb_path = sys.argv[sys.argv.index("--") + 1:]
 bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -34,14 +28,9 @@ bpy.ops.export_scene.gltf(filepath=glb_path, export_format="GLB", export_skins=T
 
 # Runs inside Blender: the retargeted GLB in, FBX out; every action baked (the character's own
 # animations and the new one), one key per frame, the bones' custom properties kept.
-GLB_TO_FBX = r'''
+GLB_TO_FBX = BLENDER_NUMPY_ALIASES + r'''
 import sys
 import bpy
-import numpy
-
-for name, alias in (("bool", bool), ("int", int), ("float", float), ("object", object)):
-    if name not in vars(numpy):
-        setattr(numpy, name, alias)
 
 glb_path, fbx_path, fps = sys.argv[sys.argv.index("--") + 1:]
 bpy.ops.wm.read_factory_settings(use_empty=True)

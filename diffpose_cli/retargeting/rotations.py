@@ -3,42 +3,8 @@
 import numpy as np
 
 from ..export.gltf import matrix_to_quaternion
+from ..export.rig import about_axis, normalize
 from .character import quaternion_to_matrix
-
-
-def normalize(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
-
-
-def skew(axis: np.ndarray) -> np.ndarray:
-    """(..., 3) -> (..., 3, 3) cross-product matrices: skew(a) @ v == a x v."""
-    k = np.zeros(axis.shape[:-1] + (3, 3))
-    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -axis[..., 2], axis[..., 1], -axis[..., 0]
-    k[..., 1, 0], k[..., 2, 0], k[..., 2, 1] = axis[..., 2], -axis[..., 1], axis[..., 0]
-    return k
-
-
-def about_axis(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """(F, 3, 3) rotations by `angle` (F,) radians about unit `axis` (F, 3) (Rodrigues)."""
-    k = skew(axis)
-    s, c = np.sin(angle)[..., None, None], np.cos(angle)[..., None, None]
-    return np.eye(3) + s * k + (1 - c) * (k @ k)
-
-
-def shortest_arc(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """(F, 3, 3) rotations taking unit vectors u (F, 3) onto unit vectors v (F, 3) the short way.
-    Where v is opposite u the axis is undefined: half a turn about any axis square to u."""
-    cos = (u * v).sum(-1)
-    k = skew(np.cross(u, v))
-    opposite = 1.0 + cos < 1e-9
-    scale = np.where(opposite, 0.0, 1.0 / np.where(opposite, 1.0, 1.0 + cos))
-    r = np.eye(3) + k + (k @ k) * scale[..., None, None]
-    if opposite.any():
-        w = u[opposite]
-        helper = np.where(np.abs(w[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
-        side = normalize(np.cross(w, helper))
-        r[opposite] = 2 * side[:, :, None] * side[:, None, :] - np.eye(3)
-    return r
 
 
 def frame_from(up: np.ndarray, lateral: np.ndarray) -> np.ndarray:

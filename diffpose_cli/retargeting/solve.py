@@ -38,7 +38,8 @@ from ..placement.feet import foot_contacts
 from ..skeleton import JOINT_NAMES
 from .bone_maps import SIDES, BoneMap
 from .character import Character
-from .rotations import about_axis, frame_from, heading_only, normalize, shortest_arc, slerp
+from ..export.rig import about_axis, normalize, shortest_arc
+from .rotations import frame_from, heading_only, slerp
 
 _J = {name: i for i, name in enumerate(JOINT_NAMES)}
 HINGE_NONE_DEG = 5.0       # bend below which a limb is straight: no bend plane, no twist
