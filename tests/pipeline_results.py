@@ -52,3 +52,14 @@ def pipeline_result(video_path, foot_lock: bool = True):
     if result is None:
         pytest.fail(why_not)
     return result
+
+
+def camera_pose_gap_m(result) -> float:
+    """The largest distance, over the frames with a pose, between joints_world and joints_camera
+    carried into the world by that frame's camera pose (Result.world_from_camera_at): near 0 when
+    every frame's pose is the camera that saw it."""
+    import numpy as np
+    poses = result.world_from_camera_at()
+    world = np.einsum("fij,fkj->fki", poses[:, :3, :3], result.joints_camera) + poses[:, None, :3, 3]
+    ok = result.present
+    return float(np.abs(world[ok] - result.joints_world[ok]).max())
