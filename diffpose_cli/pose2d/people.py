@@ -11,8 +11,9 @@ MediaPipe's bundled `solutions.pose` follows one person. To find the others, eac
    identities.LOST_S): people already known are found even where the whole-frame detector would
    not pick them;
 3. every `SEARCH_EVERY` frames, the still-image BlazePose searches the whole frame, with everyone
-   found so far painted out (their box, widened, in black), again and again, each find painted
-   out in turn, for people not seen yet (up to `MAX_PEOPLE`). After the first `EAGER_FRAMES`
+   found so far painted out (their box, widened, in black; while the search is eager, first their
+   bodies, so that someone beside them is not hidden with them), again and again, each find
+   painted out in turn, for people not seen yet (up to `MAX_PEOPLE`). After the first `EAGER_FRAMES`
    (where everyone in view from the start is looked for at the full rate), a search that finds
    nobody doubles the wait before the next one, up to `SEARCH_LONGEST` frames; a find, or a
    crop that missed someone expected, brings it back to `SEARCH_EVERY`. Most of a one-person
@@ -52,6 +53,8 @@ DUPLICATE_IOU = 0.4     # a find overlapping an earlier one this much is the sam
 MERGED_IOU = 0.3        # two finds of a frame whose boxes overlap this much: whose 2D is whose is unsure
 MERGED_JOINTS = 0.25    # ... or whose joints are this close on average, in body sizes
 UNCERTAIN_WIDEN = 2.0   # the joints' std of such a frame is widened this many times
+ON_PAINTED = 0.5        # a find with more than this share of its sure joints on a painted-out body
+                        # is that body found again, not someone new
 
 
 class PeopleDetector:
@@ -135,8 +138,23 @@ class PeopleDetector:
                                            self._still.world_coco()))
         if self._frame >= self._next_search:
             before = len(found)
+            # while the search is eager, it looks first with the people found painted out by their
+            # bodies: someone standing close beside a found person is inside that person's widened
+            # box, which hides them from a search of the boxes painting. A find that is someone
+            # found already, or stands on their painted-out body, sends it to the boxes painting.
+            close_look = self._search_wait == self.search_every
             while len(found) < self.max_people:
-                if not keep(self._pose(self._still(painted("boxes")), world=self._still.world_coco())):
+                pose = None
+                if close_look:
+                    pose = self._pose(self._still(painted("bodies")), world=self._still.world_coco())
+                    if pose is None:
+                        break           # the boxes painting shows less: nobody there either
+                    if (any(iou(pose.box, other.box) > DUPLICATE_IOU for other in found)
+                            or _share_on_painted(pose, painted("bodies"), image_bgr) > ON_PAINTED):
+                        pose = None
+                if pose is None:
+                    pose = self._pose(self._still(painted("boxes")), world=self._still.world_coco())
+                if not keep(pose):
                     break
             # no backing off while someone expected was not found: they may turn up anywhere
             eager = len(found) > before or missing or self._frame < EAGER_FRAMES
@@ -211,6 +229,19 @@ def _paint_body(image: np.ndarray, pose: PersonPose):
         cv2.line(mask, tuple(neck), tuple(head), 255, width(TORSO_EDGE), cv2.LINE_8, _SUBPIXEL)
         disc(head, HEAD_RADIUS)
     image[mask > 0] = image.reshape(-1, image.shape[-1]).mean(0).astype(np.uint8)
+
+
+def _share_on_painted(pose: PersonPose, painting: np.ndarray, image: np.ndarray) -> float:
+    """The share of the find's sure joints that land on pixels the painting changed."""
+    from .detect import CONFIDENT
+    h, w = image.shape[:2]
+    points = np.asarray(pose.keypoints)
+    sure = (np.asarray(pose.scores) >= CONFIDENT) & np.isfinite(points).all(-1)
+    if not sure.any():
+        return 1.0
+    x = np.clip(np.round(points[sure, 0]).astype(int), 0, w - 1)
+    y = np.clip(np.round(points[sure, 1]).astype(int), 0, h - 1)
+    return float((painting[y, x] != image[y, x]).any(-1).mean())
 
 
 def _crop_box(box: np.ndarray, w: int, h: int):
