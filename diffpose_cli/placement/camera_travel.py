@@ -29,6 +29,13 @@ TRAVEL_STRETCH = 0.05     # a background whose homographies stretch more than th
 MIN_FLOOR_FOLLOWED = 0.8  # share of the frames the floor must be followed in for its reading to be used
 TRAVEL_ROUNDS = 3         # the path read from the floor, the body placed on it, the floor found again
 STRETCH_FRAMES = 300      # frames (spread over the clip) the stretch is measured on
+NORMAL_TRUST_DEG = 0.05   # the floor's tilt read from its own motion replaces the body's where its
+                          # standard error is below this: that error understates the tilt's several
+                          # times (the chained homographies' errors are not independent), and on the
+                          # studio's tracking shots only a travel of 2-3 camera heights reads the
+                          # tilt better than the body's up (within about 0.5 degree there)
+NORMAL_MAX_DEG = 5.0      # ... and where it is within this of the body's (further: not the floor the
+                          # feet stand on)
 
 
 def _largest_stretch(H: np.ndarray, focal: float, cx: float, cy: float) -> float:
@@ -46,6 +53,58 @@ def travel_stretch(background, cx: float, cy: float) -> float:
     return _largest_stretch(H, best_focal(H, cx, cy, side, cost=_largest_stretch), cx, cy)
 
 
+def _plane_basis(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit directions spanning the plane at right angles to the unit vector n."""
+    u = np.cross(n, [1.0, 0.0, 0.0] if abs(n[0]) < 0.9 else [0.0, 0.0, 1.0])
+    u /= np.linalg.norm(u)
+    return u, np.cross(n, u)
+
+
+def _normalised(floor_homography: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """K^-1 H K, scaled so that its middle singular value is 1 and its determinant is positive."""
+    M = np.linalg.inv(K) @ floor_homography @ K
+    M /= np.linalg.svd(M, compute_uv=False)[:, 1, None, None]
+    M[np.linalg.det(M) < 0] *= -1
+    return M
+
+
+def floor_normal(floor_homography: np.ndarray, K: np.ndarray, down: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """The floor's normal in camera 0 read from the floor's own homographies, starting from `down`
+    (the body's), and its standard error in degrees; None where that error is over
+    NORMAL_TRUST_DEG or it is over NORMAL_MAX_DEG from `down`.
+
+    M = R + t n^T / d moves the directions along the floor (at right angles to n) as the rotation
+    R does, keeping their lengths and angles; across the floor, by t / d more. So n is the normal
+    whose plane every M keeps as it is, which a camera that travelled some way against its height
+    fixes more closely than the body's up."""
+    from scipy.optimize import least_squares
+    M = _normalised(floor_homography, K)
+    n0 = np.asarray(down, np.float64) / np.linalg.norm(down)
+    e1, e2 = _plane_basis(n0)
+
+    def tilted(ab):
+        n = n0 + ab[0] * e1 + ab[1] * e2
+        return n / np.linalg.norm(n)
+
+    def misfit(ab):
+        P = M @ np.stack(_plane_basis(tilted(ab)), -1)
+        G = np.einsum("fki,fkj->fij", P, P) - np.eye(2)
+        return np.stack([G[:, 0, 0], G[:, 0, 1], G[:, 1, 1]], -1).reshape(-1)
+
+    if len(M) < 3:
+        return None, float("inf")
+    fit = least_squares(misfit, [0.0, 0.0])
+    dof = max(fit.fun.size - 2, 1)
+    JTJ = fit.jac.T @ fit.jac
+    if np.linalg.eigvalsh(JTJ).min() <= 1e-12 * len(M):    # a camera that did not travel: any tilt fits
+        return None, float("inf")
+    error = float(np.degrees(np.sqrt(np.linalg.eigvalsh(np.linalg.inv(JTJ) * (fit.fun @ fit.fun / dof)).max())))
+    n = tilted(fit.x)
+    if error > NORMAL_TRUST_DEG or np.degrees(np.arccos(np.clip(n @ n0, -1, 1))) > NORMAL_MAX_DEG:
+        return None, error
+    return n, error
+
+
 def travel_from_floor(floor_homography: np.ndarray, K: np.ndarray, down: np.ndarray,
                       height: float) -> tuple[np.ndarray, np.ndarray]:
     """Each frame's camera rotation and centre from the floor's homographies (frame 0's pixels ->
@@ -54,12 +113,8 @@ def travel_from_floor(floor_homography: np.ndarray, K: np.ndarray, down: np.ndar
     floor's normal in camera 0 (unit, pointing at the floor), `height`: camera 0's distance from
     the floor (metres)."""
     n = np.asarray(down, np.float64) / np.linalg.norm(down)
-    M = np.linalg.inv(K) @ floor_homography @ K
-    M /= np.linalg.svd(M, compute_uv=False)[:, 1, None, None]
-    M[np.linalg.det(M) < 0] *= -1
-    u = np.cross(n, [1.0, 0.0, 0.0] if abs(n[0]) < 0.9 else [0.0, 0.0, 1.0])
-    u /= np.linalg.norm(u)
-    v = np.cross(n, u)
+    M = _normalised(floor_homography, K)
+    u, v = _plane_basis(n)
     Mu, Mv = M @ u, M @ v
     # R [u v n] = [Mu Mv Mu x Mv]; the nearest rotation to that (the homography's noise)
     image = np.stack([Mu, Mv, np.cross(Mu, Mv)], -1)
@@ -94,6 +149,13 @@ def camera_travel(background, K: np.ndarray, world_from_camera: np.ndarray, aske
                                       f"was followed in only {100 * floor_share:.0f}% of the frames: its centre is "
                                       "taken as fixed")}
     down = -np.asarray(world_from_camera, np.float64)[1, :3]
+    # the floor's tilt from its own motion where that fixes it better than the body did
+    floor_down, _error = floor_normal(background.floor_homography[background.floor_followed], K, down)
+    tilt = ("the body's floor" if floor_down is None else
+            f"the floor's tilt from its motion ({np.degrees(np.arccos(np.clip(floor_down @ down, -1, 1))):.1f} deg "
+            "from the body's)")
+    if floor_down is not None:
+        down = floor_down
     turn, centre = travel_from_floor(background.floor_homography, K, down, height)
     from .camera_motion import rotation_deg
     farthest = float(np.linalg.norm(centre - centre[0], axis=-1).max())
@@ -101,7 +163,8 @@ def camera_travel(background, K: np.ndarray, world_from_camera: np.ndarray, aske
     followed = int(background.floor_followed.sum())
     return (turn, centre), {
         "camera_motion": "moving", "largest_rotation_deg": round(largest, 3), "farthest_m": round(farthest, 3),
-        "translation": "from the floor's motion below the people, metric by the camera's height above it",
+        "translation": ("from the floor's motion below the people, metric by the camera's height above it, on "
+                        + tilt),
         "how": (f"travelling up to {farthest:.1f} m from where it started and turning up to {largest:.1f} deg, "
                 f"read from the floor below the people in {followed} of {len(centre)} frames (the others hold "
                 "the last reading)")}

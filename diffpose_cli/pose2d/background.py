@@ -10,8 +10,9 @@ H_t = K R_t K^-1 exactly (placement/camera_motion.py reads R_t out of it). A cam
 travels (a tracking shot) moves near things more than far ones, and no single homography carries
 a whole scene; but one plane's points still move by one homography, and the floor in front of the
 people is a plane whose place is known once the body is placed: so the floor below the lowest
-person's feet is followed the same way on its own (`floor_homography`), from which
-placement/camera_travel.py reads where the camera went.
+person's feet is followed the same way on its own (`floor_homography`; every few frames the
+floor itself is aligned as a whole, since points followed one by one fall short of its motion),
+from which placement/camera_travel.py reads where the camera went.
 
 The work is done on a copy of the frame scaled to WORK_SIDE pixels on its longer side: the
 rotation needs the background's shift to a fraction of a pixel, not the frame's detail, and the
@@ -53,6 +54,12 @@ FLOOR_BAND = 0.25        # share of the frame's height at its bottom taken as fl
 FLOOR_RENEW_SPREAD = 1.5  # x FLOOR_MIN_SPREAD: the floor's points are renewed before they bunch up
                           # that much (they drain out of a shallow band quickly, and a frame not
                           # followed loses the camera's travel in it)
+ANCHOR_FRAMES = 3        # the floor's path is refined on the floor itself (`_anchored`) this often
+ECC_ITERATIONS = 30      # that alignment starts from the points' homography, within a pixel of it, and
+ECC_EPS = 1e-5           # stops after this many steps, or once a step changes its correlation by less
+                         # than this (fewer steps or a looser stop left more of the shortfall)
+ECC_BLUR = 1             # px: no blur before it: on the studio's floors any blur let it keep part
+                         # of the points' shortfall
 
 
 @dataclass
@@ -94,6 +101,7 @@ class BackgroundTracker:
         self._frames = 0
         self._still_for = 0             # frames in a row the camera was found still
         self._waiting = []              # (grey, mask, boxes) of frames not yet followed while the camera is still
+        self._anchor = None             # the floor's: (grey, mask, frame 0 -> it homography, frame number)
 
     def add(self, image_bgr: np.ndarray, boxes=()) -> None:
         h, w = image_bgr.shape[:2]
@@ -181,6 +189,8 @@ class BackgroundTracker:
         broken = self._followed[-1] and before >= MIN_POINTS and len(self._pts) < BROKEN_SHARE * before
         # not followed: the camera is taken as where it was (never a jump)
         H0 = _full(H_key, self._scale) @ self._key_h if followed else self._h[-1]
+        if self._floor_only:
+            H0 = self._anchored(H0, H_key, grey, mask, followed, still)
         self._record(H0, followed, broken)
         bunched = self._floor_only and not _spread(self._pts, grey.shape, FLOOR_RENEW_SPREAD * self._min_spread)
         if not followed or len(self._pts) < MIN_POINTS or bunched:
@@ -223,6 +233,36 @@ class BackgroundTracker:
         self._key_pts, self._pts = self._key_pts[inl], self._pts[inl]
         return H, int(inl.sum()) >= MIN_POINTS // 2, at_rest
 
+    def _anchored(self, H0: np.ndarray, H_key, grey: np.ndarray, mask: np.ndarray, followed: bool,
+                  still: bool) -> np.ndarray:
+        """The floor's frame 0 -> this frame homography `H0` (full-frame pixels, from the followed
+        points), every ANCHOR_FRAMES-th frame refined by aligning the floor itself: the floor of the
+        last frame so refined (the anchor) warped onto this one (cv2.findTransformECC), starting
+        from what the points say. Points followed one by one come out short of the floor's motion
+        by a few per cent, and frame 0 -> frame t is chained through many sets of them, which keeps
+        that shortfall; a whole floor warped by one homography does not fall short. The points'
+        keyframe carries the correction on. `H0` where the alignment fails or strays from the
+        points; a camera at rest is not aligned (the points hold it exactly)."""
+        if not followed:
+            self._anchor = None
+            return H0
+        if self._anchor is None:
+            self._anchor = (grey, mask, H0, self._frames)
+            return H0
+        anchor_grey, anchor_mask, anchor_h, since = self._anchor
+        if still or self._frames - since < ANCHOR_FRAMES:
+            return H0
+        S = np.diag([self._scale, self._scale, 1.0])
+        moved = _aligned(anchor_grey, anchor_mask, S @ H0 @ np.linalg.inv(anchor_h) @ np.linalg.inv(S), grey)
+        if moved is not None:
+            refined = np.linalg.inv(S) @ moved @ S @ anchor_h
+            # a refinement, not a new answer: it stays with the points it started from
+            if np.median(_distances(S @ refined @ np.linalg.inv(self._key_h) @ np.linalg.inv(S), self._key_pts,
+                                    self._pts)) <= RANSAC_PX:
+                H0, self._key_h = refined, np.linalg.inv(_full(H_key, self._scale)) @ refined
+        self._anchor = (grey, mask, H0, self._frames)
+        return H0
+
     def _new_keyframe(self, grey, mask):
         pts = cv2.goodFeaturesToTrack(grey, MAX_POINTS, CORNER_QUALITY, MIN_SPACING, mask=mask)
         pts = np.zeros((0, 2), np.float32) if pts is None else pts[:, 0].astype(np.float32)
@@ -256,12 +296,41 @@ class BackgroundTracker:
                                 None if floor is None else floor.followed)
 
 
+def _aligned(key_grey: np.ndarray, key_mask: np.ndarray, H: np.ndarray, grey: np.ndarray) -> np.ndarray | None:
+    """The homography `H` (working pixels of `key_grey` -> `grey`) refined by aligning the image
+    `key_grey` where `key_mask` is set onto `grey` (cv2.findTransformECC); None where it fails."""
+    rows = np.flatnonzero(key_mask.any(1))
+    if rows.size == 0:
+        return None
+    a = int(rows[0])
+    h, w = grey.shape
+    corners = np.array([[0, a], [w - 1, a], [0, h - 1], [w - 1, h - 1]], np.float64)
+    # the rows of `grey` the masked part went to (the two crops are the same size)
+    b = int(np.clip(np.floor(_mapped(H, corners)[:, 1].min()) - 1, 0, a))
+    shift_a, shift_b = np.eye(3), np.eye(3)
+    shift_a[1, 2], shift_b[1, 2] = a, -b
+    start = (shift_b @ H @ shift_a).astype(np.float32)
+    try:
+        _, W = cv2.findTransformECC(key_grey[a:], grey[b:b + h - a], start, cv2.MOTION_HOMOGRAPHY,
+                                    (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, ECC_ITERATIONS, ECC_EPS),
+                                    key_mask[a:], ECC_BLUR)
+    except cv2.error:                 # no convergence
+        return None
+    shift_a[1, 2], shift_b[1, 2] = -a, b
+    aligned = shift_b @ W.astype(np.float64) @ shift_a
+    return aligned if np.isfinite(aligned).all() else None
+
+
+def _mapped(H: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """(N, 2) points `a` carried by the homography H."""
+    return cv2.perspectiveTransform(a.reshape(-1, 1, 2).astype(np.float64), np.asarray(H, np.float64))[:, 0]
+
+
 def _distances(H: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """|H a - b| per point."""
     if len(a) == 0:
         return np.zeros(0)
-    mapped = cv2.perspectiveTransform(a.reshape(-1, 1, 2).astype(np.float64), np.asarray(H, np.float64))[:, 0]
-    return np.linalg.norm(mapped - b, axis=-1)
+    return np.linalg.norm(_mapped(H, a) - b, axis=-1)
 
 
 def _full(H_small: np.ndarray, s: float) -> np.ndarray:
