@@ -104,17 +104,20 @@ def test_real_clip_beats_mediapipes_own_3d(shared):
     MediaPipe's pose_world_landmarks from the same run (12 limb joints)."""
     rows = _balance().run()["rows"]
     mean = rows["mean"]
-    assert mean["ours_mm"] <= 0.7 * mean["mediapipe_mm"], mean
-    assert mean["ours_pa_mm"] <= 0.72 * mean["mediapipe_pa_mm"], mean
-    for name in ("cam01", "cam02", "cam03", "cam04"):
-        assert rows[name]["ours_mm"] <= 0.92 * rows[name]["mediapipe_mm"], (name, rows[name])
-    # the 90% radius holds the promise here and errs on the wide side: BlazePose's width is fitted
-    # on its readings of rendered mannequins, which it reads worse than real people (docs/accuracy.md,
-    # "The uncertainty on real video"); measured 2026-12-04: 99.98%, median std 1.50 x the median error,
-    # Spearman 0.47
+    # ratios to MediaPipe's error, measured (validation figures, nothing fitted to the clip):
+    # mean 0.65, Procrustes 0.70; per camera 0.83, 0.36, 0.90, 0.78. Bounds at the measured ratio
+    # plus 10%
+    assert mean["ours_mm"] <= 0.72 * mean["mediapipe_mm"], mean
+    assert mean["ours_pa_mm"] <= 0.77 * mean["mediapipe_pa_mm"], mean
+    for name, ratio in {"cam01": 0.92, "cam02": 0.40, "cam03": 0.99, "cam04": 0.86}.items():
+        assert rows[name]["ours_mm"] <= ratio * rows[name]["mediapipe_mm"], (name, rows[name])
+    # the 90% radius holds the promise here (the bound is the promise, not the measured 99.9%) and
+    # errs on the wide side: BlazePose's width is fitted on its readings of rendered mannequins,
+    # which it reads worse than real people (docs/accuracy.md, "The uncertainty on real video");
+    # measured: median std 1.58 x the median error, Spearman 0.48
     assert mean["coverage_90"] >= 0.90, mean
-    assert mean["median_std_mm"] <= 1.65 * mean["median_error_mm"], mean
-    assert mean["spearman"] >= 0.45, mean
+    assert mean["median_std_mm"] <= 1.75 * mean["median_error_mm"], mean
+    assert mean["spearman"] >= 0.42, mean
 
 
 def test_lift_puts_back_a_block_of_flipped_frames(h36m_dir):

@@ -19,8 +19,9 @@ from diffpose_cli.training.video_accuracy import (FAST_CLIPS, H36M_CLIPS, fast_m
 # (on the real clip of tests/test_sides.py the blend takes a third off the lifter's error): the
 # blend costs accuracy on these renders, and LIFTER_ALONE keeps the lifter's own path to its old
 # bounds.
-# (measured 2026-12-04: sample 104.6 / 94.3, S9 walking 94.5 / 54.4, S11 directions 101.1 / 56.8;
-# lifter alone: sample 93.9 / 87.8, S9 73.6 / 40.2, S11 64.0 / 43.4; docs/accuracy.md)
+# (measured with the weights of 2026-12-07: sample 104.7 / 94.5, S9 walking 94.1 / 54.3, S11
+# directions 100.3 / 56.2; lifter alone: sample 94.1 / 88.0, S9 72.6 / 40.5, S11 62.2 / 42.5;
+# docs/accuracy.md)
 BOUNDS = {
     "samples/studio_walk.mp4": (107.0, 96.5),
     "S9/Walking 1/54138969": (97.5, 56.5),
@@ -30,7 +31,7 @@ BOUNDS = {
 # P2 the measured figure + 15%)
 LIFTER_ALONE = {"samples/studio_walk.mp4": (95.0, 89.5), "S9/Walking 1/54138969": (75.0, 44.0),
                 "S11/Directions 1/60457274": (75.0, 50.0)}
-# what the blend costs on these renders, P1 mm, a known figure (measured 10.7, 20.9, 37.1; + 15%)
+# what the blend costs on these renders, P1 mm, a known figure (measured 10.6, 21.5, 38.1; + 10-15%)
 BLEND_COST_MM = {"samples/studio_walk.mp4": 12.5, "S9/Walking 1/54138969": 24.0,
                  "S11/Directions 1/60457274": 42.5}
 # S9's walk at 2.4x its pace: the whole path keeps this share of the truth's peak limb speed over

@@ -41,7 +41,7 @@ KAPPA_RANGE = (0.05, 3.0)  # metres per normalised 2D unit; a person's RMS joint
 # The shipped models: file under weights/ and its SHA-256, checked on every load.
 MODELS = {
     "h36m-27f": {"file": "diffpose_h36m_27f.pt",
-                 "sha256": "5737790f3c1d6bcb65c3015d6a8946db267f6f135206317ad4253cbc2d256349"},
+                 "sha256": "20c2a72a465d1f38d1abbf78b4327c9062f2691ebafaec99a9155b2f45dc5c11"},
 }
 DEFAULT_MODEL = "h36m-27f"
 
