@@ -91,21 +91,33 @@ def test_a_one_person_clip_seldom_looks_for_others(videos_dir):
     assert calls["still"] <= 37, calls
 
 
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory):
-    """The studio's "passing_behind" scene (person 1 walks behind person 0, who stays in the middle
-    of the view stepping, turning and raising their arms) through estimate(person="all"), with the
-    truth and each person's visible share."""
+def _scene_through_estimate(name: str, folder) -> dict:
+    """The studio's people scene `name` rendered into `folder` and through estimate(person="all"),
+    with the truth and each person's visible share."""
     from diffpose_cli import studio
     from diffpose_cli.pipeline import estimate
     from diffpose_cli.studio.people_scenes import people_scene, render_people_scene, visible_share
-    motions, shirts = people_scene(SCENE, SECONDS, FPS)
-    video = tmp_path_factory.mktemp("identity") / f"{SCENE}.mp4"
+    motions, shirts = people_scene(name, SECONDS, FPS)
+    video = folder / f"{name}.mp4"
     studio.write_video(video, render_people_scene(motions, studio.crossing_camera(640, 360), shirts), FPS)
     truth = studio.truth_arrays(motions, studio.crossing_camera(640, 360), FPS)["keypoints_2d"]
     people = estimate(video, options=RunOptions(person="all", hypotheses=2, steps=1, **_lifter()))
     return {"people": people, "truth": truth.astype(np.float64),
             "visible": visible_share(studio.crossing_camera(320, 180), motions, shirts)}
+
+
+def _identity_rows(scene: dict) -> list[dict]:
+    """Per truth person: the frames in view, the share of them their ID is on them, the switches."""
+    from diffpose_cli.studio.people_scenes import MIN_VISIBLE, identity_scores, ids_on_people
+    on = ids_on_people([r.keypoints_2d for r in scene["people"]], scene["truth"])
+    return identity_scores(on, scene["visible"] >= MIN_VISIBLE)
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory):
+    """The studio's "passing_behind" scene (person 1 walks behind person 0, who stays in the middle
+    of the view stepping, turning and raising their arms) through estimate(person="all")."""
+    return _scene_through_estimate(SCENE, tmp_path_factory.mktemp("identity"))
 
 
 def test_the_scene_hides_the_walker_behind_for_a_moment(scene):
@@ -118,10 +130,8 @@ def test_the_scene_hides_the_walker_behind_for_a_moment(scene):
 def test_each_id_stays_on_its_person_as_one_passes_behind_the_other(scene):
     """Measured: person 0's ID on them in 100% of the 90 frames, person 1's in 85% of the 86 they
     are in view (unfound while mostly hidden behind person 0 and the frames round it), no switch."""
-    from diffpose_cli.studio.people_scenes import MIN_VISIBLE, identity_scores, ids_on_people
     people = scene["people"]
-    on = ids_on_people([r.keypoints_2d for r in people], scene["truth"])
-    rows = identity_scores(on, scene["visible"] >= MIN_VISIBLE)
+    rows = _identity_rows(scene)
     assert len(people) == 2, [r.person for r in people]
     assert rows[0]["on"] >= 0.97 and rows[1]["on"] >= 0.75, rows
     assert all(row["switches"] == 0 for row in rows), rows
@@ -134,18 +144,8 @@ def test_someone_beside_a_nearer_person_is_found(tmp_path):
     them in 78% of the 55 frames they are in view (none before: never found), person 0's in all
     90, no switch; what is missed are the frames round the second behind person 0, where
     BlazePose finds no one there at all."""
-    from diffpose_cli import studio
-    from diffpose_cli.pipeline import estimate
-    from diffpose_cli.studio.people_scenes import (MIN_VISIBLE, identity_scores, ids_on_people, people_scene,
-                                                   render_people_scene, visible_share)
-    motions, shirts = people_scene("occluded_1s", SECONDS, FPS)
-    camera = studio.crossing_camera(640, 360)
-    video = tmp_path / "occluded_1s.mp4"
-    studio.write_video(video, render_people_scene(motions, camera, shirts), FPS)
-    truth = studio.truth_arrays(motions, camera, FPS)["keypoints_2d"].astype(np.float64)
-    visible = visible_share(studio.crossing_camera(320, 180), motions, shirts) >= MIN_VISIBLE
-    people = estimate(video, options=RunOptions(person="all", hypotheses=2, steps=1, **_lifter()))
-    rows = identity_scores(ids_on_people([r.keypoints_2d for r in people], truth), visible)
+    occluded = _scene_through_estimate("occluded_1s", tmp_path)
+    people, rows = occluded["people"], _identity_rows(occluded)
     assert len(people) == 2, [r.person for r in people]
     assert rows[0]["on"] >= 0.97 and rows[1]["on"] >= 0.7, rows
     assert all(row["switches"] == 0 for row in rows), rows

@@ -117,8 +117,11 @@ class PeopleDetector:
                     painters[kind](paintings[kind], pose)
             return paintings[kind]
 
+        def found_already(box):
+            return any(iou(box, other.box) > DUPLICATE_IOU for other in found)
+
         def keep(pose):
-            if pose is None or any(iou(pose.box, other.box) > DUPLICATE_IOU for other in found):
+            if pose is None or found_already(pose.box):
                 return False
             found.append(pose)
             for kind, image in paintings.items():
@@ -129,7 +132,7 @@ class PeopleDetector:
         for box in expected:
             if len(found) >= self.max_people:
                 break
-            if any(iou(box, other.box) > DUPLICATE_IOU for other in found):
+            if found_already(box):
                 continue            # already found this frame
             x1, y1, x2, y2 = _crop_box(box, w, h)
             if x2 - x1 < 16 or y2 - y1 < 16:
@@ -149,8 +152,7 @@ class PeopleDetector:
                     pose = self._pose(self._still(painted("bodies")), world=self._still.world_coco())
                     if pose is None:
                         break           # the boxes painting shows less: nobody there either
-                    if (any(iou(pose.box, other.box) > DUPLICATE_IOU for other in found)
-                            or _share_on_painted(pose, painted("bodies"), image_bgr) > ON_PAINTED):
+                    if found_already(pose.box) or _share_on_painted(pose, painted("bodies"), image_bgr) > ON_PAINTED:
                         pose = None
                 if pose is None:
                     pose = self._pose(self._still(painted("boxes")), world=self._still.world_coco())
