@@ -217,6 +217,7 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     """One person's 2D track -> their Result: the one-person rules (main chain of tracklets, gaps)
     applied to this person's detections, then the lift and placement."""
     from .lifter.detector_3d import detector_3d_in_h36m
+    from .pose2d.people import UNCERTAIN_WIDEN, hidden_gaps
     from .pose2d.track import COCO_LEG_MIRROR, COCO_MIRROR, MAX_GAP_S, exchange_sides, fillable_gaps, track_main_person
     confident = (t2d.scores >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS
     mix, kp, scores = _coco_to_h36m(t2d.mixtures, t2d.scores)
@@ -225,6 +226,10 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     keep = track.keep
     max_gap_s = MAX_GAP_S if options.max_gap_s is None else options.max_gap_s
     gaps = fillable_gaps(keep, t2d.fps, max_gap_s)
+    # the gaps the person spent hidden behind someone: bridged up to people.HIDDEN_GAP_S and less
+    # sure; with max_gap_s 0 (no gap filled) none
+    hidden = hidden_gaps(keep, t2d) if max_gap_s > 0 else []
+    gaps = sorted(set(gaps) | set(hidden))
     flips, legs = _put_sides_back(t2d.keypoints, t2d.boxes, keep, t2d.fps, max_gap_s, kp, scores, mix)
     world = None
     if t2d.world is not None and np.isfinite(t2d.world).any():
@@ -240,6 +245,8 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     del t2d, track, candidates, confident     # the COCO-17 arrays: not needed any more
     _drop_unkept(mix, kp, scores, keep)
     mix, kp, scores, interp = fill_gaps(mix, kp, scores, keep, gaps)
+    for a, b in hidden:
+        mix.stds[a:b + 1] *= UNCERTAIN_WIDEN
     result = _finish(mix, kp, scores, keep, interp, times, fps, width, height, video,
                      name, models.lifter, options, models.device, quiet, world, background, path)
     result.models["sides_exchanged_frames"] = int(flips.sum())

@@ -128,26 +128,78 @@ def test_the_scene_hides_the_walker_behind_for_a_moment(scene):
 
 
 def test_each_id_stays_on_its_person_as_one_passes_behind_the_other(scene):
-    """Measured: person 0's ID on them in 100% of the 90 frames, person 1's in 85% of the 86 they
-    are in view (unfound while mostly hidden behind person 0 and the frames round it), no switch."""
+    """Measured: person 0's ID on them in all 90 frames, person 1's in all 86 they are in view (85%
+    before the gaps behind someone were bridged: BlazePose finds no one while they are mostly hidden
+    behind person 0, 17 frames), no switch."""
     people = scene["people"]
     rows = _identity_rows(scene)
     assert len(people) == 2, [r.person for r in people]
-    assert rows[0]["on"] >= 0.97 and rows[1]["on"] >= 0.75, rows
+    assert rows[0]["on"] >= 0.97 and rows[1]["on"] >= 0.97, rows
     assert all(row["switches"] == 0 for row in rows), rows
+
+
+def test_the_frames_behind_someone_are_bridged_and_marked_uncertain(scene):
+    """The walker's frames lost behind person 0 are interpolated, counted as uncertain for them (not
+    for person 0, who is in view throughout), and their 3D is less sure than where they are seen.
+    Measured: one run of 17 frames (38-54), their 3D std there 2.3x the median of their detected
+    frames."""
+    walker = scene["people"][1]
+    about = walker.people["ids"][1]
+    bridged = walker.interpolated & ~walker.detected
+    runs = [[a, b] for a, b in about["uncertain_spans"] if bridged[a:b + 1].all()]
+    assert runs and max(b - a + 1 for a, b in runs) >= 10, (about, np.flatnonzero(bridged))
+    assert bridged.sum() <= about["frames_uncertain"]
+    assert not scene["people"][0].interpolated.any()
+    std = np.nanmedian(walker.uncertainty, axis=1)
+    assert np.median(std[bridged]) > 2.0 * np.median(std[walker.detected]), std
+
+
+def _track(found, boxes):
+    """A Track2D of boxes alone (what hidden_behind reads), 25 fps."""
+    from diffpose_cli.pose2d.detect import Track2D
+    F = len(found)
+    return Track2D(np.arange(F) / FPS, np.asarray(found, bool), np.asarray(boxes, np.float32),
+                   np.full((F, 17, 2), np.nan), np.zeros((F, 17)), None, 640, 360, FPS, FPS, "test", 0.0)
+
+
+def test_only_a_gap_spent_behind_someone_found_is_taken_for_hidden():
+    """A walker lost for a second while their expected box lies inside a standing person's box is
+    hidden; lost as long where no one stands, or behind them for longer than HIDDEN_GAP_S, is not;
+    someone alone is never hidden."""
+    from diffpose_cli.pose2d.people import HIDDEN_GAP_S, hidden_behind
+    F = 100
+    standing = _track(np.ones(F, bool), np.tile([280, 100, 360, 300], (F, 1)))
+    x = np.linspace(100, 500, F)
+    walker_boxes = np.stack([x, np.full(F, 120), x + 60, np.full(F, 290)], 1)
+    seen = np.ones(F, bool)
+    seen[(x + 60 > 300) & (x < 340)] = False                    # lost where behind the standing one
+    lost = np.flatnonzero(~seen)
+    assert 0.2 * FPS < len(lost) < HIDDEN_GAP_S * FPS
+    walker = _track(seen, walker_boxes)
+    hidden = hidden_behind([standing, walker])
+    assert not hidden[0].any() and (hidden[1] == ~seen).all()
+    # the same gap with the standing person elsewhere: not hidden
+    aside = _track(np.ones(F, bool), np.tile([20, 100, 80, 300], (F, 1)))
+    assert not hidden_behind([aside, walker])[1].any()
+    # a gap longer than HIDDEN_GAP_S: not bridged, even behind someone
+    slow = np.ones(F, bool)
+    slow[10:10 + int(HIDDEN_GAP_S * FPS) + 5] = False
+    still = _track(slow, np.tile([290, 120, 350, 290], (F, 1)))
+    assert not hidden_behind([standing, still])[1].any()
+    assert not hidden_behind([walker])[0].any()
 
 
 def test_someone_beside_a_nearer_person_is_found(tmp_path):
     """The studio's occluded_1s: person 1 starts right beside person 0 (a metre nearer the camera,
     so person 0's widened box covers most of them), stops behind them for a second and walks on.
     The search looks past person 0's painted-out body, not their box: measured, person 1's ID on
-    them in 78% of the 55 frames they are in view (none before: never found), person 0's in all
-    90, no switch; what is missed are the frames round the second behind person 0, where
-    BlazePose finds no one there at all."""
+    them in all 55 frames they are in view (none when the search looked past boxes: never found;
+    78% before the gaps behind someone were bridged: BlazePose finds no one there for 47 frames
+    round the second behind person 0), person 0's in all 90, no switch."""
     occluded = _scene_through_estimate("occluded_1s", tmp_path)
     people, rows = occluded["people"], _identity_rows(occluded)
     assert len(people) == 2, [r.person for r in people]
-    assert rows[0]["on"] >= 0.97 and rows[1]["on"] >= 0.7, rows
+    assert rows[0]["on"] >= 0.97 and rows[1]["on"] >= 0.97, rows
     assert all(row["switches"] == 0 for row in rows), rows
 
 

@@ -31,7 +31,10 @@ class Track2D:
     seconds: float           # wall time of the pass
     world: np.ndarray | None = None  # (F, 17, 3) the detector's own 3D where it gives one, else NaN
     background: object = None        # background.BackgroundMotion: how the camera moved (None: not followed)
-    uncertain: np.ndarray | None = None  # (F,) bool: whose 2D this is is unsure (people.merged_detections)
+    # (F,) bool: whose 2D this is is unsure (people.merged_detections), or the person was hidden
+    # behind someone (`hidden`)
+    uncertain: np.ndarray | None = None
+    hidden: np.ndarray | None = None     # (F,) bool: lost behind someone found (people.hidden_behind)
 
 
 class FrameArrays:
@@ -97,6 +100,12 @@ class FrameArrays:
             if pose.world is not None:
                 self.world[i] = pose.world
         self.n += 1
+
+    def reorder(self, order: np.ndarray):
+        """The rows in the order `order` (indices of the rows kept; the arrays trimmed to them)."""
+        for name in self._FILL:
+            setattr(self, name, getattr(self, name)[order])
+        self.n = len(order)
 
     def trim(self):
         if self.times.shape[0] != self.n:

@@ -28,6 +28,11 @@ joints lie within MERGED_JOINTS of a body size of each other), which 2D belongs 
 sure: those frames are marked uncertain for both (Track2D.uncertain, counted per ID in
 `choose_people`'s description) and their joints' std is widened UNCERTAIN_WIDEN times, so that
 the lift leans on the frames around them.
+
+Where a person is lost for a while behind someone found and comes back with the same ID
+(`hidden_behind`), the gap is bridged for longer than a one-person gap (track.MAX_GAP_S), up to
+HIDDEN_GAP_S: their 2D interpolated between the ends, marked interpolated and uncertain, the
+joints' std widened as for merged 2D.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from .detect import Track2D, FrameArrays
 from .detectors import BlazePoseDetector, PersonPose, keypoint_box
 from .identities import PeopleTracker, box_size, iou
 from .mixtures import Mixtures
+from .track import gap_frames, gap_runs
 
 MAX_PEOPLE = 6          # people looked for in one frame
 SEARCH_EVERY = 3        # frames between whole-frame searches for people not seen yet (0.1 s at 30 fps)
@@ -55,6 +61,16 @@ MERGED_JOINTS = 0.25    # ... or whose joints are this close on average, in body
 UNCERTAIN_WIDEN = 2.0   # the joints' std of such a frame is widened this many times
 ON_PAINTED = 0.5        # a find with more than this share of its sure joints on a painted-out body
                         # is that body found again, not someone new
+# A person lost while expected behind someone found is hidden there, not gone: passing behind
+# someone hides a walker for under a second (two body widths at walking pace), and people who stop
+# behind another (waiting, talking) stay hidden longer. Their gap is bridged up to HIDDEN_GAP_S:
+# past about two seconds out of sight a person may have turned, sat down or gone somewhere a
+# straight line between the ends does not describe, and an empty gap says more than a guess.
+HIDDEN_GAP_S = 2.0
+# ... when, on average over the gap, at least this share of the box expected for them (their boxes
+# either side, interpolated) lies inside a found person's box, and some of it in every frame:
+# BlazePose loses a person once about half of them is hidden
+HIDDEN_COVER = 0.5
 
 
 class PeopleDetector:
@@ -94,6 +110,15 @@ class PeopleDetector:
                           np.repeat(std[:, None, None], 2, axis=2), np.ones((17, 1), np.float32), box,
                           world)
 
+    def find_in_crop(self, painting: np.ndarray, box: np.ndarray) -> PersonPose | None:
+        """The still-image BlazePose's find in a crop round `box` (_crop_box) of `painting` (the
+        frame with the people found painted out), in the frame's pixels; None for none."""
+        crop = _crop_box(box, painting.shape[1], painting.shape[0])
+        if crop is None:
+            return None
+        x1, y1, x2, y2 = crop
+        return self._pose(self._still(painting[y1:y2, x1:x2]), (x1, y1), self._still.world_coco())
+
     def __call__(self, image_bgr: np.ndarray, expected=()) -> list[PersonPose]:
         h, w = image_bgr.shape[:2]
         found: list[PersonPose] = []
@@ -107,7 +132,8 @@ class PeopleDetector:
         # for new people (a search that finds a found person's painted-out body again would stop
         # before it got to the others). Each is made when first looked at (most frames need
         # neither: one person, no search), with everyone found so far painted in the order found.
-        painters = {"bodies": _paint_body, "boxes": lambda image, pose: _paint_box(image, pose.box)}
+        painters = {"bodies": lambda image, pose: _paint_body(image, pose.box, pose.keypoints),
+                    "boxes": lambda image, pose: _paint_box(image, pose.box)}
         paintings = {}
 
         def painted(kind):
@@ -134,11 +160,9 @@ class PeopleDetector:
                 break
             if found_already(box):
                 continue            # already found this frame
-            x1, y1, x2, y2 = _crop_box(box, w, h)
-            if x2 - x1 < 16 or y2 - y1 < 16:
+            if _crop_box(box, w, h) is None:
                 continue
-            missing |= not keep(self._pose(self._still(painted("bodies")[y1:y2, x1:x2]), (x1, y1),
-                                           self._still.world_coco()))
+            missing |= not keep(self.find_in_crop(painted("bodies"), box))
         if self._frame >= self._next_search:
             before = len(found)
             # while the search is eager, it looks first with the people found painted out by their
@@ -189,9 +213,9 @@ def _paint_box(image: np.ndarray, box: np.ndarray):
         image[y1:y2, x1:x2] = 0
 
 
-def _paint_body(image: np.ndarray, pose: PersonPose):
-    """Paint the person's body out in the frame's mean colour, so that a crop round someone they
-    partly hide shows that someone and not them.
+def _paint_body(image: np.ndarray, box: np.ndarray, keypoints: np.ndarray):
+    """Paint the person's body (their box and COCO-17 keypoints) out in the frame's mean colour, so
+    that a crop round someone they partly hide shows that someone and not them.
 
     Why the body and not its box: a person walking behind someone is mostly inside that someone's
     box while still largely in view; painting out the box hid them too (on the studio's crossing,
@@ -201,10 +225,10 @@ def _paint_body(image: np.ndarray, pose: PersonPose):
     """
     import cv2
     mask = np.zeros(image.shape[:2], np.uint8)
-    size = float(box_size(pose.box))
-    points = np.asarray(pose.keypoints, np.float64)
+    size = float(box_size(box))
+    points = np.asarray(keypoints, np.float64)
     if not np.isfinite(points).all():                   # no body to draw: the box, as a last resort
-        x1, y1, x2, y2 = (int(round(v)) for v in pose.box)
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
         mask[max(0, y1):max(0, y2), max(0, x1):max(0, x2)] = 255
     else:
         p = np.round(points * (1 << _SUBPIXEL)).astype(np.int32)
@@ -247,10 +271,12 @@ def _share_on_painted(pose: PersonPose, painting: np.ndarray, image: np.ndarray)
 
 
 def _crop_box(box: np.ndarray, w: int, h: int):
-    """A square crop CROP_SCALE times the box's size round its centre, inside the picture."""
+    """A square crop CROP_SCALE times the box's size round its centre, inside the picture; None
+    where under 16 pixels of it are in the picture either way (nothing BlazePose could find)."""
     half = CROP_SCALE * float(box_size(box)) / 2
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    return (int(max(0, cx - half)), int(max(0, cy - half)), int(min(w, cx + half)), int(min(h, cy + half)))
+    x1, y1, x2, y2 = int(max(0, cx - half)), int(max(0, cy - half)), int(min(w, cx + half)), int(min(h, cy + half))
+    return None if x2 - x1 < 16 or y2 - y1 < 16 else (x1, y1, x2, y2)
 
 
 class People2D:
@@ -301,15 +327,25 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
                 times.append(frame.time)
                 bar.update(1)
         width, height, nominal = reader.width, reader.height, reader.nominal_fps
+    for f, pid, pose, colours in look_back(path, detector, store, np.array(frame_of, np.int32),
+                                           np.array(id_of, np.int32)):
+        store.add(times[f], pose)
+        frame_of.append(f)
+        id_of.append(pid)
+        colour_bytes += quantised_colours(colours).tobytes()
     store.trim()
     times = np.asarray(times, np.float64)
     fps = mean_fps(times, nominal)
     frames, ids = np.frombuffer(frame_of, np.int32), np.frombuffer(id_of, np.int32)
+    colours = np.frombuffer(bytes(colour_bytes), np.uint8).reshape(len(frames), COLOUR_BINS)
+    if (np.diff(frames) < 0).any():         # the finds looking back came last: into frame order
+        order = np.argsort(frames, kind="stable")
+        store.reorder(order)
+        frames, ids, colours = frames[order], ids[order], colours[order]
     F, seconds = len(times), time.perf_counter() - t0
     moved = None if background is None else background.result()
 
     unsure = merged_detections(frames, store.boxes, store.kps, store.scores)
-    colours = np.frombuffer(bytes(colour_bytes), np.uint8).reshape(len(frames), COLOUR_BINS)
     ids = reassociate(frames, ids, store.boxes, store.kps, store.scores, colours, unsure, fps)
 
     def track(rows):
@@ -335,6 +371,56 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
 
     tracks = {int(pid): track(np.flatnonzero(ids == pid)) for pid in np.unique(ids)}
     return People2D(tracks, track(np.zeros(0, np.int64)))
+
+
+def look_back(path, detector: PeopleDetector, store: FrameArrays, frames: np.ndarray,
+              ids: np.ndarray) -> list[tuple[int, int, PersonPose, np.ndarray | None]]:
+    """Finds of people in the frames before the search first found them: [(frame, ID, find,
+    clothes' colour histogram)].
+
+    The search for people not seen yet looks only every few frames, so someone who comes into
+    view beside a person already found is found up to `detector.search_longest` frames late (more
+    where the search missed them: half hidden, just come in). For each ID first found in a frame
+    where someone else was found too, the frames before are read again, newest first, and the
+    still-image BlazePose looks in a crop round where the ID was next found (the others found in
+    that frame painted out by their bodies), up to `search_longest` frames back. It stops at the
+    first frame where it finds no one, finds someone found already (their box overlaps the find
+    by DUPLICATE_IOU) or a find farther from the next one than a person moves (track.py's bound).
+    Someone in view alone (a one-person clip) is the whole-frame detector's, never looked back for."""
+    from collections import deque
+
+    from .identities import colour_histogram
+    from .track import _centre, _compatible, _size
+    from .video import VideoReader
+    firsts: dict[int, list] = {}
+    for pid in np.unique(ids):
+        row = int(np.flatnonzero(ids == pid)[0])
+        if frames[row] > 0 and (frames == frames[row]).sum() > 1:
+            firsts.setdefault(int(frames[row]), []).append((int(pid), row))
+    found: list = []
+    if not firsts:
+        return found
+    earlier = deque(maxlen=detector.search_longest)     # (frame index, image) of the frames before
+    with VideoReader(path) as reader:
+        for frame in reader:
+            if frame.index > max(firsts):
+                break
+            for pid, row in firsts.get(frame.index, ()):
+                box = store.boxes[row]
+                for f, image in reversed(earlier):
+                    others = np.flatnonzero(frames == f)
+                    painting = image.copy()
+                    for other in others:
+                        _paint_body(painting, store.boxes[other], store.kps[other])
+                    pose = detector.find_in_crop(painting, box)
+                    if (pose is None or any(iou(pose.box, store.boxes[o]) > DUPLICATE_IOU for o in others)
+                            or not _compatible(_centre(box), _size(box), _centre(pose.box), _size(pose.box),
+                                               1.0 / reader.nominal_fps)):
+                        break
+                    found.append((f, pid, pose, colour_histogram(image, pose.box)))
+                    box = pose.box
+            earlier.append((frame.index, frame.image))
+    return found
 
 
 def merged_detections(frames: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray,
@@ -376,22 +462,24 @@ def person_frames(track: Track2D) -> int:
 
 
 def uncertain_frames(track: Track2D) -> int:
-    """Frames in which this person was found with 2D run into someone else's (merged_detections)."""
-    return 0 if track.uncertain is None else int((track.uncertain & track.found).sum())
+    """Frames in which this person was found with 2D run into someone else's (merged_detections),
+    or was hidden behind someone (hidden_behind)."""
+    return 0 if track.uncertain is None else int(track.uncertain.sum())
 
 
 def uncertain_spans(track: Track2D) -> list[list[int]]:
     """Those frames as [first, last] runs of frame indices."""
     if track.uncertain is None or not track.uncertain.any():
         return []
-    edges = np.diff(np.r_[0, (track.uncertain & track.found).astype(np.int8), 0])
+    edges = np.diff(np.r_[0, track.uncertain.astype(np.int8), 0])
     return [[int(a), int(b) - 1] for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True)]
 
 
 def choose_people(people: People2D, person) -> tuple[list[tuple[int, Track2D]], dict]:
-    """The person IDs renumbered 0, 1, ... in order of first appearance (stray finds dropped), the
-    tracks `person` asks for ("main", "all" or an ID) and a description of the choice for the
-    console and the JSON. Raises DiffposeError for an ID that is not in the video."""
+    """The person IDs renumbered 0, 1, ... in order of first appearance (stray finds dropped; the
+    frames each spent hidden behind another marked, hidden_behind), the tracks `person` asks for
+    ("main", "all" or an ID) and a description of the choice for the console and the JSON.
+    Raises DiffposeError for an ID that is not in the video."""
     from ..errors import DiffposeError
     tracks = list(people.tracks.values())
     counts = [person_frames(t) for t in tracks]
@@ -402,6 +490,9 @@ def choose_people(people: People2D, person) -> tuple[list[tuple[int, Track2D]], 
         kept = [int(np.argmax(counts))]
     kept.sort(key=lambda i: int(np.argmax(tracks[i].found)))
     ordered = [tracks[i] for i in kept]
+    for track, hidden in zip(ordered, hidden_behind(ordered), strict=True):
+        track.hidden = hidden
+        track.uncertain = hidden if track.uncertain is None else track.uncertain | hidden
     sizes = [float(np.nanmean(box_size(t.boxes[t.found]))) for t in ordered]
     frames = [counts[i] for i in kept]
     main = max(range(len(ordered)), key=lambda i: (frames[i], sizes[i])) if ordered else None
@@ -420,3 +511,44 @@ def choose_people(people: People2D, person) -> tuple[list[tuple[int, Track2D]], 
         raise DiffposeError(f"--person {person}: no such person in the video ({have}; --person all "
                             "writes every one)")
     return [(person, ordered[person])], about
+
+
+def hidden_behind(tracks: list[Track2D]) -> list[np.ndarray]:
+    """Per track, (F,) bool: the frames of the gaps between its finds, up to HIDDEN_GAP_S long,
+    that the person spent behind someone else of `tracks` (HIDDEN_COVER). A one-person clip has no
+    one to hide behind: nothing is marked."""
+    out = []
+    for i, track in enumerate(tracks):
+        hidden = np.zeros(len(track.found), bool)
+        others = [other for j, other in enumerate(tracks) if j != i]
+        longest = gap_frames(track.fps, HIDDEN_GAP_S)
+        for a, b in gap_runs(track.found) if others else ():
+            if b - a + 1 > longest:
+                continue
+            share = ((np.arange(a, b + 1) - (a - 1)) / (b - a + 2))[:, None]
+            expected = (1 - share) * track.boxes[a - 1] + share * track.boxes[b + 1]
+            cover = np.zeros(b - a + 1)
+            for other in others:
+                inside = _share_inside(expected, other.boxes[a:b + 1])
+                cover = np.maximum(cover, np.where(other.found[a:b + 1], inside, 0.0))
+            hidden[a:b + 1] = (cover > 0).all() and cover.mean() >= HIDDEN_COVER
+        out.append(hidden)
+    return out
+
+
+def _share_inside(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """(N,) the share of each box's area inside the other box of its row (0 where unknown)."""
+    w = np.minimum(boxes[:, 2], others[:, 2]) - np.maximum(boxes[:, 0], others[:, 0])
+    h = np.minimum(boxes[:, 3], others[:, 3]) - np.maximum(boxes[:, 1], others[:, 1])
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    share = np.clip(w, 0, None) * np.clip(h, 0, None) / np.maximum(area, 1e-6)
+    return np.nan_to_num(share, nan=0.0)
+
+
+def hidden_gaps(keep: np.ndarray, track: Track2D) -> list[tuple[int, int]]:
+    """The gaps between the kept frames of `track` that the person spent hidden (every frame of the
+    gap hidden, or found but not kept): they are bridged as the short gaps are."""
+    if track.hidden is None or not track.hidden.any():
+        return []
+    accounted = track.hidden | track.found
+    return [(a, b) for a, b in gap_runs(keep) if track.hidden[a:b + 1].any() and accounted[a:b + 1].all()]
