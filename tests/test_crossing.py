@@ -115,10 +115,11 @@ def test_both_people_found_and_no_identity_swap_through_the_crossing(scene, runs
                                         f"crossing and person {who_after} after it"
         assignment[r.person["id"]] = who_before
     assert sorted(assignment.values()) == [0, 1], assignment
-    # and each is found on both sides, not just somewhere (measured: person 0 in every frame,
-    # person 1 in all but the first 3 of 90)
+    # and each is found on both sides, not just somewhere (measured: both in every frame; person 1
+    # missed by the first search, in the first 3 frames, before the frames before a late find were
+    # looked at again, people.look_back)
     for r in people:
-        assert r.present[before].mean() >= 0.9 and r.present[after].mean() >= 0.9, r.person
+        assert r.present[before].mean() >= 0.97 and r.present[after].mean() >= 0.97, r.person
 
 
 def _p1(result, truth_camera, frames) -> float:

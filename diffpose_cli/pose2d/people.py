@@ -61,6 +61,8 @@ MERGED_JOINTS = 0.25    # ... or whose joints are this close on average, in body
 UNCERTAIN_WIDEN = 2.0   # the joints' std of such a frame is widened this many times
 ON_PAINTED = 0.5        # a find with more than this share of its sure joints on a painted-out body
                         # is that body found again, not someone new
+LOOK_BACK_BYTES = 256 << 20    # the frames held at once to look back for someone found late (half
+                               # a second of 1080p at 30 fps is 93 MB; of 4K, over 350 MB)
 # A person lost while expected behind someone found is hidden there, not gone: passing behind
 # someone hides a walker for under a second (two body widths at walking pace), and people who stop
 # behind another (waiting, talking) stay hidden longer. Their gap is bridged up to HIDDEN_GAP_S:
@@ -379,17 +381,19 @@ def look_back(path, detector: PeopleDetector, store: FrameArrays, frames: np.nda
     clothes' colour histogram)].
 
     The search for people not seen yet looks only every few frames, so someone who comes into
-    view beside a person already found is found up to `detector.search_longest` frames late (more
-    where the search missed them: half hidden, just come in). For each ID first found in a frame
-    where someone else was found too, the frames before are read again, newest first, and the
-    still-image BlazePose looks in a crop round where the ID was next found (the others found in
-    that frame painted out by their bodies), up to `search_longest` frames back. It stops at the
-    first frame where it finds no one, finds someone found already (their box overlaps the find
-    by DUPLICATE_IOU) or a find farther from the next one than a person moves (track.py's bound).
-    Someone in view alone (a one-person clip) is the whole-frame detector's, never looked back for."""
+    view beside a person already found is found up to `detector.search_longest` frames late, and
+    later where the search missed them (half hidden, just come in). For each ID first found in a
+    frame where someone else was found too, the frames before are read again, newest first, and
+    the still-image BlazePose looks in a crop round where the ID was next found (the others found
+    in that frame painted out by their bodies), as the pass looks every frame round someone lost
+    for identities.LOST_S going forward: as far back (and no more frames than LOOK_BACK_BYTES
+    hold). It stops at the first frame where it finds no one, finds someone found already (their
+    box overlaps the find by DUPLICATE_IOU) or a find farther from the next one than a person
+    moves (track.py's bound). Someone in view alone (a one-person clip) is the whole-frame
+    detector's, which runs every frame: never looked back for."""
     from collections import deque
 
-    from .identities import colour_histogram
+    from .identities import LOST_S, colour_histogram
     from .track import _centre, _compatible, _size
     from .video import VideoReader
     firsts: dict[int, list] = {}
@@ -400,8 +404,9 @@ def look_back(path, detector: PeopleDetector, store: FrameArrays, frames: np.nda
     found: list = []
     if not firsts:
         return found
-    earlier = deque(maxlen=detector.search_longest)     # (frame index, image) of the frames before
     with VideoReader(path) as reader:
+        depth = min(round(LOST_S * reader.nominal_fps), LOOK_BACK_BYTES // (3 * reader.width * reader.height))
+        earlier = deque(maxlen=max(1, depth))     # (frame index, image) of the frames before
         for frame in reader:
             if frame.index > max(firsts):
                 break
