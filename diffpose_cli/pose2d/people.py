@@ -19,9 +19,13 @@ MediaPipe's bundled `solutions.pose` follows one person. To find the others, eac
    crop that missed someone expected, brings it back to `SEARCH_EVERY`. Most of a one-person
    clip's cost of looking for others went to searches that found no one.
 
+After the clip, someone first found by the search in a frame where someone else was found is
+looked for again in the frames before (`look_back`): the search's wait, or a miss, found them late.
+
 Each find is one `PersonPose` (COCO-17, per-joint std from the landmark visibility, as in the
 one-person path); identities.PeopleTracker gives each its person ID. The pass keeps per-detection
-arrays only (never frames), and splits them into one Track2D per person at the end.
+arrays only (no frames, but the look back's half second), and splits them into one Track2D per
+person at the end.
 
 Where two people's 2D run into each other (their boxes overlap by MERGED_IOU or more, or their
 joints lie within MERGED_JOINTS of a body size of each other), which 2D belongs to whom is not
