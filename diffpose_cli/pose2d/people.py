@@ -397,8 +397,8 @@ def look_back(path, detector: PeopleDetector, store: FrameArrays, frames: np.nda
     detector's, which runs every frame: never looked back for."""
     from collections import deque
 
-    from .identities import LOST_S, colour_histogram
-    from .track import _centre, _compatible, _size
+    from .identities import LOST_S, box_centre, colour_histogram
+    from .track import _compatible
     from .video import VideoReader
     firsts: dict[int, list] = {}
     for pid in np.unique(ids):
@@ -423,8 +423,8 @@ def look_back(path, detector: PeopleDetector, store: FrameArrays, frames: np.nda
                         _paint_body(painting, store.boxes[other], store.kps[other])
                     pose = detector.find_in_crop(painting, box)
                     if (pose is None or any(iou(pose.box, store.boxes[o]) > DUPLICATE_IOU for o in others)
-                            or not _compatible(_centre(box), _size(box), _centre(pose.box), _size(pose.box),
-                                               1.0 / reader.nominal_fps)):
+                            or not _compatible(box_centre(box), box_size(box), box_centre(pose.box),
+                                               box_size(pose.box), 1.0 / reader.nominal_fps)):
                         break
                     found.append((f, pid, pose, colour_histogram(image, pose.box)))
                     box = pose.box
