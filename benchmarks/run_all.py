@@ -138,6 +138,13 @@ def _flips(_data, stdout):
                    "{} / {} / {}"))]
 
 
+def _root_depth(_data, stdout):
+    return [("pelvis depth smoothing on the training subjects' walks, the product's (1 s line): pelvis error, RTE",
+             _line(stdout, r"^\| [\d.]+ s \(the product's\) \| line \| (\d+) \| \d+ \| ([\d.]+)%",
+                   "{} mm, {}%")),
+            ("... no smoothing", _line(stdout, r"^\| 0\.0 s \| line \| (\d+) \| \d+ \| ([\d.]+)%", "{} mm, {}%"))]
+
+
 SET = [
     Benchmark("real_views", ["python", "benchmarks/real_views.py"],
               "README, Accuracy; docs/accuracy.md", _real_views, "--json"),
@@ -145,6 +152,8 @@ SET = [
               "docs/accuracy.md", _real_views_alone, "--json"),
     Benchmark("bench_world", ["python", "benchmarks/bench_world.py"],
               "README, Where the person goes; docs/world_path.md", _world, "--json"),
+    Benchmark("root_depth", ["python", "benchmarks/root_depth.py"], "docs/world_path.md; placement/world.py",
+              _root_depth),
     Benchmark("bench_flips", ["python", "benchmarks/bench_flips.py"], "docs/accuracy.md; pose2d/track.py", _flips),
     Benchmark("bench_lifter", ["python", "benchmarks/bench_lifter.py"], "README, Speed; docs/speed.md", _lifter),
     Benchmark("bench_video", ["python", "benchmarks/bench_video.py", "--loops", "10"],

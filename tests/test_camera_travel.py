@@ -103,11 +103,15 @@ def test_a_tracking_shot_is_read_as_a_camera_that_travels(tracking):
     motion = auto.camera["motion"]
     assert motion["camera_motion"] == "moving", motion
     assert motion["translation"].startswith("from the floor")
-    # measured 4.4% (23.9% read as a turning camera), 495 mm (1065), 0.08 deg: margins ~15%, and
-    # the rotation's to half the 0.32 degree of the floor followed by its points alone
-    assert rte_percent(auto.joints_world[:F], true) < 5.0
-    assert rte_percent(rotating.joints_world[:F], true) > 15.0
-    assert w_mpjpe(auto.joints_world[:F], true) < 560
+    rte, rte_rotating, w = (rte_percent(auto.joints_world[:F], true), rte_percent(rotating.joints_world[:F], true),
+                            w_mpjpe(auto.joints_world[:F], true))
+    print(f"tracking shot: RTE {rte:.2f}% (read as a turning camera {rte_rotating:.1f}%), W-MPJPE {w:.0f} mm")
+    # measured 1.13% (23.5% read as a turning camera; 4.4% before the depth was smoothed over a
+    # stride), 405 mm (1065), 0.08 deg: margins ~15%, and the rotation's to half the 0.32 degree
+    # of the floor followed by its points alone; the target RTE is 3%
+    assert rte < 1.3
+    assert rte_rotating > 15.0
+    assert w < 470
     R = truth["R"]
     true_turn = R[0] @ np.transpose(R, (0, 2, 1))
     assert np.median(camera_rotation_error_deg(auto.camera_rotation[:F], true_turn)) < 0.15

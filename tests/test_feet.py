@@ -29,11 +29,12 @@ from test_exports import SAMPLE
 ANKLES = [JOINT_NAMES.index("left_ankle"), JOINT_NAMES.index("right_ankle")]
 HIPS = [JOINT_NAMES.index("left_hip"), JOINT_NAMES.index("right_hip")]
 LEGS = [JOINT_NAMES.index(n) for n in ("left_knee", "left_ankle", "right_knee", "right_ankle")]
-# the pelvis's largest move from the estimated path along the floor: measured 37 mm (sample) and
-# 36 mm (walk_side), bound at MAX_PATH_DEPARTURE (120 mm); bounds 15% over the measured figures
-PATH_BOUND_M = {"studio": 0.043, "walk_side": 0.042}
-# the figure's height against the estimate's, cm (min, max): the sample measured -1.52 .. +3.31,
-# walk_side -2.12 .. +2.04; 15% margins
+# the pelvis's largest move from the estimated path along the floor: measured 38.6 mm (sample) and
+# 62.1 mm (walk_side; 36 mm before the path's depth was smoothed over a stride), bound at
+# MAX_PATH_DEPARTURE (120 mm); bounds 15% over the measured figures
+PATH_BOUND_M = {"studio": 0.044, "walk_side": 0.072}
+# the figure's height against the estimate's, cm (min, max): the sample measured -1.52 .. +3.31
+# (-1.50 .. +2.67 since the depth smoothing), walk_side -2.12 .. +2.04 (-2.04 .. +2.05); 15% margins
 TALLER_CM = {"studio": (-1.75, 3.8), "walk_side": (-2.45, 2.35)}
 
 
@@ -204,8 +205,8 @@ def test_locked_feet_stay_planted_and_the_figure_keeps_its_height(studio):
     print_figures("studio_walk.mp4", f, locked.placement)
     check_the_lock_is_sound(free, locked, f)
     # bounds 15% over the measured figures (under 10 points for shares)
-    assert f["sliding_mm"] <= 0.29                # measured 0.253 mm (unlocked 30.4 mm)
-    assert f["largest_step_mm"] <= 4.5            # measured 3.87 mm
+    assert f["sliding_mm"] <= 0.34                # measured 0.292 mm (unlocked 29.4 mm)
+    assert f["largest_step_mm"] <= 5.2            # measured 4.52 mm
     assert f["held_share"] >= 0.73                # measured 81% (the rest: feet moving on, and the last
     #                                               second, whose estimated path runs off at 3 m/s)
     # the body raised up to MAX_RISE, lowered up to MAX_DROP; the target: within 5 cm
@@ -237,13 +238,13 @@ def test_locking_walk_side(walk_side, tmp_path):
     print_figures("walk_side.mp4", f, locked.placement)
     check_the_lock_is_sound(free, locked, f)
     # the target is 2 mm; bounds 15% over the measured figures (under 10 points for shares)
-    assert f["sliding_mm"] <= 0.47                # measured 0.406 mm (unlocked 35.1 mm)
+    assert f["sliding_mm"] <= 0.52                # measured 0.450 mm (unlocked 31.9 mm)
     assert f["held_share"] >= 0.63                # measured 69.5%
     assert locked.placement["contacts_split"] >= 10                        # measured 12
     # the body moves up to MAX_DROP down and MAX_RISE up
     low, high = TALLER_CM["walk_side"]
     assert f["taller_cm"].min() >= low and f["taller_cm"].max() <= high
-    assert f["path_m"] <= 0.078 and f["joint_m"] <= 0.39                    # measured 0.068 m, 0.337 m
+    assert f["path_m"] <= 0.073 and f["joint_m"] <= 0.47                    # measured 0.063 m, 0.405 m
     check_the_bvh_plays_the_locked_joints(free, locked, tmp_path, TALLER_CM["walk_side"])
 
 
@@ -260,7 +261,7 @@ def test_the_locked_path_keeps_to_the_estimated_path(clip, request):
           f"(bound {1000 * MAX_PATH_DEPARTURE:.0f} mm)")
     assert along.max() <= MAX_PATH_DEPARTURE + 1e-5
     assert along.max() <= PATH_BOUND_M[clip]
-    assert np.median(along) <= 0.0061                  # measured 5.3 mm (sample), 4.8 mm (walk_side)
+    assert np.median(along) <= 0.0099                  # measured 7.4 mm (sample), 8.6 mm (walk_side)
 
 
 def test_a_standing_man_keeps_his_place(balance):

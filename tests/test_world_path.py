@@ -202,7 +202,9 @@ def test_a_cut_is_found_and_the_path_is_not_smoothed_across_it(videos_dir, tmp_p
     assert motion["camera_motion"] == "static"
     # each shot placed on its own and joined where the man is (placement/place.py); in one world
     # frame for both, as before, his pelvis jumped 617 mm at the cut, his hips turned 190 degrees
-    # and the floor moved 14 cm. Measured: 99 mm, 4.5 degrees, 6 mm; bounds 12-15% over (the floor 2 cm)
+    # and the floor moved 14 cm. Measured: 92 mm, 4.5 degrees, 17 mm (each shot's floor is found
+    # under the clip's skeleton: the two cameras' lifts spread his feet differently); bounds
+    # 12-25% over (the floor 2 cm)
     assert [s["first_frame"] for s in motion["shots"]] == [0, 50]
     world = result.joints_world
     assert np.linalg.norm(world[50, 0] - world[49, 0]) < 0.115

@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .world import (ROOT_SMOOTH_S, apply_transform, camera_poses, constant_bones, smooth_runs, solve_root,
-                    world_from_camera)
+from .world import (DEPTH_SMOOTH_S, ROOT_SMOOTH_S, apply_transform, camera_poses, constant_bones, floor_height,
+                    smooth_depth, smooth_runs, solve_root, world_from_camera)
 
 JOIN_FRAMES = 10           # frames on each side of a cut whose pelvis and hips join the shots
 
@@ -103,8 +103,8 @@ def _in_first_camera(turn, centre, joints, std, kp_pinhole, scores, present, cam
     lifted_rel, std = smooth_motion(turned(turn, joints), std, fps, np.isfinite(joints).all((-1, -2)), smooth)
     joints_rel = constant_bones(lifted_rel, present)
     del lifted_rel
-    root = turned(turn, solve_root(turned(turn, joints_rel, back=True), kp_pinhole, scores, cam.focal,
-                                   cam.cx, cam.cy))
+    root = solve_root(turned(turn, joints_rel, back=True), kp_pinhole, scores, cam.focal, cam.cx, cam.cy)
+    root = turned(turn, smooth_depth(root, max(1, int(round(DEPTH_SMOOTH_S * fps))) | 1, breaks))
     if centre is not None:
         root += centre.astype(root.dtype)
     root = smooth_runs(root, np.isfinite(root).all(-1), max(1, int(round(ROOT_SMOOTH_S * fps))) | 1, breaks)
@@ -169,9 +169,12 @@ def _joined(shots: list[Placement], bounds: list[int], present: np.ndarray) -> P
         poses.append(move @ camera_poses(shot.world_from_camera, shot.turn, shot.centre, len(shot.joints_world)))
         previous = moved if np.isfinite(moved).all((-1, -2)).any() else previous
     joints_world = np.concatenate(world)
-    # one skeleton over the clip: each shot's own is rebuilt with the clip's bone lengths
+    # one skeleton over the clip: each shot's own is rebuilt with the clip's bone lengths, which
+    # lengthens or shortens its legs, so each shot's floor is found again under the new ones
     pelvis = joints_world[:, :1].copy()
     joints_world = constant_bones(joints_world - pelvis, present) + pelvis
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        joints_world[a:b, :, 1] -= floor_height(joints_world[a:b])
     first = np.linalg.inv(T0) @ np.concatenate(poses)           # camera t -> camera 0
     motions = [s.motion for s in shots]
     kinds = {m["camera_motion"] for m in motions}

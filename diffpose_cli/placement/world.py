@@ -10,6 +10,10 @@ from ..skeleton import ANKLE_HEIGHT
 FLOOR_PERCENTILE = 25      # the floor: this percentile of the lowest ankle per frame (robust to
                            # depth jitter and to the frames with both feet off the ground)
 ROOT_SMOOTH_S = 0.2        # the pelvis trajectory is averaged over this long (within each run)
+DEPTH_SMOOTH_S = 1.0       # and its depth over this long (smooth_depth): a walk's stride (a step
+                           # of each leg), over which the body's apparent size swings as the legs
+                           # open and close; chosen on the training subjects' walks, where it gave
+                           # the least pelvis error (benchmarks/root_depth.py)
 MAX_TILT_DEG = 35.0        # an "up" estimate further than this from the camera's -y is not trusted
 FOOTPRINT_SPREAD = 0.5     # m: the lower ankle's positions spread at least this far (std) along a
                            # direction before that direction is taken to lie in the floor
@@ -73,6 +77,46 @@ def _solve_root(joints_rel, kp, scores, focal, cx, cy) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def smooth_depth(root: np.ndarray, width: int, breaks=(), line: bool = True) -> np.ndarray:
+    """(F, 3) pelvis positions in each frame's own camera with their depth (z) smoothed over
+    `width` frames, each kept on its own line of sight.
+
+    The line of sight comes straight from where the body is in the image and is sure to a pixel;
+    the depth comes from the body's size in 3D against its size in the image, a ratio that swings
+    with every step (legs apart and together, the lifter's stride off by centimetres), so it is
+    the part that needs the longer average. Depth, not distance: someone crossing the view at one
+    depth keeps it, where their distance from the camera rises towards the frame's edges. The
+    average is a straight line fitted over the window (`_line_through`), which in the middle of a
+    run is the plain mean and at its ends follows a steady approach or retreat instead of lagging
+    half a window behind it (a person walking into or out of the view). `line` False: the plain
+    mean throughout (benchmarks/root_depth.py compares them)."""
+    z = root[:, 2].astype(np.float64)
+    ok = np.isfinite(z) & (z > 0)
+    if width <= 1 or not ok.any():
+        return root
+    smoothed = z.copy()
+    for run in _runs(ok, breaks):
+        smoothed[run] = (_line_through(z[run], width // 2) if line
+                         else smooth_runs(z[run, None], np.ones(len(run), bool), width)[:, 0])
+    out = root.astype(np.float64) * (smoothed / np.where(ok, z, 1.0))[:, None]
+    return np.where(ok[:, None], out, root).astype(root.dtype)
+
+
+def _line_through(x: np.ndarray, h: int) -> np.ndarray:
+    """(n,) each value replaced by the least-squares line through x[i-h .. i+h] (cut to the run),
+    evaluated at i; running sums keep it O(n)."""
+    n = len(x)
+    k = np.arange(n, dtype=np.float64)
+    sums = [np.concatenate([[0.0], np.cumsum(a)]) for a in (np.ones(n), k, k * k, x, k * x)]
+    lo, hi = np.maximum(0, np.arange(n) - h), np.minimum(n, np.arange(n) + h + 1)
+    s0, s1, s2, sx, skx = (c[hi] - c[lo] for c in sums)
+    # about frame i (u = k - i): sum u, sum u^2, sum u x
+    u1, u2, ux = s1 - k * s0, s2 - 2 * k * s1 + k * k * s0, skx - k * sx
+    det = s0 * u2 - u1 * u1
+    flat = det <= 1e-9                            # one frame in the window: nothing to fit
+    return np.where(flat, x, (u2 * sx - u1 * ux) / np.where(flat, 1.0, det))
+
+
 def constant_bones(joints_rel: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """One skeleton per clip (bones.clip_bone_lengths, shared with every writer), keeping the
     lifted bone directions, rebuilt outwards from the pelvis. Frames not `valid` are returned
@@ -97,16 +141,22 @@ def smooth_runs(x: np.ndarray, valid: np.ndarray, width: int, breaks=()) -> np.n
     if width <= 1:
         return out
     h = width // 2
-    idx = np.flatnonzero(valid)
-    if idx.size == 0:
-        return out
-    starts = np.isin(idx[1:], np.asarray(breaks, int))
-    for run in np.split(idx, np.flatnonzero((np.diff(idx) > 1) | starts) + 1):
+    for run in _runs(valid, breaks):
         seg = x[run]
         for i in range(len(run)):
             lo, hi = max(0, i - h), min(len(run), i + h + 1)
             out[run[i]] = np.nanmean(seg[lo:hi], 0)
     return out
+
+
+def _runs(valid: np.ndarray, breaks=()) -> list[np.ndarray]:
+    """The frame indices of each run of consecutive `valid` frames, a frame in `breaks` starting
+    a new one."""
+    idx = np.flatnonzero(valid)
+    if idx.size == 0:
+        return []
+    starts = np.isin(idx[1:], np.asarray(breaks, int))
+    return np.split(idx, np.flatnonzero((np.diff(idx) > 1) | starts) + 1)
 
 
 def world_from_camera(joints_cam: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -142,13 +192,21 @@ def world_from_camera(joints_cam: np.ndarray) -> tuple[np.ndarray, dict]:
     R = np.stack([x, up, z])                    # rows: world axes in camera coordinates
     T = np.eye(4)
     T[:3, :3] = R
-    floor = 0.0
-    if ok.any():
-        Jw = _joints_f64(joints_cam, ok, (3, 6)) @ R.T
-        lowest = np.minimum(Jw[:, 0, 1], Jw[:, 1, 1])
-        floor = float(np.percentile(lowest, FLOOR_PERCENTILE)) - ANKLE_HEIGHT
+    floor = floor_height(joints_cam, R)
     T[1, 3] = -floor
     return T, {"up_estimate": how, "floor_camera_height_m": -floor}
+
+
+def floor_height(joints: np.ndarray, rotation: np.ndarray | None = None) -> float:
+    """The floor's height under (F, 17, 3) joints, along y after `rotation` (rows: the world's
+    axes; None: y is already up): ANKLE_HEIGHT below the FLOOR_PERCENTILE-th percentile of the
+    lower ankle's height (0.0 without a frame to tell)."""
+    ok = np.isfinite(joints).all((-1, -2))
+    if not ok.any():
+        return 0.0
+    ankles = _joints_f64(joints, ok, (3, 6))
+    height = ankles[..., 1] if rotation is None else ankles @ rotation[1]
+    return float(np.percentile(height.min(1), FLOOR_PERCENTILE)) - ANKLE_HEIGHT
 
 
 def _floor_directions(up: np.ndarray, left_ankle: np.ndarray, right_ankle: np.ndarray):
