@@ -15,9 +15,10 @@ MediaPipe's bundled `solutions.pose` follows one person. To find the others, eac
    bodies, so that someone beside them is not hidden with them), again and again, each find
    painted out in turn, for people not seen yet (up to `MAX_PEOPLE`). After the first `EAGER_FRAMES`
    (where everyone in view from the start is looked for at the full rate), a search that finds
-   nobody doubles the wait before the next one, up to `SEARCH_LONGEST` frames; a find, or a
-   crop that missed someone expected, brings it back to `SEARCH_EVERY`. Most of a one-person
-   clip's cost of looking for others went to searches that found no one.
+   nobody doubles the wait before the next one, up to as many frames as `look_back` reads back
+   (`look_back_frames`: identities.LOST_S, 15 frames at 30 fps); a find, or a crop that missed
+   someone expected, brings it back to `SEARCH_EVERY`. Most of a one-person clip's cost of
+   looking for others went to searches that found no one.
 
 After the clip, someone first found by the search in a frame where someone else was found is
 looked for again in the frames before (`look_back`): the search's wait, or a miss, found them late.
@@ -54,8 +55,8 @@ from .mixtures import Mixtures
 from .track import gap_frames, gap_runs
 
 MAX_PEOPLE = 6          # people looked for in one frame
-SEARCH_EVERY = 3        # frames between whole-frame searches for people not seen yet (0.1 s at 30 fps)
-SEARCH_LONGEST = 6      # ... and at most this many once searches find no one (0.2 s at 30 fps)
+SEARCH_EVERY = 3        # frames between whole-frame searches for people not seen yet (0.1 s at 30 fps);
+                        # once searches find no one, at most look_back_frames (see PeopleDetector)
 EAGER_FRAMES = 30       # ... but every SEARCH_EVERY frames over the clip's first frames (1 s at 30 fps)
 PAINT_MARGIN = 0.15     # a found person's box is widened by this share of its size before painting out
 CROP_SCALE = 1.8        # a crop around an expected person is this many times their box size
@@ -85,16 +86,33 @@ class PeopleDetector:
     components = 1
 
     def __init__(self, max_people: int = MAX_PEOPLE, search_every: int = SEARCH_EVERY,
-                 search_longest: int = SEARCH_LONGEST):
+                 search_longest: int | None = None):
+        """`search_longest`: the most frames between two searches that find no one; by default
+        (None) set for each video by detect_people_2d (`wait_no_longer_than_look_back`), and until
+        then SEARCH_EVERY."""
         from .blazepose import BlazePose
         self.max_people = int(max_people)
         self.search_every = max(1, int(search_every))
-        self.search_longest = max(self.search_every, int(search_longest))
+        self._longest_given = search_longest is not None
+        self.search_longest = max(self.search_every, int(search_longest or 0))
         self._search_wait = self.search_every
         self._next_search = 0
         self._main = BlazePoseDetector()              # video mode: the one-person path's tracker
         self._still = BlazePose(video_mode=False)     # each call on its own: crops and searches
         self._frame = 0
+
+    def wait_no_longer_than_look_back(self, fps: float, width: int, height: int):
+        """The longest wait between searches that find no one, for a video of this rate and size:
+        as many frames as look_back reads back before a late find (look_back_frames). A search at
+        frame s finds no one and the next runs at s + W; someone in view from s + 1 on, beside a
+        person found, is found at s + W at the earliest, and look_back reads frames s + W - 1 down
+        to s + W - look_back_frames: with W no longer than that, down to their first frame. A
+        longer wait would lose those first frames; a shorter one costs a BlazePose call per
+        search and gains no frame (on a one-person clip every search finds no one). Where the
+        search misses someone (half hidden, just come in), the look back stops short either way.
+        A wait given to the constructor stays."""
+        if not self._longest_given:
+            self.search_longest = max(self.search_every, look_back_frames(fps, width, height))
 
     @property
     def world_landmarks(self):
@@ -311,6 +329,7 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
         if max_frames is not None:
             total = min(total or max_frames, max_frames)
         tracker = PeopleTracker(reader.nominal_fps or 30.0)
+        detector.wait_no_longer_than_look_back(reader.nominal_fps, reader.width, reader.height)
         store = FrameArrays((total or 1024) + 1, 1)    # one row per detection
         frame_of, id_of = array.array("i"), array.array("i")
         colour_bytes = bytearray()        # each detection's clothes (association.quantised_colours)
@@ -390,14 +409,14 @@ def look_back(path, detector: PeopleDetector, store: FrameArrays, frames: np.nda
     frame where someone else was found too, the frames before are read again, newest first, and
     the still-image BlazePose looks in a crop round where the ID was next found (the others found
     in that frame painted out by their bodies), as the pass looks every frame round someone lost
-    for identities.LOST_S going forward: as far back (and no more frames than LOOK_BACK_BYTES
-    hold). It stops at the first frame where it finds no one, finds someone found already (their
-    box overlaps the find by DUPLICATE_IOU) or a find farther from the next one than a person
-    moves (track.py's bound). Someone in view alone (a one-person clip) is the whole-frame
+    for identities.LOST_S going forward: as far back (`look_back_frames`; no more frames than
+    LOOK_BACK_BYTES hold). It stops at the first frame where it finds no one, finds someone found
+    already (their box overlaps the find by DUPLICATE_IOU) or a find farther from the next one than
+    a person moves (track.py's bound). Someone in view alone (a one-person clip) is the whole-frame
     detector's, which runs every frame: never looked back for."""
     from collections import deque
 
-    from .identities import LOST_S, box_centre, colour_histogram
+    from .identities import box_centre, colour_histogram
     from .track import _compatible
     from .video import VideoReader
     firsts: dict[int, list] = {}
@@ -409,8 +428,8 @@ def look_back(path, detector: PeopleDetector, store: FrameArrays, frames: np.nda
     if not firsts:
         return found
     with VideoReader(path) as reader:
-        depth = min(round(LOST_S * reader.nominal_fps), LOOK_BACK_BYTES // (3 * reader.width * reader.height))
-        earlier = deque(maxlen=max(1, depth))     # (frame index, image) of the frames before
+        # (frame index, image) of the frames before
+        earlier = deque(maxlen=look_back_frames(reader.nominal_fps, reader.width, reader.height))
         for frame in reader:
             if frame.index > max(firsts):
                 break
@@ -430,6 +449,13 @@ def look_back(path, detector: PeopleDetector, store: FrameArrays, frames: np.nda
                     box = pose.box
             earlier.append((frame.index, frame.image))
     return found
+
+
+def look_back_frames(fps: float, width: int, height: int) -> int:
+    """How many frames before a late find look_back reads: identities.LOST_S of them, as far as
+    the pass follows someone lost going forward, or fewer where LOOK_BACK_BYTES hold fewer (4K)."""
+    from .identities import LOST_S
+    return max(1, min(round(LOST_S * fps), LOOK_BACK_BYTES // (3 * width * height)))
 
 
 def merged_detections(frames: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray,
