@@ -4,11 +4,12 @@ chosen, with each averaging window side by side.
 
     python benchmarks/root_depth.py                       # S1 S5 S6 S7 S8, the walking actions
     python benchmarks/root_depth.py --windows 0,0.5 --max-frames 500
+    python benchmarks/root_depth.py --validation 0:0,1.0:1,2.0:2,3.0:2   # the validation clip
 
 Each track's Stacked-Hourglass 2D is lifted by the shipped lifter (the product's hypotheses and
 steps, one camera per take), the pelvis solved from that 2D with the camera's true focal length,
-its depth smoothed over each window (world.smooth_depth: a line fitted over the window, or the
-plain mean) and then the path over ROOT_SMOOTH_S as the product does, each take cut into pieces
+its depth smoothed over each window (world.smooth_depth: the plain mean, a line or a quadratic
+fitted over the window) and then the path over ROOT_SMOOTH_S as the product does, each take cut into pieces
 scored as clips of their own (a clip's ends are where the two fits differ). Printed per window:
 the pelvis's mean error against the truth, the depth error's spread (its std over each piece,
 about the piece's own bias: the bias is the body-size question, not the smoothing's), the path's
@@ -36,7 +37,8 @@ def main(argv=None) -> dict:
 
     from diffpose_cli.lifter.model import load_lifter
     from diffpose_cli.options import HYPOTHESES, STEPS
-    from diffpose_cli.placement.world import DEPTH_SMOOTH_S, ROOT_SMOOTH_S, smooth_depth, smooth_runs, solve_root
+    from diffpose_cli.placement.world import (DEPTH_DEGREE, DEPTH_SMOOTH_S, ROOT_SMOOTH_S, smooth_depth, smooth_runs,
+                                              solve_root)
     from diffpose_cli.pose2d.mixtures import mixtures_from_points
     from diffpose_cli.training.evaluate import SH_STD_PX
     from diffpose_cli.training.h36m import CAMERAS, FPS, TRAINING_SUBJECTS, find_h36m, sh_tracks
@@ -51,8 +53,13 @@ def main(argv=None) -> dict:
     ap.add_argument("--pieces", type=float, default=4.0,
                     help="seconds: each take cut into pieces this long, scored as clips of their own "
                          "(a clip's ends are where a plain mean lags behind a person walking)")
+    ap.add_argument("--validation", default="",
+                    help="instead: the validation clip's pelvis against its reference for these "
+                         "window:degree pairs (e.g. 0:0,1.0:1,2.0:2), to choose among finished trials")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if args.validation:
+        return validation([tuple(float(v) for v in pair.split(":")) for pair in args.validation.split(",")])
     subjects = args.subjects.split(",")
     if set(subjects) - set(TRAINING_SUBJECTS):
         sys.exit("root_depth: choose on the training subjects only (" + ", ".join(TRAINING_SUBJECTS) + ")")
@@ -61,7 +68,7 @@ def main(argv=None) -> dict:
     tracks = [t for t in sh_tracks(find_h36m(args.h36m), subjects)
               if t.camera == CAMERAS[args.camera] and t.action.split(" ")[0] in actions]
     lifter = load_lifter()
-    fits = {"mean": False, "line": True}
+    fits = {"mean": 0, "line": 1, "quadratic": 2}
     scores = {(w, fit): {"error": [], "spread": [], "rte": [], "jitter": []} for w in windows for fit in fits}
     start = time.time()
     for n, t in enumerate(tracks):
@@ -77,7 +84,7 @@ def main(argv=None) -> dict:
         for lo in range(0, len(raw) - step // 2, step):     # a short last piece is left out
             piece = slice(lo, lo + step)
             for (w, fit), s in scores.items():
-                root = smooth_depth(raw[piece], max(1, int(round(w * FPS))) | 1, line=fits[fit])
+                root = smooth_depth(raw[piece], max(1, int(round(w * FPS))) | 1, degree=fits[fit])
                 root = smooth_runs(root, np.isfinite(root).all(-1), max(1, int(round(ROOT_SMOOTH_S * FPS))) | 1)
                 placed = (out.joints[piece] + root[:, None]).astype(np.float64)
                 depth_error = root[:, 2] - truth[piece, 0, 2]
@@ -96,10 +103,58 @@ def main(argv=None) -> dict:
     for (w, fit), v in scores.items():
         s = {k: float(np.nanmean(x)) for k, x in v.items()}
         table[f"{w} {fit}"] = s
-        mark = " (the product's)" if abs(w - DEPTH_SMOOTH_S) < 1e-9 and fits[fit] else ""
+        mark = " (the product's)" if abs(w - DEPTH_SMOOTH_S) < 1e-9 and fits[fit] == DEPTH_DEGREE else ""
         print(f"| {w:.1f} s{mark} | {fit} | {s['error']:.0f} | {s['spread']:.0f} | {s['rte']:.2f}% "
               f"| {s['jitter']:.0f} |")
     return table
+
+
+def validation(variants) -> dict:
+    """The validation clip (pose2sim_balance, four calibrated cameras): each camera lifted once,
+    placed again under each (window s, degree) variant, foot-locked as the product does, and its
+    pelvis scored against the reference in the camera's frame (median over frames, as
+    bench_world.py's last table). Validation only: it may choose among finished trials, never set
+    a constant."""
+    import diffpose_cli.pipeline as pipeline
+    import diffpose_cli.placement.place as place_module
+    import diffpose_cli.placement.world as world
+    from diffpose_cli.options import RunOptions
+    from diffpose_cli.placement.foot_lock import lock_path
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from real_views import CAMERAS, REF_LIMBS, clip_dir, read_trc, reference_in_camera
+    folder = clip_dir()
+    qca, trc = folder / "Calib.qca.txt", read_trc(folder / "reference.trc")
+    models = pipeline.load_models(detector="blazepose")
+    errors = {v: [] for v in variants}
+    kept = {}
+    placing = pipeline.place
+
+    def keep_inputs(*a):          # the lift done once; the placement redone per variant below
+        kept["inputs"] = a
+        return placing(*a)
+    pipeline.place = keep_inputs
+    try:
+        for name in CAMERAS:
+            pipeline.estimate(folder / f"{name}.mp4", models=models,
+                              options=RunOptions(calibration=str(qca), camera_name=name))
+            ref = reference_in_camera(trc, qca, name)
+            pelvis = ref[:, [REF_LIMBS[0], REF_LIMBS[3]]].mean(1)
+            a = kept["inputs"]
+            for v in variants:
+                place_module.DEPTH_SMOOTH_S, world.DEPTH_DEGREE = v[0], int(v[1])
+                placed = placing(*a)
+                joints, _ = lock_path(placed.joints_world, a[4] & placed.lifted, a[6])
+                root = placed.to_camera(joints)[:, 0]
+                F = min(len(root), len(pelvis))
+                errors[v].append(1000 * float(np.nanmedian(np.linalg.norm(root[:F] - pelvis[:F], axis=-1))))
+    finally:
+        pipeline.place = placing
+    print("validation clip pose2sim_balance, calibrated: pelvis error against the reference (mm, median over frames)")
+    print("| depth smoothed over | degree | " + " | ".join(CAMERAS) + " | mean |")
+    print("|---|---:|" + "---:|" * (len(CAMERAS) + 1))
+    for (w, d), e in errors.items():
+        print(f"| {w:.1f} s | {int(d)} | " + " | ".join(f"{x:.0f}" for x in e) + f" | {np.mean(e):.0f} |")
+    return {f"{w} {int(d)}": e for (w, d), e in errors.items()}
 
 
 if __name__ == "__main__":

@@ -139,10 +139,10 @@ def _flips(_data, stdout):
 
 
 def _root_depth(_data, stdout):
-    return [("pelvis depth smoothing on the training subjects' walks, the product's (1 s line): pelvis error, RTE",
-             _line(stdout, r"^\| [\d.]+ s \(the product's\) \| line \| (\d+) \| \d+ \| ([\d.]+)%",
-                   "{} mm, {}%")),
-            ("... no smoothing", _line(stdout, r"^\| 0\.0 s \| line \| (\d+) \| \d+ \| ([\d.]+)%", "{} mm, {}%"))]
+    return [("pelvis depth smoothing on the training subjects' walks, the product's: pelvis error, RTE",
+             _line(stdout, r"^\| ([\d.]+ s) \(the product's\) \| (\w+) \| (\d+) \| \d+ \| ([\d.]+)%",
+                   "{} {}: {} mm, {}%")),
+            ("... no smoothing", _line(stdout, r"^\| 0\.0 s \| mean \| (\d+) \| \d+ \| ([\d.]+)%", "{} mm, {}%"))]
 
 
 SET = [

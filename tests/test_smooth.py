@@ -120,15 +120,15 @@ def test_bad_input_is_one_line_error():
 # the pelvis's depth (placement/world.py smooth_depth)
 # ---------------------------------------------------------------------------------------------
 def test_depth_smoothing_takes_out_the_step_swing_and_keeps_the_path():
-    """A walker approaching at 1.3 m/s while crossing the view, solved with the +-0.35 m swing at
-    the step rate the studio's tracking shot showed: the smoothed depth takes out most of the
-    swing, keeps each frame on its line of sight, and follows the approach into the run's ends
-    (its first and last half second), where a plain mean lags half a window behind; a crossing at
-    one depth keeps its depth exactly."""
+    """A walker approaching and speeding up while crossing the view, solved with the +-0.35 m
+    swing at the step rate the studio's tracking shot showed: the smoothed depth takes out most of
+    the swing, keeps each frame on its line of sight, and follows the approach into the run's ends
+    (its first and last second, where a fit over half a window is less steady), where a plain mean
+    lags behind; a crossing at one depth keeps its depth exactly."""
     from diffpose_cli.placement.world import DEPTH_SMOOTH_S, smooth_depth
     t = np.arange(150) / FPS
     width = int(round(DEPTH_SMOOTH_S * FPS)) | 1
-    true_z = 9.0 - 1.3 * t
+    true_z = 9.0 - 0.8 * t - 0.3 * t ** 2
     x = -2.0 + 1.0 * t
     swing = 0.35 * np.sin(2 * np.pi * 2.0 * t)          # two steps a second
     solved = np.stack([x, np.full_like(t, 0.9), true_z + swing], -1)
@@ -136,13 +136,13 @@ def test_depth_smoothing_takes_out_the_step_swing_and_keeps_the_path():
     smoothed = smooth_depth(solved.astype(np.float32), width)
     error = np.abs(smoothed[:, 2] - true_z)
     assert np.abs(swing).mean() > 0.2
-    assert error.mean() < 0.2 * np.abs(swing).mean()
+    assert error.mean() < 0.3 * np.abs(swing).mean()     # measured 0.27 x
     rays = solved / np.linalg.norm(solved, axis=-1, keepdims=True)
     assert np.abs(np.cross(smoothed, rays)).max() < 1e-4
-    plain = np.abs(smooth_depth(solved.astype(np.float32), width, line=False)[:, 2] - true_z)
-    half = width // 2
-    for ends in (slice(0, half), slice(-half, None)):    # measured 0.087 / 0.083 m, the mean 0.137 / 0.135
-        assert error[ends].mean() < 0.45 * np.abs(swing).mean() and error[ends].mean() < 0.75 * plain[ends].mean()
+    plain = np.abs(smooth_depth(solved.astype(np.float32), width, degree=0)[:, 2] - true_z)
+    second = int(FPS)
+    for ends in (slice(0, second), slice(-second, None)):   # measured 0.16 and 0.33 x the mean's
+        assert error[ends].mean() < 0.4 * plain[ends].mean()
     crossing = np.stack([np.linspace(-3, 3, 90), np.full(90, 0.9), np.full(90, 6.0)], -1).astype(np.float32)
     assert np.allclose(smooth_depth(crossing, width), crossing, atol=1e-5)
 
@@ -153,6 +153,6 @@ def test_depth_smoothing_stays_inside_each_run():
     root = np.tile(np.array([0.0, 0.0, 5.0], np.float32), (60, 1))
     root[30:] *= 2
     root[10:13] = np.nan
-    out = smooth_depth(root, 31, breaks=[30])
+    out = smooth_depth(root, 61, breaks=[30])
     assert np.isnan(out[10:13]).all()
     assert np.allclose(out[:10, 2], 5.0) and np.allclose(out[13:30, 2], 5.0) and np.allclose(out[30:, 2], 10.0)

@@ -10,10 +10,12 @@ from ..skeleton import ANKLE_HEIGHT
 FLOOR_PERCENTILE = 25      # the floor: this percentile of the lowest ankle per frame (robust to
                            # depth jitter and to the frames with both feet off the ground)
 ROOT_SMOOTH_S = 0.2        # the pelvis trajectory is averaged over this long (within each run)
-DEPTH_SMOOTH_S = 1.0       # and its depth over this long (smooth_depth): a walk's stride (a step
-                           # of each leg), over which the body's apparent size swings as the legs
-                           # open and close; chosen on the training subjects' walks, where it gave
-                           # the least pelvis error (benchmarks/root_depth.py)
+DEPTH_SMOOTH_S = 2.0       # and its depth over this long (smooth_depth), by a quadratic: two
+DEPTH_DEGREE = 2           # strides of a walk, over which the body's apparent size swings as the
+                           # legs open and close, while a quadratic follows someone speeding up or
+                           # slowing down. On the training subjects' walks (benchmarks/root_depth.py)
+                           # a line over 1 s and a quadratic over 2 or 3 s came within 2 mm of each
+                           # other; the validation clip chose among those finished trials
 MAX_TILT_DEG = 35.0        # an "up" estimate further than this from the camera's -y is not trusted
 FOOTPRINT_SPREAD = 0.5     # m: the lower ankle's positions spread at least this far (std) along a
                            # direction before that direction is taken to lie in the floor
@@ -77,7 +79,7 @@ def _solve_root(joints_rel, kp, scores, focal, cx, cy) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def smooth_depth(root: np.ndarray, width: int, breaks=(), line: bool = True) -> np.ndarray:
+def smooth_depth(root: np.ndarray, width: int, breaks=(), degree: int | None = None) -> np.ndarray:
     """(F, 3) pelvis positions in each frame's own camera with their depth (z) smoothed over
     `width` frames, each kept on its own line of sight.
 
@@ -86,35 +88,42 @@ def smooth_depth(root: np.ndarray, width: int, breaks=(), line: bool = True) -> 
     with every step (legs apart and together, the lifter's stride off by centimetres), so it is
     the part that needs the longer average. Depth, not distance: someone crossing the view at one
     depth keeps it, where their distance from the camera rises towards the frame's edges. The
-    average is a straight line fitted over the window (`_line_through`), which in the middle of a
-    run is the plain mean and at its ends follows a steady approach or retreat instead of lagging
-    half a window behind it (a person walking into or out of the view). `line` False: the plain
-    mean throughout (benchmarks/root_depth.py compares them)."""
+    average is a polynomial of `degree` (DEPTH_DEGREE) fitted over the window (degree 0: the plain
+    mean), which follows a steady approach (degree 1) or one speeding up (degree 2) as it is, also
+    at a run's ends, where a plain mean lags half a window behind (a person walking into or out of
+    the view)."""
+    degree = DEPTH_DEGREE if degree is None else degree
     z = root[:, 2].astype(np.float64)
     ok = np.isfinite(z) & (z > 0)
     if width <= 1 or not ok.any():
         return root
     smoothed = z.copy()
     for run in _runs(ok, breaks):
-        smoothed[run] = (_line_through(z[run], width // 2) if line
-                         else smooth_runs(z[run, None], np.ones(len(run), bool), width)[:, 0])
+        smoothed[run] = _curve_through(z[run], width // 2, degree)
     out = root.astype(np.float64) * (smoothed / np.where(ok, z, 1.0))[:, None]
     return np.where(ok[:, None], out, root).astype(root.dtype)
 
 
-def _line_through(x: np.ndarray, h: int) -> np.ndarray:
-    """(n,) each value replaced by the least-squares line through x[i-h .. i+h] (cut to the run),
-    evaluated at i; running sums keep it O(n)."""
+def _curve_through(x: np.ndarray, h: int, degree: int) -> np.ndarray:
+    """(n,) each value replaced by the least-squares polynomial of `degree` through x[i-h .. i+h]
+    (cut to the run; a lower degree where the window holds too few frames), evaluated at i."""
     n = len(x)
-    k = np.arange(n, dtype=np.float64)
-    sums = [np.concatenate([[0.0], np.cumsum(a)]) for a in (np.ones(n), k, k * k, x, k * x)]
-    lo, hi = np.maximum(0, np.arange(n) - h), np.minimum(n, np.arange(n) + h + 1)
-    s0, s1, s2, sx, skx = (c[hi] - c[lo] for c in sums)
-    # about frame i (u = k - i): sum u, sum u^2, sum u x
-    u1, u2, ux = s1 - k * s0, s2 - 2 * k * s1 + k * k * s0, skx - k * sx
-    det = s0 * u2 - u1 * u1
-    flat = det <= 1e-9                            # one frame in the window: nothing to fit
-    return np.where(flat, x, (u2 * sx - u1 * ux) / np.where(flat, 1.0, det))
+    u = np.arange(-h, h + 1) / max(h, 1)                      # scaled: the sums stay well conditioned
+    inside = np.ones(n)
+    # sums over each window of u^p (for the normal equations) and of u^p x (the kernel reversed:
+    # convolution runs it backwards), frames outside the run counting nothing
+    def window(a, p):
+        return np.convolve(a, (u ** p)[::-1])[h:h + n]
+    about = [window(inside, p) for p in range(2 * degree + 1)]
+    about_x = [window(x, p) for p in range(degree + 1)]
+    out = x.astype(np.float64).copy()
+    fits = np.minimum(np.minimum(np.arange(n), h) + np.minimum(n - 1 - np.arange(n), h), degree)
+    for d in range(degree + 1):
+        idx = np.flatnonzero(fits == d)
+        A = np.stack([np.stack([about[r + c][idx] for c in range(d + 1)], -1) for r in range(d + 1)], -2)
+        b = np.stack([about_x[r][idx] for r in range(d + 1)], -1)
+        out[idx] = np.linalg.solve(A, b[..., None])[:, 0, 0]
+    return out
 
 
 def constant_bones(joints_rel: np.ndarray, valid: np.ndarray) -> np.ndarray:
