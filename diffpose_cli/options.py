@@ -64,7 +64,7 @@ class RunOptions:
     foot_lock: bool = True              # planted feet do not slide in joints_world and every animation (feet.py)
     camera_motion: str = "auto"         # auto, static, rotating or moving (placement/camera_motion.py)
     max_gap_s: float | None = None      # longest gap filled in the person's track (None: track.MAX_GAP_S)
-    person: str | int = "main"          # who: main (pose2d/people.MAIN_RULE), all, or a person ID
+    person: str | int = "main"          # who: main (pose2d/choose.MAIN_RULE), all, or a person ID
     detector_3d: bool = True            # blend in the detector's own 3D where it gives one (lifter/detector_3d.py)
     overlay_view: str = OVERLAY_VIEWS[0]  # the overlay MP4's 3D viewpoint: three-quarter, front, side or top
     character: str | None = None        # a rigged .glb/.fbx the .glb/.fbx outputs animate (retargeting/)

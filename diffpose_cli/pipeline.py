@@ -188,7 +188,8 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
                          "main_rule": HRNET_RULE,
                          "ids": [{"id": 0, "frames_detected": int(result.detected.sum())}] if found else []}
         return result
-    from .pose2d.people import PeopleDetector, choose_people, detect_people_2d
+    from .pose2d.choose import choose_people
+    from .pose2d.people import PeopleDetector, detect_people_2d
     det = PeopleDetector()
     try:
         people = detect_people_2d(path, det, quiet=quiet, max_frames=max_frames,
@@ -217,7 +218,8 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     """One person's 2D track -> their Result: the one-person rules (main chain of tracklets, gaps)
     applied to this person's detections, then the lift and placement."""
     from .lifter.detector_3d import detector_3d_in_h36m
-    from .pose2d.people import UNCERTAIN_WIDEN, hidden_gaps
+    from .pose2d.choose import hidden_gaps
+    from .pose2d.people import UNCERTAIN_WIDEN
     from .pose2d.track import COCO_LEG_MIRROR, COCO_MIRROR, MAX_GAP_S, exchange_sides, fillable_gaps, track_main_person
     confident = (t2d.scores >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS
     mix, kp, scores = _coco_to_h36m(t2d.mixtures, t2d.scores)
@@ -226,7 +228,7 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     keep = track.keep
     max_gap_s = MAX_GAP_S if options.max_gap_s is None else options.max_gap_s
     gaps = fillable_gaps(keep, t2d.fps, max_gap_s)
-    # the gaps the person spent hidden behind someone: bridged up to people.HIDDEN_GAP_S and less
+    # the gaps the person spent hidden behind someone: bridged up to choose.HIDDEN_GAP_S and less
     # sure; with max_gap_s 0 (no gap filled) none
     hidden = hidden_gaps(keep, t2d) if max_gap_s > 0 else []
     gaps = sorted(set(gaps) | set(hidden))

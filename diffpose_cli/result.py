@@ -33,7 +33,7 @@ class Result:
     joint_names: list = field(default_factory=lambda: list(JOINT_NAMES))
     parents: list = field(default_factory=lambda: list(PARENTS))
     person: dict | None = None   # {"id": n, "main": bool}: which person of the video this is
-    people: dict | None = None   # everyone found and how this person was chosen (people.choose_people)
+    people: dict | None = None   # everyone found and how this person was chosen (pose2d.choose.choose_people)
     # (F, 3, 3) rotation of each frame's camera into frame 0's (placement/camera_motion.py); None:
     # a still camera, world_from_camera holds for every frame
     camera_rotation: np.ndarray | None = None

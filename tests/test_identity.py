@@ -209,7 +209,7 @@ def test_only_a_gap_spent_behind_someone_found_is_taken_for_hidden():
     """A walker lost for a second while their expected box lies inside a standing person's box is
     hidden; lost as long where no one stands, or behind them for longer than HIDDEN_GAP_S, is not;
     someone alone is never hidden."""
-    from diffpose_cli.pose2d.people import HIDDEN_GAP_S, hidden_behind
+    from diffpose_cli.pose2d.choose import HIDDEN_GAP_S, hidden_behind
     F = 100
     standing = _track(np.ones(F, bool), np.tile([280, 100, 360, 300], (F, 1)))
     x = np.linspace(100, 500, F)

@@ -121,7 +121,7 @@ def _people(results: list[Result]) -> list[Result]:
 
 
 def _people_dict(results: list[Result]) -> dict:
-    """How the persons in the file were chosen (pose2d.people.choose_people); for 2D keypoints
+    """How the persons in the file were chosen (pose2d.choose.choose_people); for 2D keypoints
     given to `lift`, the one person they describe."""
     about = next((r.people for r in results if r.people is not None), None)
     if about is None:

@@ -34,7 +34,7 @@ class Track2D:
     # (F,) bool: whose 2D this is is unsure (people.merged_detections), or the person was hidden
     # behind someone (`hidden`)
     uncertain: np.ndarray | None = None
-    hidden: np.ndarray | None = None     # (F,) bool: lost behind someone found (people.hidden_behind)
+    hidden: np.ndarray | None = None     # (F,) bool: lost behind someone found (choose.hidden_behind)
 
 
 class FrameArrays:

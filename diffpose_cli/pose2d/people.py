@@ -36,12 +36,12 @@ person at the end.
 Where two people's 2D run into each other (their boxes overlap by MERGED_IOU or more, or their
 joints lie within MERGED_JOINTS of a body size of each other), which 2D belongs to whom is not
 sure: those frames are marked uncertain for both (Track2D.uncertain, counted per ID in
-`choose_people`'s description) and their joints' std is widened UNCERTAIN_WIDEN times, so that
+`choose.choose_people`'s description) and their joints' std is widened UNCERTAIN_WIDEN times, so that
 the lift leans on the frames around them.
 
 Where a person is lost for a while behind someone found and comes back with the same ID
-(`hidden_behind`), the gap is bridged for longer than a one-person gap (track.MAX_GAP_S), up to
-HIDDEN_GAP_S: their 2D interpolated between the ends, marked interpolated and uncertain, the
+(`choose.hidden_behind`), the gap is bridged for longer than a one-person gap (track.MAX_GAP_S), up
+to choose.HIDDEN_GAP_S: their 2D interpolated between the ends, marked interpolated and uncertain, the
 joints' std widened as for merged 2D.
 """
 
@@ -58,13 +58,12 @@ from .detect import Track2D, FrameArrays
 from .detectors import BlazePoseDetector, PersonPose, keypoint_box
 from .identities import PeopleTracker, box_size, iou
 from .mixtures import Mixtures
-from .track import gap_frames, gap_runs
+from .painting import paint_body, paint_box, share_on_painted
 
 MAX_PEOPLE = 6          # people looked for in one frame
 SEARCH_EVERY = 3        # frames between whole-frame searches for people not seen yet (0.1 s at 30 fps);
                         # once searches find no one, at most look_back_frames (see PeopleDetector)
 EAGER_FRAMES = 30       # ... but every SEARCH_EVERY frames over the clip's first frames (1 s at 30 fps)
-PAINT_MARGIN = 0.15     # a found person's box is widened by this share of its size before painting out
 CROP_SCALE = 1.8        # a crop around an expected person is this many times their box size
 DUPLICATE_IOU = 0.4     # a find overlapping an earlier one this much is the same person again
 MERGED_IOU = 0.3        # two finds of a frame whose boxes overlap this much: whose 2D is whose is unsure
@@ -74,16 +73,6 @@ ON_PAINTED = 0.5        # a find with more than this share of its sure joints on
                         # is that body found again, not someone new
 LOOK_BACK_BYTES = 256 << 20    # the frames held at once to look back for someone found late (half
                                # a second of 1080p at 30 fps is 93 MB; of 4K, over 350 MB)
-# A person lost while expected behind someone found is hidden there, not gone: passing behind
-# someone hides a walker for under a second (two body widths at walking pace), and people who stop
-# behind another (waiting, talking) stay hidden longer. Their gap is bridged up to HIDDEN_GAP_S:
-# past about two seconds out of sight a person may have turned, sat down or gone somewhere a
-# straight line between the ends does not describe, and an empty gap says more than a guess.
-HIDDEN_GAP_S = 2.0
-# ... when, on average over the gap, at least this share of the box expected for them (their boxes
-# either side, interpolated) lies inside a found person's box, and some of it in every frame:
-# BlazePose loses a person once about half of them is hidden
-HIDDEN_COVER = 0.5
 
 
 class PeopleDetector:
@@ -171,8 +160,8 @@ class PeopleDetector:
         # for new people (a search that finds a found person's painted-out body again would stop
         # before it got to the others). Each is made when first looked at (most frames need
         # neither: one person, no search), with everyone found so far painted in the order found.
-        painters = {"bodies": lambda image, pose: _paint_body(image, pose.box, pose.keypoints),
-                    "boxes": lambda image, pose: _paint_box(image, pose.box)}
+        painters = {"bodies": lambda image, pose: paint_body(image, pose.box, pose.keypoints),
+                    "boxes": lambda image, pose: paint_box(image, pose.box)}
         paintings = {}
 
         def painted(kind):
@@ -215,7 +204,7 @@ class PeopleDetector:
                     pose = self._pose(self._still(painted("bodies")), world=self._still.world_coco())
                     if pose is None:
                         break           # the boxes painting shows less: nobody there either
-                    if found_already(pose.box) or _share_on_painted(pose, painted("bodies"), image_bgr) > ON_PAINTED:
+                    if found_already(pose.box) or share_on_painted(pose, painted("bodies"), image_bgr) > ON_PAINTED:
                         pose = None
                 if pose is None:
                     pose = self._pose(self._still(painted("boxes")), world=self._still.world_coco())
@@ -231,82 +220,6 @@ class PeopleDetector:
     def close(self):
         self._main.close()
         self._still.close()
-
-
-# the body drawn as a silhouette to paint out: bones and their thickness, in shares of the box size
-ARM_BONES = [(5, 7), (7, 9), (6, 8), (8, 10)]           # COCO shoulders -> elbows -> wrists
-LEG_BONES = [(11, 13), (13, 15), (12, 14), (14, 16)]     # hips -> knees -> ankles
-TORSO_RING = [5, 6, 12, 11]                              # shoulders and hips, round the torso
-ARM_WIDTH, LEG_WIDTH, TORSO_EDGE = 0.07, 0.09, 0.08
-HAND_RADIUS, FOOT_RADIUS, HEAD_RADIUS = 0.05, 0.06, 0.09
-_SUBPIXEL = 2                                            # cv2's fractional bits: coordinates x4
-
-
-def _paint_box(image: np.ndarray, box: np.ndarray):
-    """Fill the person's widened box with black, so the next search cannot find them again."""
-    h, w = image.shape[:2]
-    m = PAINT_MARGIN * float(box_size(box))
-    x1, y1 = int(max(0, box[0] - m)), int(max(0, box[1] - m))
-    x2, y2 = int(min(w, box[2] + m)), int(min(h, box[3] + m))
-    if x2 > x1 and y2 > y1:
-        image[y1:y2, x1:x2] = 0
-
-
-def _paint_body(image: np.ndarray, box: np.ndarray, keypoints: np.ndarray):
-    """Paint the person's body (their box and COCO-17 keypoints) out in the frame's mean colour, so
-    that a crop round someone they partly hide shows that someone and not them.
-
-    Why the body and not its box: a person walking behind someone is mostly inside that someone's
-    box while still largely in view; painting out the box hid them too (on the studio's crossing,
-    the farther walker then went unfound while mostly visible). Why the mean
-    colour and not black: BlazePose's detector takes a black body-shaped silhouette for a person
-    and then returns it instead of the person next to it.
-    """
-    import cv2
-    mask = np.zeros(image.shape[:2], np.uint8)
-    size = float(box_size(box))
-    points = np.asarray(keypoints, np.float64)
-    if not np.isfinite(points).all():                   # no body to draw: the box, as a last resort
-        x1, y1, x2, y2 = (int(round(v)) for v in box)
-        mask[max(0, y1):max(0, y2), max(0, x1):max(0, x2)] = 255
-    else:
-        p = np.round(points * (1 << _SUBPIXEL)).astype(np.int32)
-
-        def width(share):
-            return max(2, int(round(share * size)))
-
-        def disc(centre, share):
-            cv2.circle(mask, tuple(int(v) for v in centre), width(share) << _SUBPIXEL, 255, -1,
-                       cv2.LINE_8, _SUBPIXEL)
-
-        torso = p[TORSO_RING]
-        cv2.fillConvexPoly(mask, cv2.convexHull(torso), 255, cv2.LINE_8, _SUBPIXEL)
-        cv2.polylines(mask, [torso.reshape(-1, 1, 2)], True, 255, width(TORSO_EDGE), cv2.LINE_8, _SUBPIXEL)
-        for bones, share in ((ARM_BONES, ARM_WIDTH), (LEG_BONES, LEG_WIDTH)):
-            for a, b in bones:
-                cv2.line(mask, tuple(p[a]), tuple(p[b]), 255, width(share), cv2.LINE_8, _SUBPIXEL)
-        for joint in (9, 10):
-            disc(p[joint], HAND_RADIUS)
-        for joint in (15, 16):
-            disc(p[joint], FOOT_RADIUS)
-        head = np.round(points[:5].mean(0) * (1 << _SUBPIXEL)).astype(np.int32)   # nose, eyes, ears
-        neck = (p[5] + p[6]) // 2
-        cv2.line(mask, tuple(neck), tuple(head), 255, width(TORSO_EDGE), cv2.LINE_8, _SUBPIXEL)
-        disc(head, HEAD_RADIUS)
-    image[mask > 0] = image.reshape(-1, image.shape[-1]).mean(0).astype(np.uint8)
-
-
-def _share_on_painted(pose: PersonPose, painting: np.ndarray, image: np.ndarray) -> float:
-    """The share of the find's sure joints that land on pixels the painting changed."""
-    from .detect import CONFIDENT
-    h, w = image.shape[:2]
-    points = np.asarray(pose.keypoints)
-    sure = (np.asarray(pose.scores) >= CONFIDENT) & np.isfinite(points).all(-1)
-    if not sure.any():
-        return 1.0
-    x = np.clip(np.round(points[sure, 0]).astype(int), 0, w - 1)
-    y = np.clip(np.round(points[sure, 1]).astype(int), 0, h - 1)
-    return float((painting[y, x] != image[y, x]).any(-1).mean())
 
 
 def _crop_box(box: np.ndarray, w: int, h: int):
@@ -444,7 +357,7 @@ def look_back(path, detector: PeopleDetector, store: FrameArrays, frames: np.nda
     from collections import deque
 
     from .identities import box_centre, colour_histogram
-    from .track import _compatible
+    from .track import compatible
     from .video import VideoReader
     firsts: dict[int, list] = {}
     for pid in np.unique(ids):
@@ -466,10 +379,10 @@ def look_back(path, detector: PeopleDetector, store: FrameArrays, frames: np.nda
                     others = np.flatnonzero(frames == f)
                     painting = image.copy()
                     for other in others:
-                        _paint_body(painting, store.boxes[other], store.kps[other])
+                        paint_body(painting, store.boxes[other], store.kps[other])
                     pose = detector.find_in_crop(painting, box)
                     if (pose is None or any(iou(pose.box, store.boxes[o]) > DUPLICATE_IOU for o in others)
-                            or not _compatible(box_centre(box), box_size(box), box_centre(pose.box),
+                            or not compatible(box_centre(box), box_size(box), box_centre(pose.box),
                                                box_size(pose.box), 1.0 / reader.nominal_fps)):
                         break
                     found.append((f, pid, pose, colour_histogram(image, pose.box)))
@@ -506,111 +419,3 @@ def merged_detections(frames: np.ndarray, boxes: np.ndarray, keypoints: np.ndarr
                 if iou(boxes[i], boxes[j]) >= MERGED_IOU or near:
                     merged[i] = merged[j] = True
     return merged
-
-
-# ---------------------------------------------------------------------------------------------
-# who is who over the clip
-# ---------------------------------------------------------------------------------------------
-MIN_PERSON_S = 0.5      # a person ID seen for less than this is dropped (a stray find), unless it is
-                        # the only one
-MAIN_RULE = ("the person detected in the most frames; a tie goes to the larger mean box "
-             "(height or width, pixels)")
-
-
-def person_frames(track: Track2D) -> int:
-    """Frames with a confident detection of this person (what the main-person rule counts)."""
-    from .detect import CONFIDENT, MIN_CONFIDENT_JOINTS
-    return int((track.found & ((track.scores >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS)).sum())
-
-
-def uncertain_frames(track: Track2D) -> int:
-    """Frames in which this person was found with 2D run into someone else's (merged_detections),
-    or was hidden behind someone (hidden_behind)."""
-    return 0 if track.uncertain is None else int(track.uncertain.sum())
-
-
-def uncertain_spans(track: Track2D) -> list[list[int]]:
-    """Those frames as [first, last] runs of frame indices."""
-    if track.uncertain is None or not track.uncertain.any():
-        return []
-    edges = np.diff(np.r_[0, track.uncertain.astype(np.int8), 0])
-    return [[int(a), int(b) - 1] for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True)]
-
-
-def choose_people(people: People2D, person) -> tuple[list[tuple[int, Track2D]], dict]:
-    """The person IDs renumbered 0, 1, ... in order of first appearance (stray finds dropped; the
-    frames each spent hidden behind another marked, hidden_behind), the tracks `person` asks for
-    ("main", "all" or an ID) and a description of the choice for the console and the JSON.
-    Raises DiffposeError for an ID that is not in the video."""
-    from ..errors import DiffposeError
-    tracks = list(people.tracks.values())
-    counts = [person_frames(t) for t in tracks]
-    fps = tracks[0].fps if tracks else 30.0
-    least = max(1, int(round(MIN_PERSON_S * fps)))
-    kept = [i for i, n in enumerate(counts) if n >= least]
-    if not kept and any(counts):
-        kept = [int(np.argmax(counts))]
-    kept.sort(key=lambda i: int(np.argmax(tracks[i].found)))
-    ordered = [tracks[i] for i in kept]
-    for track, hidden in zip(ordered, hidden_behind(ordered), strict=True):
-        track.hidden = hidden
-        track.uncertain = hidden if track.uncertain is None else track.uncertain | hidden
-    sizes = [float(np.nanmean(box_size(t.boxes[t.found]))) for t in ordered]
-    frames = [counts[i] for i in kept]
-    main = max(range(len(ordered)), key=lambda i: (frames[i], sizes[i])) if ordered else None
-    about = {"asked": person, "found": len(ordered), "main": main, "main_rule": MAIN_RULE,
-             "ids": [{"id": i, "frames_detected": frames[i], "mean_box_px": round(sizes[i], 1),
-                      "frames_uncertain": uncertain_frames(ordered[i]),
-                      "uncertain_spans": uncertain_spans(ordered[i])}
-                     for i in range(len(ordered))]}
-    if person == "all":
-        return list(enumerate(ordered)), about
-    if person == "main":
-        return ([] if main is None else [(main, ordered[main])]), about
-    if not 0 <= person < len(ordered):
-        have = ("nobody was found" if not ordered else "found 1 person, ID 0" if len(ordered) == 1
-                else f"found {len(ordered)} people, IDs 0-{len(ordered) - 1}")
-        raise DiffposeError(f"--person {person}: no such person in the video ({have}; --person all "
-                            "writes every one)")
-    return [(person, ordered[person])], about
-
-
-def hidden_behind(tracks: list[Track2D]) -> list[np.ndarray]:
-    """Per track, (F,) bool: the frames of the gaps between its finds, up to HIDDEN_GAP_S long,
-    that the person spent behind someone else of `tracks` (HIDDEN_COVER). A one-person clip has no
-    one to hide behind: nothing is marked."""
-    out = []
-    for i, track in enumerate(tracks):
-        hidden = np.zeros(len(track.found), bool)
-        others = [other for j, other in enumerate(tracks) if j != i]
-        longest = gap_frames(track.fps, HIDDEN_GAP_S)
-        for a, b in gap_runs(track.found) if others else ():
-            if b - a + 1 > longest:
-                continue
-            share = ((np.arange(a, b + 1) - (a - 1)) / (b - a + 2))[:, None]
-            expected = (1 - share) * track.boxes[a - 1] + share * track.boxes[b + 1]
-            cover = np.zeros(b - a + 1)
-            for other in others:
-                inside = _share_inside(expected, other.boxes[a:b + 1])
-                cover = np.maximum(cover, np.where(other.found[a:b + 1], inside, 0.0))
-            hidden[a:b + 1] = (cover > 0).all() and cover.mean() >= HIDDEN_COVER
-        out.append(hidden)
-    return out
-
-
-def _share_inside(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """(N,) the share of each box's area inside the other box of its row (0 where unknown)."""
-    w = np.minimum(boxes[:, 2], others[:, 2]) - np.maximum(boxes[:, 0], others[:, 0])
-    h = np.minimum(boxes[:, 3], others[:, 3]) - np.maximum(boxes[:, 1], others[:, 1])
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    share = np.clip(w, 0, None) * np.clip(h, 0, None) / np.maximum(area, 1e-6)
-    return np.nan_to_num(share, nan=0.0)
-
-
-def hidden_gaps(keep: np.ndarray, track: Track2D) -> list[tuple[int, int]]:
-    """The gaps between the kept frames of `track` that the person spent hidden (every frame of the
-    gap hidden, or found but not kept): they are bridged as the short gaps are."""
-    if track.hidden is None or not track.hidden.any():
-        return []
-    accounted = track.hidden | track.found
-    return [(a, b) for a, b in gap_runs(keep) if track.hidden[a:b + 1].any() and accounted[a:b + 1].all()]

@@ -49,7 +49,7 @@ def _centre(box: np.ndarray) -> np.ndarray:
     return np.stack([(box[..., 0] + box[..., 2]) / 2, (box[..., 1] + box[..., 3]) / 2], -1)
 
 
-def _compatible(c0, s0, c1, s1, dt) -> bool:
+def compatible(c0, s0, c1, s1, dt) -> bool:
     ref = (s0 + s1) / 2
     ratio = max(s0, s1) / max(min(s0, s1), 1e-6)
     return bool(np.linalg.norm(c1 - c0) <= (SLACK + SPEED * dt) * ref and ratio <= SIZE_RATIO)
@@ -68,7 +68,7 @@ def track_main_person(boxes: np.ndarray, detected: np.ndarray, fps: float) -> Tr
     for f in range(F):
         if not detected[f]:
             continue
-        if prev is not None and f == prev + 1 and _compatible(centres[prev], sizes[prev], centres[f],
+        if prev is not None and f == prev + 1 and compatible(centres[prev], sizes[prev], centres[f],
                                                               sizes[f], dt_frame):
             prev = f
             continue
@@ -88,7 +88,7 @@ def track_main_person(boxes: np.ndarray, detected: np.ndarray, fps: float) -> Tr
             sj, ej = tracklets[j]
             if ej >= si:
                 continue
-            if (_compatible(centres[ej], sizes[ej], centres[si], sizes[si], (si - ej) * dt_frame)
+            if (compatible(centres[ej], sizes[ej], centres[si], sizes[si], (si - ej) * dt_frame)
                     and best[j] + weight[i] > best[i]):
                 best[i] = best[j] + weight[i]
                 back[i] = j
