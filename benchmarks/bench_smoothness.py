@@ -131,8 +131,8 @@ def estimate_with_world_landmarks(path, models, options=None):
     world = []
 
     class Recording(people.PeopleDetector):
-        def __call__(self, image, *args, **kwargs):
-            found = super().__call__(image, *args, **kwargs)
+        def find_main(self, image):          # the video-mode run, once per frame, in frame order
+            found = super().find_main(image)
             w = self.world_landmarks
             world.append(np.full((33, 3), np.nan) if w is None else w)
             return found
