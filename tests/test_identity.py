@@ -5,8 +5,6 @@ exact truth (studio/people_scenes.py) through the real product path.
 Figures measured on the 2-core dev machine are next to the bounds; `python
 benchmarks/bench_identity.py` prints them for every scene and two_people.mp4."""
 
-import os
-
 import numpy as np
 import pytest
 
@@ -97,41 +95,60 @@ def test_a_one_person_clip_seldom_looks_for_others(videos_dir):
 
 def test_a_one_person_clip_costs_about_the_one_person_pass(videos_dir):
     """The people pass runs the video-mode BlazePose one frame ahead on a thread of its own while
-    its crops, searches, identities and background run (people.detect_people_2d): on a one-person
-    clip it finds what the one-person pass finds, in about its wall time where a second core is
-    free. Measured on walk_side.mp4: 1.00-1.03 x (1.16-1.19 x run one after the other; on its first 150
-    frames, where the search looks at the full rate, 1.08 against 1.15); bound 1.10."""
+    the rest of each frame's work runs (people.detect_people_2d): on a one-person clip it finds what
+    the one-person pass finds, and each frame's video-mode find starts before the frame before has
+    had its background followed (the last of that frame's work), on another thread. Where a second
+    core is free, the pass then takes about the one-person pass's wall time: measured on
+    walk_side.mp4 1.00-1.03 x on an idle 2-core machine (1.16-1.19 x run one after the other), 1.15 x
+    in a CI run whose other core was busy, so the time is printed and bound loosely (a search every
+    frame would cost over 1.5 x); the overlap is what is asserted."""
+    import threading
     import time
 
     import torch
 
+    from diffpose_cli.pose2d.background import BackgroundTracker
     from diffpose_cli.pose2d.detect import detect_2d
     from diffpose_cli.pose2d.detectors import BlazePoseDetector
     from diffpose_cli.pose2d.people import PeopleDetector, detect_people_2d
-    if (os.cpu_count() or 1) < 2:
-        pytest.fail("needs two cores: the pass's two threads are what is measured")
     torch.set_num_threads(1)
     clip = videos_dir / "walk_side.mp4"
-    seconds = {}
-    for name, run in (("one", lambda: detect_2d(clip, BlazePoseDetector())),
-                      ("people", lambda: detect_people_2d(clip, PeopleDetector()))):
-        best = None
-        for _ in range(2):                 # the better of two: a shared machine's hiccups
-            started = time.perf_counter()
-            result = run()
-            took = time.perf_counter() - started
-            best = took if best is None else min(best, took)
-        seconds[name] = best
-        if name == "one":
-            one = result
-        else:
-            person = result.tracks[0]
-    ratio = seconds["people"] / seconds["one"]
-    print(f"walk_side.mp4: one-person pass {seconds['one']:.2f} s, people pass {seconds['people']:.2f} s "
-          f"({ratio:.2f} x)")
+    started = time.perf_counter()
+    one = detect_2d(clip, BlazePoseDetector())
+    one_s = time.perf_counter() - started
+
+    main_started, followed, threads = [], [], set()
+    find_main, add = PeopleDetector.find_main, BackgroundTracker.add
+
+    def timed_find_main(self, image):
+        main_started.append(time.perf_counter())
+        threads.add(("main", threading.get_ident()))
+        return find_main(self, image)
+
+    def timed_add(self, image, boxes=()):
+        add(self, image, boxes)
+        followed.append(time.perf_counter())
+        threads.add(("rest", threading.get_ident()))
+
+    PeopleDetector.find_main, BackgroundTracker.add = timed_find_main, timed_add
+    try:
+        started = time.perf_counter()
+        people = detect_people_2d(clip, PeopleDetector())
+        people_s = time.perf_counter() - started
+    finally:
+        PeopleDetector.find_main, BackgroundTracker.add = find_main, add
+    person = people.tracks[0]
+    print(f"walk_side.mp4: one-person pass {one_s:.2f} s, people pass {people_s:.2f} s ({people_s / one_s:.2f} x)")
     assert np.array_equal(person.found, one.found)
     assert np.array_equal(person.keypoints[person.found], one.keypoints[one.found])
-    assert ratio <= 1.10
+    assert len(followed) == len(main_started) == len(one.found)
+    # run one after the other: never; measured 82% (where a frame's own work is short, it ends
+    # before the next frame is decoded and its find begins)
+    ahead = np.array(main_started[1:]) < np.array(followed[:-1])
+    assert ahead.mean() > 0.5, ahead.mean()
+    assert len({t for kind, t in threads if kind == "main"}) == 1
+    assert not {t for kind, t in threads if kind == "main"} & {t for kind, t in threads if kind == "rest"}
+    assert people_s / one_s <= 1.5
 
 
 def _scene_through_estimate(name: str, folder) -> dict:
