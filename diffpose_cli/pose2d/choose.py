@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .detect import Track2D
-from .people import People2D
+from .detect import CONFIDENT, MIN_CONFIDENT_JOINTS, Track2D
 from .identities import box_size
+from .people import People2D
 from .track import gap_frames, gap_runs
 
 # A person lost while expected behind someone found is hidden there, not gone: passing behind
@@ -29,7 +29,6 @@ MAIN_RULE = ("the person detected in the most frames; a tie goes to the larger m
 
 def person_frames(track: Track2D) -> int:
     """Frames with a confident detection of this person (what the main-person rule counts)."""
-    from .detect import CONFIDENT, MIN_CONFIDENT_JOINTS
     return int((track.found & ((track.scores >= CONFIDENT).sum(1) >= MIN_CONFIDENT_JOINTS)).sum())
 
 
