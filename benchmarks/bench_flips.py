@@ -1,20 +1,30 @@
-"""Whole-body left/right flips undone (pose2d/track.py `side_flips`): its two constants chosen on
-the training subjects.
+"""Whole-body left/right flips undone (pose2d/track.py `side_flips`): its constants chosen on the
+training subjects, against the true 2D.
 
-    python benchmarks/bench_flips.py [--subjects S1,S5,S6,S7,S8] [--ratio R] [--min-move M]
+    python benchmarks/bench_flips.py [--subjects S1,S5,S6,S7,S8] [--camera 55011271] [--renders 300]
+                                     [--blazepose-cache runs/blazepose_flips] [--ratio R --min-move M --look-back S]
 
 A detector that takes a person's back for their front labels the whole body the other way round
-for some frames. Human3.6M's Stacked-Hourglass 2D (`detections_sh_train.npz` for the training
-subjects; `--subjects S9,S11` reads the test file) of one camera (`--camera`) is put in COCO-17 order
-(the head for the nose, no eyes or ears) at 25 frames/s, and blocks of whole-body flips are
-injected into it: one block of 1 to 12 frames every 3 s, at random places. Printed for each pair
-of FLIP_RATIO and FLIP_MIN_MOVE tried: the left/right joints' mean distance from the detector's own
-labels (body sizes x 1000) with the flips as injected, after `side_flips` has undone what it
-found, and on the same tracks without injected flips after it (where any exchange is a mistake:
-people turning round, limbs crossing, the detector's own noise); and the share of injected flip
-frames undone (seen side on, a flip moves the joints little, and leaving it costs little). The
-chosen pair has the least error after, injected and clean together; `--ratio` and `--min-move`
-score one pair alone.
+for some frames. Each Human3.6M sequence of `--subjects` through `--camera` is read three ways, at
+25 frames/s, with the limb joints in COCO-17 order (no face):
+- *injected*: the Stacked-Hourglass 2D with blocks of whole-body flips injected into it, one block
+  of 1 to 12 frames every 3 s at random places, and on each side of a block, one time in two, a
+  frame read half turned (only the arms exchanged: a detector changes its mind over two frames as
+  often as over one);
+- *SH as read*: the Stacked-Hourglass 2D as it is (it flips sides now and then itself);
+- *true 2D*: the projected truth, where any exchange is a mistake (people turning round, limbs
+  crossing);
+- *BlazePose on renders*: `--renders` clips of the training subjects' motion rendered through
+  random cameras and read by BlazePose in video mode (`diffpose blazepose-cache`, built into
+  `--blazepose-cache` on the first run, about 13 minutes for 300, and read from there after), with
+  the flips BlazePose makes itself.
+Printed for each FLIP_RATIO, FLIP_MIN_MOVE and FLIP_LOOK_BACK_S tried (a look-back of one frame
+is the rule before frames further back were looked at), per reading: the limb joints' mean
+distance from the true 2D (body sizes x 1000) as read and after the sides are put back as the
+product does (`side_flips`, then `leg_swaps`), and how many frames `side_flips` exchanged; for the injected flips, the share of them undone (seen
+side on, a flip moves the joints little, and leaving it costs little). The chosen constants have
+the least error after over the readings together; `--ratio`, `--min-move` and `--look-back`
+score one choice alone.
 
 Quoted in docs/accuracy.md ("Left and right put back").
 """
@@ -22,8 +32,8 @@ Quoted in docs/accuracy.md ("Left and right put back").
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,113 +41,183 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from diffpose_cli.pose2d.track import COCO_MIRROR, FLIP_MIN_MOVE, FLIP_RATIO, side_flips  # noqa: E402
+from diffpose_cli.pose2d.detectors import COCO_DIRECT  # noqa: E402
+from diffpose_cli.pose2d.track import (COCO_LEG_MIRROR, COCO_MIRROR, FLIP_LOOK_BACK_S, FLIP_MIN_MOVE,  # noqa: E402
+                                       FLIP_RATIO, exchange_sides, leg_swaps, side_flips)  # noqa: E402
 from diffpose_cli.training.h36m import TRAINING_SUBJECTS  # noqa: E402
 
-# COCO-17 joint <- Stacked-Hourglass joint (MPII-like order of the data's README); -1: none
-SH_TO_COCO = [9, -1, -1, -1, -1, 13, 12, 14, 11, 15, 10, 3, 2, 4, 1, 5, 0]
-FPS = 25.0
+STEP = 2                      # 50 -> 25 frames/s
+FPS = 50.0 / STEP
 BLOCK_EVERY_S = 3.0
 BLOCK_FRAMES = (1, 12)
-RATIOS = (0.15, 0.2, 0.3, 0.4, 0.5, 0.7)
-MIN_MOVES = (0.02, 0.05, 0.1, 0.2)
+HALF_TURNED = 0.5             # chance of a half-turned frame on each side of a block
+ARMS = [5, 6, 7, 8, 9, 10]    # COCO-17 shoulders, elbows, wrists
+RATIOS = (0.3, 0.4, 0.5, 0.6)
+MIN_MOVES = (0.02, 0.05)
+LOOK_BACKS_S = (1 / FPS, 0.1, 0.2)
 
 
-def shared_dir() -> Path:
-    return Path(os.environ.get("DIFFPOSE_SHARED", REPO.parent / "shared"))
+def in_coco(h36m: np.ndarray) -> np.ndarray:
+    """Human3.6M-17 keypoints (F, 17, 2) -> COCO-17's limb joints (the face NaN)."""
+    out = np.full(h36m.shape, np.nan)
+    for h, c in COCO_DIRECT.items():
+        out[:, c] = h36m[:, h]
+    return out
 
 
-def tracks(subjects, camera: str) -> list[np.ndarray]:
-    """COCO-17 keypoints (F, 17, 2) of each SH track of `subjects` through `camera`, at FPS."""
-    name = "detections_sh_train.npz" if set(subjects) <= set(TRAINING_SUBJECTS) else "detections_sh_test.npz"
+def sequences(subjects, camera: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(SH 2D, true 2D), each (F, 17, 2) COCO-17 at FPS, of every sequence of `subjects` through
+    `camera`."""
+    from diffpose_cli.training.h36m import find_h36m, load_tracks, sh_tracks
+    folder = find_h36m(None)
+    truth = {t.key: t.keypoints for t in load_tracks(folder, subjects, cameras=[camera])}
+    return [(in_coco(t.keypoints[::STEP].astype(np.float64)),
+             in_coco(truth[t.key][:len(t.keypoints)][::STEP].astype(np.float64)))
+            for t in sh_tracks(folder, subjects) if t.camera == camera]
+
+
+def renders(folders) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(BlazePose's COCO-17, true 2D in COCO-17's limb joints) of each clip in the cache folders,
+    in the order of their indices."""
     out = []
-    with np.load(shared_dir() / "data" / "h36m" / name) as data:
-        for key in data.files:
-            if key.split("/")[0] not in subjects or key.split("/")[2] != camera:
-                continue
-            sh = data[key][::2].astype(np.float64)                      # 50 -> 25 frames/s
-            coco = np.full((len(sh), 17, 2), np.nan)
-            for c, s in enumerate(SH_TO_COCO):
-                if s >= 0:
-                    coco[:, c] = sh[:, s]
-            out.append(coco)
+    for folder in folders:
+        for path in sorted(Path(folder).glob("clip_*.npz")):
+            with np.load(path) as clip:
+                kp = np.where(clip["found"][:, None, None], clip["keypoints"], np.nan).astype(np.float64)
+                j = clip["joints_camera"].astype(np.float64)
+                f, cx, cy = clip["intrinsics"]
+            out.append((kp, in_coco(np.stack([f * j[..., 0] / j[..., 2] + cx, f * j[..., 1] / j[..., 2] + cy], -1))))
     return out
 
 
 def boxes_of(kp: np.ndarray) -> np.ndarray:
-    lo, hi = np.nanmin(kp, axis=1), np.nanmax(kp, axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)     # frames the detector found no one in
+        lo, hi = np.nanmin(kp, axis=1), np.nanmax(kp, axis=1)
     return np.concatenate([lo, hi], axis=1)
 
 
 def injected(kp: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
-    """`kp` with blocks of flipped frames, and the (F,) mask of them."""
+    """`kp` with blocks of flipped frames (and half-turned frames beside them), and the (F,) mask
+    of the whole-body flips."""
     F = len(kp)
-    mask = np.zeros(F, bool)
+    mask, half = np.zeros(F, bool), np.zeros(F, bool)
     for _ in range(max(1, int(F / (BLOCK_EVERY_S * FPS)))):
         n = int(rng.integers(BLOCK_FRAMES[0], BLOCK_FRAMES[1] + 1))
         a = int(rng.integers(1, max(2, F - n)))
         mask[a:a + n] = True
+        for side in (a - 1, a + n):
+            if 0 <= side < F and rng.random() < HALF_TURNED:
+                half[side] = True
+    half &= ~mask
     out = kp.copy()
     out[mask] = kp[mask][:, COCO_MIRROR]
+    rows = out[half]
+    rows[:, ARMS] = kp[half][:, COCO_MIRROR][:, ARMS]
+    out[half] = rows
     return out, mask
 
 
-def error(kp: np.ndarray, exchange: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """(F,) mean distance of the left/right joints of `kp` (frames `exchange` exchanged) from
-    `truth`'s, in body sizes."""
+def put_back(kp: np.ndarray, keep: np.ndarray, ratio: float, min_move: float, look_back_s: float):
+    """`kp` with left and right put back as the product does (pipeline._put_sides_back): the
+    whole-body flips `side_flips` finds, then the legs `leg_swaps` finds; and the flip frames."""
+    flips = side_flips(kp, boxes_of(kp), keep, FPS, ratio=ratio, min_move=min_move, look_back_s=look_back_s)
     out = kp.copy()
-    out[exchange] = kp[exchange][:, COCO_MIRROR]
-    d = np.linalg.norm(out[:, 1:] - truth[:, 1:], axis=-1)
+    exchange_sides(flips, COCO_MIRROR, out)
+    h36m = np.full(kp.shape, np.nan)
+    for h, c in COCO_DIRECT.items():
+        h36m[:, h] = out[:, c]
+    exchange_sides(leg_swaps(h36m, boxes_of(out), keep, FPS), COCO_LEG_MIRROR, out)
+    return out, flips
+
+
+def error(kp: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """(F,) mean distance of the limb joints of `kp` from `truth`'s, in body sizes."""
+    d = np.linalg.norm(kp[:, 5:] - truth[:, 5:], axis=-1)
     box = boxes_of(truth)
     size = np.maximum(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1])
-    return np.nanmean(d, axis=1) / size
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)     # frames the detector found no one in
+        return np.nanmean(d, axis=1) / size
 
 
-def score(data, ratio: float, min_move: float) -> dict:
-    before, after, clean_after, found, injected_total = [], [], [], 0, 0
-    for kp, (flipped, mask) in data:
-        keep = np.ones(len(kp), bool)
-        got = side_flips(flipped, boxes_of(flipped), keep, FPS, ratio=ratio, min_move=min_move)
-        found += int((got & mask).sum())
-        injected_total += int(mask.sum())
-        before.append(error(flipped, np.zeros(len(kp), bool), kp))
-        after.append(error(flipped, got, kp))
-        clean = side_flips(kp, boxes_of(kp), keep, FPS, ratio=ratio, min_move=min_move)
-        clean_after.append(error(kp, clean, kp))
-    mean = lambda parts: 1000 * float(np.nanmean(np.concatenate(parts)))  # noqa: E731
-    return {"before": mean(before), "after": mean(after), "clean": mean(clean_after),
-            "found": found / max(injected_total, 1)}
+READINGS = ("injected", "SH as read", "true 2D", "BlazePose on renders")
+
+
+def score(data, rendered, ratio: float, min_move: float, look_back_s: float) -> dict:
+    rows = {k: {"before": [], "after": [], "exchanged": 0} for k in READINGS}
+    found = injected_total = 0
+    readings = [(kind, kp, truth, mask) for sh, truth, (flipped, mask) in data
+                for kind, kp, mask in (("injected", flipped, mask), ("SH as read", sh, None), ("true 2D", truth, None))]
+    readings += [("BlazePose on renders", kp, truth, None) for kp, truth in rendered]
+    for kind, kp, truth, mask in readings:
+        keep = np.isfinite(kp[:, 5:]).all((1, 2))
+        fixed, got = put_back(kp, keep, ratio, min_move, look_back_s)
+        row = rows[kind]
+        row["before"].append(error(kp, truth))
+        row["after"].append(error(fixed, truth))
+        row["exchanged"] += int(got.sum())
+        if mask is not None:
+            found += int((got & mask).sum())
+            injected_total += int(mask.sum())
+    if not rendered:
+        del rows["BlazePose on renders"]
+    for row in rows.values():
+        for k in ("before", "after"):
+            row[k] = 1000 * float(np.nanmean(np.concatenate(row[k])))
+    rows["injected"]["found"] = found / max(injected_total, 1)
+    rows["total_after"] = sum(r["after"] for r in rows.values())
+    return rows
 
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--subjects", default=",".join(TRAINING_SUBJECTS))
     ap.add_argument("--camera", default="55011271")
+    ap.add_argument("--blazepose-cache", type=Path, default=REPO / "runs" / "blazepose_flips")
+    ap.add_argument("--renders", type=int, default=300, help="BlazePose's readings of rendered clips (0: none)")
     ap.add_argument("--ratio", type=float)
     ap.add_argument("--min-move", type=float)
+    ap.add_argument("--look-back", type=float, help="seconds")
     args = ap.parse_args(argv)
     subjects = args.subjects.split(",")
     rng = np.random.default_rng(0)
-    data = [(kp, injected(kp, rng)) for kp in tracks(subjects, args.camera)]
-    print(f"{len(data)} Stacked-Hourglass tracks of {','.join(subjects)}, {sum(len(k) for k, _ in data)} frames "
-          f"at {FPS:.0f} frames/s; flips injected: 1 block of {BLOCK_FRAMES[0]}-{BLOCK_FRAMES[1]} frames every "
-          f"{BLOCK_EVERY_S:.0f} s")
-    pairs = ([(args.ratio or FLIP_RATIO, args.min_move or FLIP_MIN_MOVE)] if args.ratio or args.min_move
-             else [(r, m) for r in RATIOS for m in MIN_MOVES])
+    data = [(sh, truth, injected(sh, rng)) for sh, truth in sequences(subjects, args.camera)]
+    if args.renders:
+        from diffpose_cli.training.blazepose_cache import build_cache
+        build_cache(args.blazepose_cache, args.renders, subjects=subjects, log=lambda line: print(line, file=sys.stderr))
+    rendered = renders([args.blazepose_cache])[:args.renders]
+    print(f"{len(data)} Human3.6M sequences of {','.join(subjects)} through camera {args.camera}, "
+          f"{sum(len(d[0]) for d in data)} frames at {FPS:.0f} frames/s; flips injected into the Stacked-Hourglass "
+          f"2D: 1 block of {BLOCK_FRAMES[0]}-{BLOCK_FRAMES[1]} frames every {BLOCK_EVERY_S:.0f} s, a half-turned "
+          f"frame beside it one time in {1 / HALF_TURNED:.0f}")
+    if rendered:
+        print(f"BlazePose on renders: {len(rendered)} clips, {sum(len(k) for k, _ in rendered)} frames at {FPS:.0f} "
+              "frames/s")
+    product = (FLIP_RATIO, FLIP_MIN_MOVE, FLIP_LOOK_BACK_S)
+    if args.ratio or args.min_move or args.look_back:
+        choices = [(args.ratio or product[0], args.min_move or product[1], args.look_back or product[2])]
+    else:
+        choices = [(r, m, b) for b in LOOK_BACKS_S for r in RATIOS for m in MIN_MOVES]
     results = {}
-    print("| FLIP_RATIO | FLIP_MIN_MOVE | error as injected | after | clean, after | flip frames undone |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for r, m in pairs:
-        s = results[(r, m)] = score(data, r, m)
-        print(f"| {r} | {m} | {s['before']:.1f} | {s['after']:.1f} | {s['clean']:.1f} | {100 * s['found']:.1f}% |",
-              flush=True)
-    product = results.get((FLIP_RATIO, FLIP_MIN_MOVE))
-    if product:
-        print(f"the product's pair: joint error {product['before']:.1f} with flips injected, {product['after']:.1f} "
-              f"after undoing them, {product['clean']:.1f} on the clean tracks after (x 1000 body sizes)")
-    best = min(results, key=lambda k: results[k]["after"] + results[k]["clean"])
-    print(f"chosen (least error after, injected and clean together): FLIP_RATIO {best[0]}, FLIP_MIN_MOVE "
-          f"{best[1]}; the product's: {FLIP_RATIO}, {FLIP_MIN_MOVE}")
+    print("limb joints' error from the true 2D (body sizes x 1000), as read -> after side_flips and leg_swaps "
+          "(frames side_flips exchanged)")
+    kinds = [k for k in READINGS if rendered or k != "BlazePose on renders"]
+    print("| FLIP_RATIO | FLIP_MIN_MOVE | FLIP_LOOK_BACK_S | injected | injected flips undone | "
+          + " | ".join(kinds[1:]) + " | after, all together |")
+    print("|---:|---:|---:|---:|---:|" + "---:|" * len(kinds))
+    for choice in choices:
+        r = results[choice] = score(data, rendered, *choice)
+        cells = [f"{r[k]['before']:.1f} -> {r[k]['after']:.1f} ({r[k]['exchanged']})" for k in kinds]
+        print(f"| {choice[0]} | {choice[1]} | {choice[2]:.2f} | {cells[0]} | {100 * r['injected']['found']:.1f}% | "
+              + " | ".join(cells[1:]) + f" | {r['total_after']:.1f} |", flush=True)
+    if product in results:
+        r = results[product]
+        print("the product's constants: limb joints' error (body sizes x 1000) "
+              + ", ".join(f"{k} {r[k]['before']:.1f} -> {r[k]['after']:.1f}" for k in kinds))
+    best = min(results, key=lambda k: results[k]["total_after"])
+    print(f"chosen (least error after, all readings together): FLIP_RATIO {best[0]}, FLIP_MIN_MOVE {best[1]}, "
+          f"FLIP_LOOK_BACK_S {best[2]:.2f}; the product's: {product[0]}, {product[1]}, {product[2]:.2f}")
     return results
 
 

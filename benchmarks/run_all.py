@@ -131,11 +131,12 @@ def _eval(data, _stdout):
 
 
 def _flips(_data, stdout):
-    return [("whole-body flips: the pair chosen on the training subjects (the product's)",
-             _line(stdout, r"^chosen .*?: (FLIP_RATIO [\d.]+, FLIP_MIN_MOVE [\d.]+)")),
-            ("joint error with flips injected / after undoing / clean tracks after (x 1000 body sizes)",
-             _line(stdout, r"^the product's pair: joint error ([\d.]+) .*?, ([\d.]+) after .*?, ([\d.]+) on",
-                   "{} / {} / {}"))]
+    return [("whole-body flips: the constants chosen on the training subjects (the product's)",
+             _line(stdout, r"^chosen .*?: (FLIP_RATIO [\d.]+, FLIP_MIN_MOVE [\d.]+, FLIP_LOOK_BACK_S [\d.]+)")),
+            ("limb joints' error from the true 2D, as read -> sides put back (x 1000 body sizes): SH with flips "
+             "injected / BlazePose on renders",
+             _line(stdout, r"^the product's constants: .*?injected ([\d.]+ -> [\d.]+), .*?BlazePose on renders "
+                   r"([\d.]+ -> [\d.]+)", "{} / {}"))]
 
 
 def _root_depth(_data, stdout):

@@ -166,36 +166,51 @@ def fill_gaps(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, keep: np.ndarra
 # ---------------------------------------------------------------------------------------------
 # COCO-17 with left and right exchanged (eyes, ears, shoulders, elbows, wrists, hips, knees, ankles)
 COCO_MIRROR = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+ABOVE_KNEES = list(range(1, 13))   # COCO-17 eyes, ears, shoulders, elbows, wrists, hips
 # A detector that takes a person's back for their front labels the whole body the other way round
 # from one frame to the next: every left joint jumps onto the right one. A frame is read as such a
 # flip when the exchanged labels fit the previous frame at least FLIP_RATIO times better than its
 # own labels, and its own labels moved more than FLIP_MIN_MOVE body sizes (a person turning, legs
 # crossing in a side view or arms crossing never do both: their left/right pairs are close, or
-# only some of them move). Both chosen on the training subjects' Stacked-Hourglass 2D with flips
-# injected (benchmarks/bench_flips.py: the least joint error after undoing, with and without
-# injected flips together)
-FLIP_RATIO = 0.3
-FLIP_MIN_MOVE = 0.05
+# only some of them move). Only the joints above the knees are read: the legs have their own
+# confusion (leg_swaps, after this), which read with the rest made a frame with the legs swapped
+# look half flipped. A frame that fits the previous one badly under either labelling (a detector
+# changing its mind over two frames: the arms one frame, the hips the next) is compared with the
+# frames before that, back to FLIP_LOOK_BACK_S, until one tells: without it the flip read in two
+# steps went unseen, and every frame after it kept the wrong labels. All chosen on the training
+# subjects (benchmarks/bench_flips.py: Stacked-Hourglass 2D with flips injected and as read, and
+# BlazePose's readings of their motion rendered, against the true 2D)
+FLIP_RATIO = 0.5
+FLIP_MIN_MOVE = 0.02
+FLIP_LOOK_BACK_S = 0.2
 
 
 def side_flips(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, fps: float,
                max_gap_s: float = MAX_GAP_S, ratio: float = FLIP_RATIO,
-               min_move: float = FLIP_MIN_MOVE) -> np.ndarray:
+               min_move: float = FLIP_MIN_MOVE, look_back_s: float | None = None) -> np.ndarray:
     """(F,) bool: the kept frames whose left/right labels to exchange (COCO-17 keypoints (F, 17, 2)).
 
     Flips are found frame to frame along each run of kept frames (runs part where a gap is too long
     to fill, `fillable_gaps`); which of a run's two labellings is right is then the detector's
     majority over the run: it is right more often than not, and a flip is the event to undo.
-    `ratio`, `min_move`: FLIP_RATIO and FLIP_MIN_MOVE (benchmarks/bench_flips.py tries others)."""
+    `ratio`, `min_move`, `look_back_s`: FLIP_RATIO, FLIP_MIN_MOVE and FLIP_LOOK_BACK_S
+    (benchmarks/bench_flips.py tries others)."""
     flipped = np.zeros(len(keep), bool)     # relative to the first frame of the frame's run
+    back = max(1, int(round((FLIP_LOOK_BACK_S if look_back_s is None else look_back_s) * fps)))
     frames = np.flatnonzero(keep)
     runs = np.split(frames, np.flatnonzero(np.diff(frames) > gap_frames(fps, max_gap_s) + 1) + 1)
     for run in runs:
-        for prev, f in zip(run[:-1], run[1:]):
-            before = keypoints[prev][COCO_MIRROR] if flipped[prev] else keypoints[prev]
-            own = _mean_step(keypoints[f], before)
-            other = _mean_step(keypoints[f][COCO_MIRROR], before)
-            flipped[f] = own > min_move * float(_size(boxes[prev])) and other < ratio * own
+        for i in range(1, len(run)):
+            f = run[i]
+            # against the frame before, and while neither labelling fits, the ones before that
+            for prev in run[max(0, i - back):i][::-1]:
+                before = keypoints[prev][COCO_MIRROR] if flipped[prev] else keypoints[prev]
+                own = _mean_step(keypoints[f], before)
+                other = _mean_step(keypoints[f][COCO_MIRROR], before)
+                moved = own > min_move * float(_size(boxes[prev]))
+                flipped[f] = moved and other < ratio * own
+                if flipped[f] or not moved or own < ratio * other:
+                    break
         if 2 * flipped[run].sum() > len(run):
             flipped[run] = ~flipped[run]
     return flipped
@@ -263,8 +278,9 @@ def _steadiest_labels(legs, t, size, cost):
 
 
 def _mean_step(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean distance between the left/right joints of two frames (those seen in both)."""
-    d = np.linalg.norm(a[1:] - b[1:], axis=-1)
+    """Mean distance between the left/right joints above the knees of two frames (those seen in
+    both)."""
+    d = np.linalg.norm(a[ABOVE_KNEES] - b[ABOVE_KNEES], axis=-1)
     d = d[np.isfinite(d)]
     return float(d.mean()) if len(d) else 0.0
 
