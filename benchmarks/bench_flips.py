@@ -21,10 +21,10 @@ for some frames. Each Human3.6M sequence of `--subjects` through `--camera` is r
 Printed for each FLIP_RATIO, FLIP_MIN_MOVE and FLIP_LOOK_BACK_S tried (a look-back of one frame
 is the rule before frames further back were looked at), per reading: the limb joints' mean
 distance from the true 2D (body sizes x 1000) as read and after the sides are put back as the
-product does (`side_flips`, then `leg_swaps`), and how many frames `side_flips` exchanged; for the injected flips, the share of them undone (seen
-side on, a flip moves the joints little, and leaving it costs little). The chosen constants have
-the least error after over the readings together; `--ratio`, `--min-move` and `--look-back`
-score one choice alone.
+product does (`side_flips`, then `leg_swaps`), and how many frames `side_flips` exchanged; for the
+injected flips, the share of them undone (seen side on, a flip moves the joints little, and
+leaving it costs little). The chosen constants have the least error after over the readings
+together; `--ratio`, `--min-move` and `--look-back` score one choice alone.
 
 Quoted in docs/accuracy.md ("Left and right put back").
 """
@@ -185,7 +185,8 @@ def main(argv=None) -> dict:
     data = [(sh, truth, injected(sh, rng)) for sh, truth in sequences(subjects, args.camera)]
     if args.renders:
         from diffpose_cli.training.blazepose_cache import build_cache
-        build_cache(args.blazepose_cache, args.renders, subjects=subjects, log=lambda line: print(line, file=sys.stderr))
+        build_cache(args.blazepose_cache, args.renders, subjects=subjects,
+                    log=lambda line: print(line, file=sys.stderr))
     rendered = renders([args.blazepose_cache])[:args.renders]
     print(f"{len(data)} Human3.6M sequences of {','.join(subjects)} through camera {args.camera}, "
           f"{sum(len(d[0]) for d in data)} frames at {FPS:.0f} frames/s; flips injected into the Stacked-Hourglass "
