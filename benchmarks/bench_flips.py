@@ -2,7 +2,7 @@
 training subjects, against the true 2D.
 
     python benchmarks/bench_flips.py [--subjects S1,S5,S6,S7,S8] [--camera 55011271] [--renders 300]
-                                     [--blazepose-cache runs/blazepose_flips] [--ratio R --min-move M --look-back S]
+                                     [--blazepose-cache runs/blazepose_flips] [--ratio R --min-move M --look-back N]
 
 A detector that takes a person's back for their front labels the whole body the other way round
 for some frames. Each Human3.6M sequence of `--subjects` through `--camera` is read three ways, at
@@ -18,7 +18,7 @@ for some frames. Each Human3.6M sequence of `--subjects` through `--camera` is r
   random cameras and read by BlazePose in video mode (`diffpose blazepose-cache`, built into
   `--blazepose-cache` on the first run, about 13 minutes for 300, and read from there after), with
   the flips BlazePose makes itself.
-Printed for each FLIP_RATIO, FLIP_MIN_MOVE and FLIP_LOOK_BACK_S tried (a look-back of one frame
+Printed for each FLIP_RATIO, FLIP_MIN_MOVE and FLIP_LOOK_BACK tried (a look-back of one frame
 is the rule before frames further back were looked at), per reading: the limb joints' mean
 distance from the true 2D (body sizes x 1000) as read and after the sides are put back as the
 product does (`side_flips`, then `leg_swaps`), and how many frames `side_flips` exchanged; for the
@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from diffpose_cli.pose2d.detectors import COCO_DIRECT  # noqa: E402
-from diffpose_cli.pose2d.track import (COCO_LEG_MIRROR, COCO_MIRROR, FLIP_LOOK_BACK_S, FLIP_MIN_MOVE,  # noqa: E402
+from diffpose_cli.pose2d.track import (COCO_LEG_MIRROR, COCO_MIRROR, FLIP_LOOK_BACK, FLIP_MIN_MOVE,  # noqa: E402
                                        FLIP_RATIO, exchange_sides, leg_swaps, side_flips)  # noqa: E402
 from diffpose_cli.training.h36m import TRAINING_SUBJECTS  # noqa: E402
 
@@ -54,7 +54,7 @@ HALF_TURNED = 0.5             # chance of a half-turned frame on each side of a 
 ARMS = [5, 6, 7, 8, 9, 10]    # COCO-17 shoulders, elbows, wrists
 RATIOS = (0.3, 0.4, 0.5, 0.6)
 MIN_MOVES = (0.02, 0.05)
-LOOK_BACKS_S = (1 / FPS, 0.1, 0.2)
+LOOK_BACKS = (1, 2, 5)   # frames
 
 
 def in_coco(h36m: np.ndarray) -> np.ndarray:
@@ -118,10 +118,10 @@ def injected(kp: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
     return out, mask
 
 
-def put_back(kp: np.ndarray, keep: np.ndarray, ratio: float, min_move: float, look_back_s: float):
+def put_back(kp: np.ndarray, keep: np.ndarray, ratio: float, min_move: float, look_back: int):
     """`kp` with left and right put back as the product does (pipeline._put_sides_back): the
     whole-body flips `side_flips` finds, then the legs `leg_swaps` finds; and the flip frames."""
-    flips = side_flips(kp, boxes_of(kp), keep, FPS, ratio=ratio, min_move=min_move, look_back_s=look_back_s)
+    flips = side_flips(kp, boxes_of(kp), keep, FPS, ratio=ratio, min_move=min_move, look_back=look_back)
     out = kp.copy()
     exchange_sides(flips, COCO_MIRROR, out)
     h36m = np.full(kp.shape, np.nan)
@@ -144,7 +144,7 @@ def error(kp: np.ndarray, truth: np.ndarray) -> np.ndarray:
 READINGS = ("injected", "SH as read", "true 2D", "BlazePose on renders")
 
 
-def score(data, rendered, ratio: float, min_move: float, look_back_s: float) -> dict:
+def score(data, rendered, ratio: float, min_move: float, look_back: int) -> dict:
     rows = {k: {"before": [], "after": [], "exchanged": 0} for k in READINGS}
     found = injected_total = 0
     readings = [(kind, kp, truth, mask) for sh, truth, (flipped, mask) in data
@@ -152,7 +152,7 @@ def score(data, rendered, ratio: float, min_move: float, look_back_s: float) -> 
     readings += [("BlazePose on renders", kp, truth, None) for kp, truth in rendered]
     for kind, kp, truth, mask in readings:
         keep = np.isfinite(kp[:, 5:]).all((1, 2))
-        fixed, got = put_back(kp, keep, ratio, min_move, look_back_s)
+        fixed, got = put_back(kp, keep, ratio, min_move, look_back)
         row = rows[kind]
         row["before"].append(error(kp, truth))
         row["after"].append(error(fixed, truth))
@@ -178,7 +178,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--renders", type=int, default=300, help="BlazePose's readings of rendered clips (0: none)")
     ap.add_argument("--ratio", type=float)
     ap.add_argument("--min-move", type=float)
-    ap.add_argument("--look-back", type=float, help="seconds")
+    ap.add_argument("--look-back", type=int, help="frames")
     args = ap.parse_args(argv)
     subjects = args.subjects.split(",")
     rng = np.random.default_rng(0)
@@ -195,22 +195,22 @@ def main(argv=None) -> dict:
     if rendered:
         print(f"BlazePose on renders: {len(rendered)} clips, {sum(len(k) for k, _ in rendered)} frames at {FPS:.0f} "
               "frames/s")
-    product = (FLIP_RATIO, FLIP_MIN_MOVE, FLIP_LOOK_BACK_S)
+    product = (FLIP_RATIO, FLIP_MIN_MOVE, FLIP_LOOK_BACK)
     if args.ratio or args.min_move or args.look_back:
         choices = [(args.ratio or product[0], args.min_move or product[1], args.look_back or product[2])]
     else:
-        choices = [(r, m, b) for b in LOOK_BACKS_S for r in RATIOS for m in MIN_MOVES]
+        choices = [(r, m, b) for b in LOOK_BACKS for r in RATIOS for m in MIN_MOVES]
     results = {}
     print("limb joints' error from the true 2D (body sizes x 1000), as read -> after side_flips and leg_swaps "
           "(frames side_flips exchanged)")
     kinds = [k for k in READINGS if rendered or k != "BlazePose on renders"]
-    print("| FLIP_RATIO | FLIP_MIN_MOVE | FLIP_LOOK_BACK_S | injected | injected flips undone | "
+    print("| FLIP_RATIO | FLIP_MIN_MOVE | FLIP_LOOK_BACK | injected | injected flips undone | "
           + " | ".join(kinds[1:]) + " | after, all together |")
     print("|---:|---:|---:|---:|---:|" + "---:|" * len(kinds))
     for choice in choices:
         r = results[choice] = score(data, rendered, *choice)
         cells = [f"{r[k]['before']:.1f} -> {r[k]['after']:.1f} ({r[k]['exchanged']})" for k in kinds]
-        print(f"| {choice[0]} | {choice[1]} | {choice[2]:.2f} | {cells[0]} | {100 * r['injected']['found']:.1f}% | "
+        print(f"| {choice[0]} | {choice[1]} | {choice[2]} | {cells[0]} | {100 * r['injected']['found']:.1f}% | "
               + " | ".join(cells[1:]) + f" | {r['total_after']:.1f} |", flush=True)
     if product in results:
         r = results[product]
@@ -218,7 +218,7 @@ def main(argv=None) -> dict:
               + ", ".join(f"{k} {r[k]['before']:.1f} -> {r[k]['after']:.1f}" for k in kinds))
     best = min(results, key=lambda k: results[k]["total_after"])
     print(f"chosen (least error after, all readings together): FLIP_RATIO {best[0]}, FLIP_MIN_MOVE {best[1]}, "
-          f"FLIP_LOOK_BACK_S {best[2]:.2f}; the product's: {product[0]}, {product[1]}, {product[2]:.2f}")
+          f"FLIP_LOOK_BACK {best[2]}; the product's: {product[0]}, {product[1]}, {product[2]}")
     return results
 
 

@@ -132,7 +132,7 @@ def _eval(data, _stdout):
 
 def _flips(_data, stdout):
     return [("whole-body flips: the constants chosen on the training subjects (the product's)",
-             _line(stdout, r"^chosen .*?: (FLIP_RATIO [\d.]+, FLIP_MIN_MOVE [\d.]+, FLIP_LOOK_BACK_S [\d.]+)")),
+             _line(stdout, r"^chosen .*?: (FLIP_RATIO [\d.]+, FLIP_MIN_MOVE [\d.]+, FLIP_LOOK_BACK \d+)")),
             ("limb joints' error from the true 2D, as read -> sides put back (x 1000 body sizes): SH with flips "
              "injected / BlazePose on renders",
              _line(stdout, r"^the product's constants: .*?injected ([\d.]+ -> [\d.]+), .*?BlazePose on renders "

@@ -232,7 +232,8 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     # sure; with max_gap_s 0 (no gap filled) none
     hidden = hidden_gaps(keep, t2d) if max_gap_s > 0 else []
     gaps = sorted(set(gaps) | set(hidden))
-    flips, legs = _put_sides_back(t2d.keypoints, t2d.boxes, keep, t2d.fps, max_gap_s, kp, scores, mix)
+    flips, legs = _put_sides_back(t2d.keypoints, t2d.boxes, keep, t2d.fps, max_gap_s, kp, scores, mix,
+                                  cuts=shot_cuts(t2d.background, len(t2d.times)))
     world = None
     if t2d.world is not None and np.isfinite(t2d.world).any():
         exchange_sides(flips, COCO_MIRROR, t2d.world)
@@ -256,16 +257,16 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     return result
 
 
-def _put_sides_back(coco_keypoints, boxes, keep, fps, max_gap_s, kp, scores, mix: Mixtures):
+def _put_sides_back(coco_keypoints, boxes, keep, fps, max_gap_s, kp, scores, mix: Mixtures, cuts=()):
     """Left and right as the person has them, in place on the Human3.6M-17 kp, scores and mix:
     first the frames where the detector took the person's back for their front (side_flips, read
     on the COCO-17 keypoints), then those where it read one leg for the other (leg_swaps, read on kp
-    with the flips undone). Returns the frames of each, (flips, legs)."""
+    with the flips undone), neither across a shot's `cuts`. Returns the frames of each, (flips, legs)."""
     from .pose2d.track import LEG_MIRROR, exchange_sides, leg_swaps, side_flips
     from .skeleton import MIRROR
-    flips = side_flips(coco_keypoints, boxes, keep, fps, max_gap_s)
+    flips = side_flips(coco_keypoints, boxes, keep, fps, max_gap_s, cuts=cuts)
     exchange_sides(flips, MIRROR, kp, scores, mix.means, mix.stds, mix.weights)
-    legs = leg_swaps(kp, boxes, keep, fps, max_gap_s)
+    legs = leg_swaps(kp, boxes, keep, fps, max_gap_s, cuts=cuts)
     exchange_sides(legs, LEG_MIRROR, kp, scores, mix.means, mix.stds, mix.weights)
     return flips, legs
 

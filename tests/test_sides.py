@@ -28,8 +28,8 @@ def _people_2d(path):
     return max(people.tracks.values(), key=lambda t: t.found.sum())
 
 
-def _flips_against_the_reference(video, turns=None):
-    """cam02 of the balance clip (or `video`, that clip turned by `turns`, studio/moving_camera.py):
+def _flips_against_the_reference(video, turns=None, camera="cam02"):
+    """`camera` of the balance clip (or `video`, that clip turned by `turns`, studio/moving_camera.py):
     the frames side_flips exchanges, and those whose 2D fits the reference's projection better with
     left and right exchanged."""
     from diffpose_cli.placement.camera import read_calibration
@@ -37,8 +37,8 @@ def _flips_against_the_reference(video, turns=None):
     rv = _balance()
     folder = rv.clip_dir()
     track = _people_2d(video)
-    cam = read_calibration(folder / "Calib.qca.txt", "cam02")
-    ref = rv.reference_in_camera(rv.read_trc(folder / "reference.trc"), folder / "Calib.qca.txt", "cam02")
+    cam = read_calibration(folder / "Calib.qca.txt", camera)
+    ref = rv.reference_in_camera(rv.read_trc(folder / "reference.trc"), folder / "Calib.qca.txt", camera)
     n = min(len(ref), len(track.keypoints))
     ref = ref[:n, rv.REF_LIMBS]
     if turns is not None:      # into the turned camera (the warp turns the lens's image: no distortion)
@@ -73,7 +73,7 @@ def test_flips_found_on_the_clip_turned_in_a_shaking_hand(shared, tmp_path):
     here, changes its mind over two frames, and back and forth frame by frame. Against the frame
     before alone, the labels were lost after the first flip read in two steps: 55% of the frames
     right, the whole figure turned round in the rest (the 12 degree pan: 41%). Measured with
-    FLIP_LOOK_BACK_S: 97% (the pan 99%, the still clip 97%)."""
+    FLIP_LOOK_BACK: 99% (the pan 100%, the still clip 99%)."""
     from bench_world import calibrated, turns
     from diffpose_cli.studio.moving_camera import turn_video
     video = _balance().clip_dir() / "cam02.mp4"
@@ -84,7 +84,7 @@ def test_flips_found_on_the_clip_turned_in_a_shaking_hand(shared, tmp_path):
     turn_video(video, tmp_path / "handheld.mp4", K, shake)
     flips, truth = _flips_against_the_reference(tmp_path / "handheld.mp4", shake)
     assert truth.sum() >= 20
-    assert (flips == truth).mean() >= 0.93, (flips.astype(int), truth.astype(int))
+    assert (flips == truth).mean() >= 0.95, (flips.astype(int), truth.astype(int))
 
 
 def test_no_flips_on_a_person_walking_past_side_on(videos_dir):

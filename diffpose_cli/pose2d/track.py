@@ -121,6 +121,15 @@ def gap_frames(fps: float, max_gap_s: float = MAX_GAP_S) -> int:
     return max(1, int(round(max_gap_s * fps)))
 
 
+def kept_runs(keep: np.ndarray, fps: float, max_gap_s: float = MAX_GAP_S, cuts=()) -> list[np.ndarray]:
+    """The kept frames in runs that part where a gap is too long to fill and at each shot's cut
+    (the frames that begin a new shot): across either, one frame says nothing of the next."""
+    frames = np.flatnonzero(keep)
+    starts = set((np.flatnonzero(np.diff(frames) > gap_frames(fps, max_gap_s) + 1) + 1).tolist())
+    starts |= {int(i) for i in np.searchsorted(frames, np.asarray(cuts, int)) if 0 < i < len(frames)}
+    return np.split(frames, sorted(starts))
+
+
 def fillable_gaps(keep: np.ndarray, fps: float, max_gap_s: float = MAX_GAP_S):
     """The gaps short enough to interpolate: at most gap_frames(fps, max_gap_s) frames."""
     max_frames = gap_frames(fps, max_gap_s)
@@ -176,34 +185,34 @@ ABOVE_KNEES = list(range(1, 13))   # COCO-17 eyes, ears, shoulders, elbows, wris
 # confusion (leg_swaps, after this), which read with the rest made a frame with the legs swapped
 # look half flipped. A frame that fits the previous one badly under either labelling (a detector
 # changing its mind over two frames: the arms one frame, the hips the next) is compared with the
-# frames before that, back to FLIP_LOOK_BACK_S, until one tells: without it the flip read in two
-# steps went unseen, and every frame after it kept the wrong labels. All chosen on the training
+# frames before that, up to FLIP_LOOK_BACK frames back, until one tells: without it the flip read
+# in two steps went unseen, and every frame after it kept the wrong labels. Frames, not seconds:
+# the detector changes its mind over a frame or two of its own at any frame rate, and looking
+# further back (0.2 s is 12 frames at 60 frames/s) found flips where it had re-found the person
+# after a jump of the whole body. All chosen on the training
 # subjects (benchmarks/bench_flips.py: Stacked-Hourglass 2D with flips injected and as read, and
 # BlazePose's readings of their motion rendered, against the true 2D)
 FLIP_RATIO = 0.5
 FLIP_MIN_MOVE = 0.02
-FLIP_LOOK_BACK_S = 0.2
+FLIP_LOOK_BACK = 5
 
 
 def side_flips(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, fps: float,
                max_gap_s: float = MAX_GAP_S, ratio: float = FLIP_RATIO,
-               min_move: float = FLIP_MIN_MOVE, look_back_s: float | None = None) -> np.ndarray:
+               min_move: float = FLIP_MIN_MOVE, look_back: int = FLIP_LOOK_BACK, cuts=()) -> np.ndarray:
     """(F,) bool: the kept frames whose left/right labels to exchange (COCO-17 keypoints (F, 17, 2)).
 
-    Flips are found frame to frame along each run of kept frames (runs part where a gap is too long
-    to fill, `fillable_gaps`); which of a run's two labellings is right is then the detector's
+    Flips are found frame to frame along each run of kept frames (`kept_runs`: runs part at a shot's
+    `cuts` and where a gap is too long to fill); which of a run's two labellings is right is then the detector's
     majority over the run: it is right more often than not, and a flip is the event to undo.
-    `ratio`, `min_move`, `look_back_s`: FLIP_RATIO, FLIP_MIN_MOVE and FLIP_LOOK_BACK_S
+    `ratio`, `min_move`, `look_back`: FLIP_RATIO, FLIP_MIN_MOVE and FLIP_LOOK_BACK
     (benchmarks/bench_flips.py tries others)."""
     flipped = np.zeros(len(keep), bool)     # relative to the first frame of the frame's run
-    back = max(1, int(round((FLIP_LOOK_BACK_S if look_back_s is None else look_back_s) * fps)))
-    frames = np.flatnonzero(keep)
-    runs = np.split(frames, np.flatnonzero(np.diff(frames) > gap_frames(fps, max_gap_s) + 1) + 1)
-    for run in runs:
+    for run in kept_runs(keep, fps, max_gap_s, cuts):
         for i in range(1, len(run)):
             f = run[i]
             # against the frame before, and while neither labelling fits, the ones before that
-            for prev in run[max(0, i - back):i][::-1]:
+            for prev in run[max(0, i - look_back):i][::-1]:
                 before = keypoints[prev][COCO_MIRROR] if flipped[prev] else keypoints[prev]
                 own = _mean_step(keypoints[f], before)
                 other = _mean_step(keypoints[f][COCO_MIRROR], before)
@@ -229,11 +238,11 @@ LEG_SWAP_COST = 0.1
 
 
 def leg_swaps(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, fps: float,
-              max_gap_s: float = MAX_GAP_S, cost: float | None = None) -> np.ndarray:
+              max_gap_s: float = MAX_GAP_S, cost: float | None = None, cuts=()) -> np.ndarray:
     """(F,) bool: the kept frames whose knees and ankles to exchange (Human3.6M-17 keypoints
     (F, 17, 2), whole-body flips already undone).
 
-    Over each run of kept frames, the labelling of every frame (as read, or legs exchanged) is the
+    Over each run of kept frames (`kept_runs`), the labelling of every frame (as read, or legs exchanged) is the
     one under which the legs move most steadily: each frame's knees and ankles are compared with
     where the previous two frames say they should be, moving on at their speed (in body sizes),
     and exchanging a frame costs LEG_SWAP_COST body sizes, so only a clear jump is undone. Legs
@@ -242,9 +251,7 @@ def leg_swaps(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, fps: f
     and keeps the detector's labels. Solved exactly (dynamic programming over pairs of frames)."""
     cost = LEG_SWAP_COST if cost is None else cost
     swapped = np.zeros(len(keep), bool)
-    frames = np.flatnonzero(keep)
-    runs = np.split(frames, np.flatnonzero(np.diff(frames) > gap_frames(fps, max_gap_s) + 1) + 1)
-    for run in runs:
+    for run in kept_runs(keep, fps, max_gap_s, cuts):
         if len(run) >= 3:
             swapped[run] = _steadiest_labels(np.asarray(keypoints, np.float64)[run][:, LEG_JOINTS],
                                              run.astype(np.float64), _size(boxes[run]), cost)
