@@ -137,11 +137,11 @@ def test_real_clip_beats_mediapipes_own_3d(shared):
     rows = _balance().run()["rows"]
     mean = rows["mean"]
     # ratios to MediaPipe's error, measured (validation figures, nothing fitted to the clip):
-    # mean 0.65, Procrustes 0.70; per camera 0.83, 0.36, 0.90, 0.78. Bounds at the measured ratio
+    # mean 0.65, Procrustes 0.69; per camera 0.83, 0.35, 0.90, 0.77. Bounds at the measured ratio
     # plus 10%
     assert mean["ours_mm"] <= 0.72 * mean["mediapipe_mm"], mean
-    assert mean["ours_pa_mm"] <= 0.77 * mean["mediapipe_pa_mm"], mean
-    for name, ratio in {"cam01": 0.92, "cam02": 0.40, "cam03": 0.99, "cam04": 0.86}.items():
+    assert mean["ours_pa_mm"] <= 0.76 * mean["mediapipe_pa_mm"], mean
+    for name, ratio in {"cam01": 0.92, "cam02": 0.39, "cam03": 0.99, "cam04": 0.85}.items():
         assert rows[name]["ours_mm"] <= ratio * rows[name]["mediapipe_mm"], (name, rows[name])
     # the 90% radius holds the promise here (the bound is the promise, not the measured 99.9%) and
     # errs on the wide side: BlazePose's width is fitted on its readings of rendered mannequins,
