@@ -189,9 +189,9 @@ ABOVE_KNEES = list(range(1, 13))   # COCO-17 eyes, ears, shoulders, elbows, wris
 # in two steps went unseen, and every frame after it kept the wrong labels. Frames, not seconds:
 # the detector changes its mind over a frame or two of its own at any frame rate, and looking
 # further back (0.2 s is 12 frames at 60 frames/s) found flips where it had re-found the person
-# after a jump of the whole body. All chosen on the training
-# subjects (benchmarks/bench_flips.py: Stacked-Hourglass 2D with flips injected and as read, and
-# BlazePose's readings of their motion rendered, against the true 2D)
+# after a jump of the whole body. All chosen on the training subjects (benchmarks/bench_flips.py:
+# Stacked-Hourglass 2D with flips injected and as read, and BlazePose's readings of their motion
+# rendered, against the true 2D)
 FLIP_RATIO = 0.5
 FLIP_MIN_MOVE = 0.02
 FLIP_LOOK_BACK = 5
@@ -202,9 +202,10 @@ def side_flips(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, fps: 
                min_move: float = FLIP_MIN_MOVE, look_back: int = FLIP_LOOK_BACK, cuts=()) -> np.ndarray:
     """(F,) bool: the kept frames whose left/right labels to exchange (COCO-17 keypoints (F, 17, 2)).
 
-    Flips are found frame to frame along each run of kept frames (`kept_runs`: runs part at a shot's
-    `cuts` and where a gap is too long to fill); which of a run's two labellings is right is then the detector's
-    majority over the run: it is right more often than not, and a flip is the event to undo.
+    Flips are found frame to frame along each run of kept frames (`kept_runs`: runs part at a
+    shot's `cuts` and where a gap is too long to fill); which of a run's two labellings is right is
+    then the detector's majority over the run: it is right more often than not, and a flip is the
+    event to undo.
     `ratio`, `min_move`, `look_back`: FLIP_RATIO, FLIP_MIN_MOVE and FLIP_LOOK_BACK
     (benchmarks/bench_flips.py tries others)."""
     flipped = np.zeros(len(keep), bool)     # relative to the first frame of the frame's run
@@ -242,13 +243,13 @@ def leg_swaps(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, fps: f
     """(F,) bool: the kept frames whose knees and ankles to exchange (Human3.6M-17 keypoints
     (F, 17, 2), whole-body flips already undone).
 
-    Over each run of kept frames (`kept_runs`), the labelling of every frame (as read, or legs exchanged) is the
-    one under which the legs move most steadily: each frame's knees and ankles are compared with
-    where the previous two frames say they should be, moving on at their speed (in body sizes),
-    and exchanging a frame costs LEG_SWAP_COST body sizes, so only a clear jump is undone. Legs
-    passing each other in a stride are where they were heading, a swapped frame has each leg where
-    the other was heading; a run read the other way round throughout moves as steadily either way
-    and keeps the detector's labels. Solved exactly (dynamic programming over pairs of frames)."""
+    Over each run of kept frames (`kept_runs`), the labelling of every frame (as read, or legs
+    exchanged) is the one under which the legs move most steadily: each frame's knees and ankles
+    are compared with where the previous two frames say they should be, moving on at their speed
+    (in body sizes), and exchanging a frame costs LEG_SWAP_COST body sizes, so only a clear jump is
+    undone. Legs passing each other in a stride are where they were heading, a swapped frame has
+    each leg where the other was heading; a run read the other way round throughout moves as
+    steadily either way and keeps the detector's labels. Solved exactly (dynamic programming over pairs of frames)."""
     cost = LEG_SWAP_COST if cost is None else cost
     swapped = np.zeros(len(keep), bool)
     for run in kept_runs(keep, fps, max_gap_s, cuts):
