@@ -1,9 +1,9 @@
 """The world path under a still and a turning camera: the real pipeline on real footage.
 
 The turned clips are the balance clip's cam01 (and cam02, where BlazePose reads the man back to
-front) warped frame by frame by K R_t K^-1 (studio/moving_camera:
-exactly what that camera turning about its centre would have filmed; the man did not move), so
-the still clip's own run and the rotations are the truth. benchmarks/bench_world.py prints the
+front) warped frame by frame by K R_t K^-1 (studio/moving_camera: exactly what that camera
+turning about its centre would have filmed; the man did not move), so the still clip's own run
+and the rotations are the truth. benchmarks/bench_world.py prints the
 same figures for all four cameras; the bounds here are those figures plus a stated margin."""
 
 import json
