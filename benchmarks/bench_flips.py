@@ -40,7 +40,11 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+from bench_legs import boxes_of  # noqa: E402
+
+from diffpose_cli.pipeline import _limbs_in_coco_order  # noqa: E402
 from diffpose_cli.pose2d.detectors import COCO_DIRECT  # noqa: E402
 from diffpose_cli.pose2d.track import (COCO_LEG_MIRROR, COCO_MIRROR, FLIP_LOOK_BACK, FLIP_MIN_MOVE,  # noqa: E402
                                        FLIP_RATIO, exchange_sides, leg_swaps, side_flips)  # noqa: E402
@@ -58,11 +62,9 @@ LOOK_BACKS = (1, 2, 5)   # frames
 
 
 def in_coco(h36m: np.ndarray) -> np.ndarray:
-    """Human3.6M-17 keypoints (F, 17, 2) -> COCO-17's limb joints (the face NaN)."""
-    out = np.full(h36m.shape, np.nan)
-    for h, c in COCO_DIRECT.items():
-        out[:, c] = h36m[:, h]
-    return out
+    """Human3.6M-17 keypoints (F, 17, 2) -> COCO-17's limb joints (the face NaN), as `lift` reads
+    them for side_flips."""
+    return _limbs_in_coco_order(h36m).astype(np.float64)
 
 
 def sequences(subjects, camera: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -88,13 +90,6 @@ def renders(folders) -> list[tuple[np.ndarray, np.ndarray]]:
                 f, cx, cy = clip["intrinsics"]
             out.append((kp, in_coco(np.stack([f * j[..., 0] / j[..., 2] + cx, f * j[..., 1] / j[..., 2] + cy], -1))))
     return out
-
-
-def boxes_of(kp: np.ndarray) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)     # frames the detector found no one in
-        lo, hi = np.nanmin(kp, axis=1), np.nanmax(kp, axis=1)
-    return np.concatenate([lo, hi], axis=1)
 
 
 def injected(kp: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
