@@ -37,7 +37,8 @@ def main(argv=None) -> dict:
 
     from diffpose_cli.lifter.model import load_lifter
     from diffpose_cli.options import HYPOTHESES, STEPS
-    from diffpose_cli.placement.world import (DEPTH_DEGREE, DEPTH_SMOOTH_S, ROOT_SMOOTH_S, smooth_depth, smooth_runs,
+    from diffpose_cli.placement.world import (DEPTH_DEGREE, DEPTH_SMOOTH_S, MISFIT_FLOOR, ROOT_SMOOTH_S,
+                                              depth_weights, reprojection_misfit, smooth_depth, smooth_runs,
                                               solve_root)
     from diffpose_cli.pose2d.mixtures import mixtures_from_points
     from diffpose_cli.training.evaluate import SH_STD_PX
@@ -50,6 +51,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--camera", type=int, default=0, help="which of the four cameras (index)")
     ap.add_argument("--max-frames", type=int, default=1500, help="frames per take, from its start")
     ap.add_argument("--windows", default="0,0.2,0.5,1.0,1.5,2.0,3.0", help="seconds (0: no averaging)")
+    ap.add_argument("--floors", default="0.25,0.5,1",
+                    help="the frames weighted by how well their 2D fits the placed 3D (world.depth_weights), "
+                         "with each of these floors, beside equal weights")
     ap.add_argument("--pieces", type=float, default=4.0,
                     help="seconds: each take cut into pieces this long, scored as clips of their own "
                          "(a clip's ends are where a plain mean lags behind a person walking)")
@@ -69,7 +73,9 @@ def main(argv=None) -> dict:
               if t.camera == CAMERAS[args.camera] and t.action.split(" ")[0] in actions]
     lifter = load_lifter()
     fits = {"mean": 0, "line": 1, "quadratic": 2}
-    scores = {(w, fit): {"error": [], "spread": [], "rte": [], "jitter": []} for w in windows for fit in fits}
+    floors = [None] + [float(v) for v in args.floors.split(",") if v]
+    scores = {(w, fit, floor): {"error": [], "spread": [], "rte": [], "jitter": []}
+              for w in windows for fit in fits for floor in floors}
     start = time.time()
     for n, t in enumerate(tracks):
         points = t.keypoints[:args.max_frames]
@@ -80,11 +86,14 @@ def main(argv=None) -> dict:
         f, cx, cy = t.intrinsics
         conf = np.broadcast_to(present.astype(np.float32), points.shape[:2])
         raw = solve_root(out.joints, points, conf, f, cx, cy)
+        misfit = reprojection_misfit(out.joints, raw, points, conf, f, cx, cy)
         step = max(2, int(round(args.pieces * FPS)))
         for lo in range(0, len(raw) - step // 2, step):     # a short last piece is left out
             piece = slice(lo, lo + step)
-            for (w, fit), s in scores.items():
-                root = smooth_depth(raw[piece], max(1, int(round(w * FPS))) | 1, degree=fits[fit])
+            weights = {floor: None if floor is None else depth_weights(misfit[piece], floor) for floor in floors}
+            for (w, fit, floor), s in scores.items():
+                root = smooth_depth(raw[piece], max(1, int(round(w * FPS))) | 1, degree=fits[fit],
+                                    weights=weights[floor])
                 root = smooth_runs(root, np.isfinite(root).all(-1), max(1, int(round(ROOT_SMOOTH_S * FPS))) | 1)
                 placed = (out.joints[piece] + root[:, None]).astype(np.float64)
                 depth_error = root[:, 2] - truth[piece, 0, 2]
@@ -97,14 +106,18 @@ def main(argv=None) -> dict:
     print(f"Human3.6M {', '.join(subjects)}, {', '.join(sorted(actions))}, camera {args.camera}, "
           f"{len(tracks)} takes, up to {args.max_frames} frames each, in {args.pieces:g} s pieces, "
           "Stacked-Hourglass 2D")
-    print("| depth smoothed over | as | pelvis error (mm) | depth error std (mm) | RTE | pelvis jitter (m/s^3) |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("frames weighted: equally, or by their 2D's misfit to the placed 3D floored at the given x median")
+    print("| depth smoothed over | as | frames weighted | pelvis error (mm) | depth error std (mm) | RTE "
+          "| pelvis jitter (m/s^3) |")
+    print("|---|---|---|---:|---:|---:|---:|")
     table = {}
-    for (w, fit), v in scores.items():
+    for (w, fit, floor), v in scores.items():
         s = {k: float(np.nanmean(x)) for k, x in v.items()}
-        table[f"{w} {fit}"] = s
-        mark = " (the product's)" if abs(w - DEPTH_SMOOTH_S) < 1e-9 and fits[fit] == DEPTH_DEGREE else ""
-        print(f"| {w:.1f} s{mark} | {fit} | {s['error']:.0f} | {s['spread']:.0f} | {s['rte']:.2f}% "
+        how = "equally" if floor is None else f"misfit, {floor:g}"
+        table[f"{w} {fit} {how}"] = s
+        mark = (" (the product's)" if abs(w - DEPTH_SMOOTH_S) < 1e-9 and fits[fit] == DEPTH_DEGREE
+                and floor is not None and abs(floor - MISFIT_FLOOR) < 1e-9 else "")
+        print(f"| {w:.1f} s{mark} | {fit} | {how} | {s['error']:.0f} | {s['spread']:.0f} | {s['rte']:.2f}% "
               f"| {s['jitter']:.0f} |")
     return table
 

@@ -156,3 +156,39 @@ def test_depth_smoothing_stays_inside_each_run():
     out = smooth_depth(root, 61, breaks=[30])
     assert np.isnan(out[10:13]).all()
     assert np.allclose(out[:10, 2], 5.0) and np.allclose(out[13:30, 2], 5.0) and np.allclose(out[30:, 2], 10.0)
+
+
+def test_frames_whose_2d_the_pose_cannot_explain_have_less_say_in_the_depth():
+    """A person standing 4 m away, seen exactly but for a second in which the detector pulls both
+    wrists in by a fifth of the body's height (a limb misread, as BlazePose does at a frame's
+    edge): the depth solved in those frames is too far. Weighted by how badly their 2D fits the
+    pose (world.reprojection_misfit, depth_weights) they move the smoothed depth far less than
+    when every frame counts the same."""
+    from diffpose_cli.placement.world import (DEPTH_SMOOTH_S, depth_weights, reprojection_misfit, smooth_depth,
+                                              solve_root)
+    from diffpose_cli.skeleton import L_WRIST, R_WRIST
+    rng = np.random.default_rng(0)
+    F, f, cx, cy = 150, 1000.0, 540.0, 960.0
+    pose = rng.uniform(-0.25, 0.25, (17, 3)) * [1.0, 3.5, 1.0]
+    pose -= pose[0]
+    rel = np.broadcast_to(pose, (F, 17, 3)).astype(np.float32).copy()
+    rel += rng.normal(0, 0.01, rel.shape).astype(np.float32)        # the lifter's own wobble
+    rel[:, 0] = 0
+    placed = rel + np.array([0.3, 0.1, 4.0], np.float32)
+    kp = np.stack([f * placed[..., 0] / placed[..., 2] + cx, f * placed[..., 1] / placed[..., 2] + cy], -1)
+    height = np.ptp(kp[0, :, 1])
+    misread = slice(60, 90)
+    for wrist in (L_WRIST, R_WRIST):
+        towards = kp[misread, 0] - kp[misread, wrist]
+        kp[misread, wrist] += 0.2 * height * towards / np.linalg.norm(towards, axis=-1, keepdims=True)
+    scores = np.ones((F, 17), np.float32)
+    root = solve_root(rel, kp, scores, f, cx, cy)
+    clean = np.abs(root[:, 2] - 4.0)
+    assert clean[misread].mean() > 3 * np.delete(clean, np.r_[misread]).mean()   # the misread frames' depth is off
+    misfit = reprojection_misfit(rel, root, kp, scores, f, cx, cy)
+    assert misfit[misread].min() > 3 * np.median(misfit)
+    width = int(round(DEPTH_SMOOTH_S * FPS)) | 1
+    equal = np.abs(smooth_depth(root, width)[:, 2] - 4.0)
+    weighted = np.abs(smooth_depth(root, width, weights=depth_weights(misfit))[:, 2] - 4.0)
+    print(f"depth error: equal weights {1000 * equal.mean():.0f} mm, weighted {1000 * weighted.mean():.0f} mm")
+    assert weighted.mean() < 0.3 * equal.mean()

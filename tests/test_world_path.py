@@ -86,32 +86,48 @@ def test_the_static_reading_of_a_pan_drifts_so_the_test_above_can_fail(balance):
     assert rel["pelvis_drift_mm"] > 150
 
 
-def test_a_shaking_hand_does_not_turn_round_the_man_blazepose_reads_back_to_front(videos_dir, tmp_path):
-    """cam02, where BlazePose takes the man's back for his front in a third of the frames, shaken
-    ~2 degrees RMS: it flips in other frames than on the still clip, and over two frames. The left
-    and right put back (track.side_flips) keep the world motion within the issue's 40 mm of the
-    still run's: W-MPJPE 36 mm, pelvis drift 17 (bench_world; 249 mm when a flip read over two
-    frames turned the whole figure round). Bounds: the figures plus 25%."""
+@pytest.fixture(scope="module")
+def cam02(videos_dir):
+    """cam02 still, with the calibrated camera, and what turns it."""
     import torch
 
     from diffpose_cli.pipeline import estimate, load_models
-    from diffpose_cli.training.world_accuracy import w_mpjpe
     torch.set_num_threads(1)
     folder = videos_dir / "pose2sim_balance"
     options = RunOptions(calibration=str(folder / "Calib.qca.txt"), camera_name="cam02")
-    K = options.camera(1080, 1920).pinhole_matrix
     models = load_models(detector="blazepose")
     still = estimate(folder / "cam02.mp4", models=models, options=options)
-    rotations = handheld(still.frame_count, float(still.video["fps"]), 2.0, seed=1)
-    turn_video(folder / "cam02.mp4", tmp_path / "handheld.mp4", K, rotations)
-    shaken = estimate(tmp_path / "handheld.mp4", models=models, options=options)
+    return {"still": still, "video": folder / "cam02.mp4", "options": options, "models": models,
+            "K": options.camera(1080, 1920).pinhole_matrix}
+
+
+# measured (bench_world): W-MPJPE 36 / 60 mm, pelvis drift 14 / 41; bounds: the figures plus 25%
+# (handheld) and 15% (pan, where equal weights in the depth's average gave 71 and 59)
+CAM02_BOUNDS = {"handheld": (45, 18), "pan": (69, 47)}
+
+
+@pytest.mark.parametrize("kind", ["handheld", "pan"])
+def test_a_turning_camera_does_not_turn_round_the_man_blazepose_reads_back_to_front(cam02, tmp_path, kind):
+    """cam02, where BlazePose takes the man's back for his front in a third of the frames, shaken
+    ~2 degrees RMS or panned 12 degrees: it flips in other frames than on the still clip, and over
+    two frames. The left and right put back (track.side_flips) keep the world motion near the
+    still run's (249 mm shaken when a flip read over two frames turned the whole figure round);
+    the frames whose 2D the pose cannot explain have less say in the depth (world.depth_weights),
+    which keeps the pelvis on the pan."""
+    from diffpose_cli.pipeline import estimate
+    from diffpose_cli.training.world_accuracy import w_mpjpe
+    still, K = cam02["still"], cam02["K"]
+    rotations = (handheld(still.frame_count, float(still.video["fps"]), 2.0, seed=1) if kind == "handheld"
+                 else pan(still.frame_count, 12.0))
+    turn_video(cam02["video"], tmp_path / f"{kind}.mp4", K, rotations)
+    turned = estimate(tmp_path / f"{kind}.mp4", models=cam02["models"], options=cam02["options"])
     whole = _whole_body(still, K, rotations)
-    pred = np.where(whole[:, None, None], shaken.joints_world, np.nan)
+    pred = np.where(whole[:, None, None], turned.joints_world, np.nan)
     rel = start_relative(pred, still.joints_world)
     error = w_mpjpe(pred, still.joints_world)
-    print(f"cam02 shaken: W-MPJPE {error:.0f} mm, pelvis drift {rel['pelvis_drift_mm']:.0f} mm")
-    assert error <= 45
-    assert rel["pelvis_drift_mm"] <= 22
+    print(f"cam02 {kind}: W-MPJPE {error:.0f} mm, pelvis drift {rel['pelvis_drift_mm']:.0f} mm")
+    assert error <= CAM02_BOUNDS[kind][0]
+    assert rel["pelvis_drift_mm"] <= CAM02_BOUNDS[kind][1]
 
 
 def test_the_json_says_how_the_camera_moved_and_carries_its_pose(balance, tmp_path):

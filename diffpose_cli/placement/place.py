@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .world import (DEPTH_SMOOTH_S, ROOT_SMOOTH_S, apply_transform, camera_poses, constant_bones, floor_height,
-                    smooth_depth, smooth_runs, solve_root, world_from_camera)
+from .world import (DEPTH_SMOOTH_S, ROOT_SMOOTH_S, apply_transform, camera_poses, constant_bones, depth_weights,
+                    floor_height, reprojection_misfit, smooth_depth, smooth_runs, solve_root, world_from_camera)
 
 JOIN_FRAMES = 10           # frames on each side of a cut whose pelvis and hips join the shots
 
@@ -103,8 +103,11 @@ def _in_first_camera(turn, centre, joints, std, kp_pinhole, scores, present, cam
     lifted_rel, std = smooth_motion(turned(turn, joints), std, fps, np.isfinite(joints).all((-1, -2)), smooth)
     joints_rel = constant_bones(lifted_rel, present)
     del lifted_rel
-    root = solve_root(turned(turn, joints_rel, back=True), kp_pinhole, scores, cam.focal, cam.cx, cam.cy)
-    root = turned(turn, smooth_depth(root, max(1, int(round(DEPTH_SMOOTH_S * fps))) | 1, breaks))
+    in_view = turned(turn, joints_rel, back=True)
+    root = solve_root(in_view, kp_pinhole, scores, cam.focal, cam.cx, cam.cy)
+    weights = depth_weights(reprojection_misfit(in_view, root, kp_pinhole, scores, cam.focal, cam.cx, cam.cy))
+    del in_view
+    root = turned(turn, smooth_depth(root, max(1, int(round(DEPTH_SMOOTH_S * fps))) | 1, breaks, weights=weights))
     if centre is not None:
         root += centre.astype(root.dtype)
     root = smooth_runs(root, np.isfinite(root).all(-1), max(1, int(round(ROOT_SMOOTH_S * fps))) | 1, breaks)

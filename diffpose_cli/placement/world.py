@@ -16,6 +16,10 @@ DEPTH_DEGREE = 2           # strides of a walk, over which the body's apparent s
                            # slowing down. On the training subjects' walks (benchmarks/root_depth.py)
                            # a line over 1 s and a quadratic over 2 or 3 s came within 2 mm of each
                            # other; the validation clip chose among those finished trials
+MISFIT_FLOOR = 0.5         # smooth_depth's frame weights: a frame whose 2D fits the placed 3D better
+                           # than this x the clip's median fit counts as that median's frame, so a
+                           # few very clean frames do not carry the average (depth_weights; chosen
+                           # on the training subjects by benchmarks/root_depth.py)
 MAX_TILT_DEG = 35.0        # an "up" estimate further than this from the camera's -y is not trusted
 FOOTPRINT_SPREAD = 0.5     # m: the lower ankle's positions spread at least this far (std) along a
                            # direction before that direction is taken to lie in the floor
@@ -79,7 +83,45 @@ def _solve_root(joints_rel, kp, scores, focal, cx, cy) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def smooth_depth(root: np.ndarray, width: int, breaks=(), degree: int | None = None) -> np.ndarray:
+def reprojection_misfit(joints_rel: np.ndarray, root: np.ndarray, kp: np.ndarray, scores: np.ndarray,
+                        focal: float, cx: float, cy: float) -> np.ndarray:
+    """(F,) how far the 2D lies from the projection of the joints placed at `root`: the scores'
+    weighted RMS distance over the 2D body's own RMS size (a fraction; NaN where nothing is
+    solved). A frame the 3D pose cannot explain (a joint misread, a limb half-turned) is one whose
+    size, and so whose depth, is least to be trusted. CHUNK frames at a time, as solve_root."""
+    return np.concatenate([_misfit(joints_rel[lo:lo + CHUNK], root[lo:lo + CHUNK], kp[lo:lo + CHUNK],
+                                   scores[lo:lo + CHUNK], focal, cx, cy)
+                           for lo in range(0, len(root), CHUNK)] or [np.zeros(0)])
+
+
+def _misfit(joints_rel, root, kp, scores, focal, cx, cy) -> np.ndarray:
+    placed = joints_rel.astype(np.float64) + root[:, None, :].astype(np.float64)
+    z = np.where(placed[..., 2] > 1e-6, placed[..., 2], np.nan)
+    proj = np.stack([focal * placed[..., 0] / z + cx, focal * placed[..., 1] / z + cy], -1)
+    w = np.where(np.isfinite(proj).all(-1) & np.isfinite(kp).all(-1), np.maximum(scores, 0.0), 0.0)
+    total = w.sum(1)
+    kp0 = np.nan_to_num(kp.astype(np.float64))
+    centre = (w[..., None] * kp0).sum(1) / np.maximum(total, 1e-9)[:, None]
+    size = np.sqrt((w * ((kp0 - centre[:, None]) ** 2).sum(-1)).sum(1) / np.maximum(total, 1e-9))
+    miss = (w * np.nan_to_num((proj - kp0) ** 2).sum(-1)).sum(1) / np.maximum(total, 1e-9)
+    out = np.sqrt(miss) / np.maximum(size, 1e-9)
+    return np.where((total > 0) & (size > 0) & np.isfinite(root).all(-1), out, np.nan)
+
+
+def depth_weights(misfit: np.ndarray, floor: float | None = None) -> np.ndarray:
+    """(F,) each frame's weight in the depth's average: inverse-variance, the depth's error taken
+    to grow with the 2D's misfit (reprojection_misfit), floored at `floor` (MISFIT_FLOOR) x the
+    median."""
+    ok = np.isfinite(misfit)
+    if not ok.any():
+        return np.ones_like(misfit)
+    floor = (MISFIT_FLOOR if floor is None else floor) * max(float(np.median(misfit[ok])), 1e-9)
+    weights = (floor / np.maximum(np.nan_to_num(misfit), floor)) ** 2
+    return np.where(ok, weights, weights[ok].min())   # a frame without a fit: as the worst fitted
+
+
+def smooth_depth(root: np.ndarray, width: int, breaks=(), degree: int | None = None,
+                 weights: np.ndarray | None = None) -> np.ndarray:
     """(F, 3) pelvis positions in each frame's own camera with their depth (z) smoothed over
     `width` frames, each kept on its own line of sight.
 
@@ -91,7 +133,7 @@ def smooth_depth(root: np.ndarray, width: int, breaks=(), degree: int | None = N
     average is a polynomial of `degree` (DEPTH_DEGREE) fitted over the window (degree 0: the plain
     mean), which follows a steady approach (degree 1) or one speeding up (degree 2) as it is, also
     at a run's ends, where a plain mean lags half a window behind (a person walking into or out of
-    the view)."""
+    the view). `weights` (F,): each frame's say in the fit (depth_weights), equal without."""
     degree = DEPTH_DEGREE if degree is None else degree
     z = root[:, 2].astype(np.float64)
     ok = np.isfinite(z) & (z > 0)
@@ -99,23 +141,24 @@ def smooth_depth(root: np.ndarray, width: int, breaks=(), degree: int | None = N
         return root
     smoothed = z.copy()
     for run in _runs(ok, breaks):
-        smoothed[run] = _curve_through(z[run], width // 2, degree)
+        smoothed[run] = _curve_through(z[run], width // 2, degree, None if weights is None else weights[run])
     out = root.astype(np.float64) * (smoothed / np.where(ok, z, 1.0))[:, None]
     return np.where(ok[:, None], out, root).astype(root.dtype)
 
 
-def _curve_through(x: np.ndarray, h: int, degree: int) -> np.ndarray:
-    """(n,) each value replaced by the least-squares polynomial of `degree` through x[i-h .. i+h]
-    (cut to the run; a lower degree where the window holds too few frames), evaluated at i."""
+def _curve_through(x: np.ndarray, h: int, degree: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """(n,) each value replaced by the (`weights`-weighted) least-squares polynomial of `degree`
+    through x[i-h .. i+h] (cut to the run; a lower degree where the window holds too few frames),
+    evaluated at i."""
     n = len(x)
     u = np.arange(-h, h + 1) / max(h, 1)                      # scaled: the sums stay well conditioned
-    inside = np.ones(n)
-    # sums over each window of u^p (for the normal equations) and of u^p x (the kernel reversed:
-    # convolution runs it backwards), frames outside the run counting nothing
+    inside = np.ones(n) if weights is None else np.asarray(weights, np.float64)
+    # sums over each window of w u^p (for the normal equations) and of w u^p x (the kernel
+    # reversed: convolution runs it backwards), frames outside the run counting nothing
     def window(a, p):
         return np.convolve(a, (u ** p)[::-1])[h:h + n]
     about = [window(inside, p) for p in range(2 * degree + 1)]
-    about_x = [window(x, p) for p in range(degree + 1)]
+    about_x = [window(inside * x, p) for p in range(degree + 1)]
     out = x.astype(np.float64).copy()
     fits = np.minimum(np.minimum(np.arange(n), h) + np.minimum(n - 1 - np.arange(n), h), degree)
     for d in range(degree + 1):
