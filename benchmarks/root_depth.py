@@ -5,6 +5,7 @@ chosen, with each averaging window side by side.
     python benchmarks/root_depth.py                       # S1 S5 S6 S7 S8, the walking actions
     python benchmarks/root_depth.py --windows 0,0.5 --max-frames 500
     python benchmarks/root_depth.py --validation 0:0,1.0:1,2.0:2,3.0:2   # the validation clip
+    python benchmarks/root_depth.py --validation 2.0:2:inf,2.0:2:0.5     # frames equal / weighted
 
 Each track's Stacked-Hourglass 2D is lifted by the shipped lifter (the product's hypotheses and
 steps, one camera per take), the pelvis solved from that 2D with the camera's true focal length,
@@ -59,7 +60,8 @@ def main(argv=None) -> dict:
                          "(a clip's ends are where a plain mean lags behind a person walking)")
     ap.add_argument("--validation", default="",
                     help="instead: the validation clip's pelvis against its reference for these "
-                         "window:degree pairs (e.g. 0:0,1.0:1,2.0:2), to choose among finished trials")
+                         "window:degree[:floor] variants (e.g. 0:0,1.0:1,2.0:2; floor inf: frames weighted "
+                         "equally), to choose among finished trials")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     if args.validation:
@@ -115,8 +117,12 @@ def main(argv=None) -> dict:
         s = {k: float(np.nanmean(x)) for k, x in v.items()}
         how = "equally" if floor is None else f"misfit, {floor:g}"
         table[f"{w} {fit} {how}"] = s
-        mark = (" (the product's)" if abs(w - DEPTH_SMOOTH_S) < 1e-9 and fits[fit] == DEPTH_DEGREE
-                and floor is not None and abs(floor - MISFIT_FLOOR) < 1e-9 else "")
+        mark = ""
+        if abs(w - DEPTH_SMOOTH_S) < 1e-9 and fits[fit] == DEPTH_DEGREE:
+            if floor is None:
+                mark = " (the product's, frames equal)"
+            elif abs(floor - MISFIT_FLOOR) < 1e-9:
+                mark = " (the product's)"
         print(f"| {w:.1f} s{mark} | {fit} | {how} | {s['error']:.0f} | {s['spread']:.0f} | {s['rte']:.2f}% "
               f"| {s['jitter']:.0f} |")
     return table
@@ -140,6 +146,7 @@ def validation(variants) -> dict:
     models = pipeline.load_models(detector="blazepose")
     errors = {v: [] for v in variants}
     kept = {}
+    window, degree, floor = place_module.DEPTH_SMOOTH_S, world.DEPTH_DEGREE, world.MISFIT_FLOOR
     placing = pipeline.place
 
     def keep_inputs(*a):          # the lift done once; the placement redone per variant below
@@ -155,6 +162,7 @@ def validation(variants) -> dict:
             a = kept["inputs"]
             for v in variants:
                 place_module.DEPTH_SMOOTH_S, world.DEPTH_DEGREE = v[0], int(v[1])
+                world.MISFIT_FLOOR = v[2] if len(v) > 2 else floor
                 placed = placing(*a)
                 joints, _ = lock_path(placed.joints_world, a[4] & placed.lifted, a[6])
                 root = placed.to_camera(joints)[:, 0]
@@ -162,12 +170,17 @@ def validation(variants) -> dict:
                 errors[v].append(1000 * float(np.nanmedian(np.linalg.norm(root[:F] - pelvis[:F], axis=-1))))
     finally:
         pipeline.place = placing
+        place_module.DEPTH_SMOOTH_S, world.DEPTH_DEGREE, world.MISFIT_FLOOR = window, degree, floor
     print("validation clip pose2sim_balance, calibrated: pelvis error against the reference (mm, median over frames)")
-    print("| depth smoothed over | degree | " + " | ".join(CAMERAS) + " | mean |")
-    print("|---|---:|" + "---:|" * (len(CAMERAS) + 1))
-    for (w, d), e in errors.items():
-        print(f"| {w:.1f} s | {int(d)} | " + " | ".join(f"{x:.0f}" for x in e) + f" | {np.mean(e):.0f} |")
-    return {f"{w} {int(d)}": e for (w, d), e in errors.items()}
+    print("| depth smoothed over | degree | frames weighted | " + " | ".join(CAMERAS) + " | mean |")
+    print("|---|---:|---|" + "---:|" * (len(CAMERAS) + 1))
+    out = {}
+    for v, e in errors.items():
+        f = v[2] if len(v) > 2 else floor
+        how = "equally" if np.isinf(f) else f"misfit, {f:g}"
+        print(f"| {v[0]:.1f} s | {int(v[1])} | {how} | " + " | ".join(f"{x:.0f}" for x in e) + f" | {np.mean(e):.0f} |")
+        out[f"{v[0]} {int(v[1])} {how}"] = e
+    return out
 
 
 if __name__ == "__main__":

@@ -141,9 +141,14 @@ def _flips(_data, stdout):
 
 def _root_depth(_data, stdout):
     return [("pelvis depth smoothing on the training subjects' walks, the product's: pelvis error, RTE",
-             _line(stdout, r"^\| ([\d.]+ s) \(the product's\) \| (\w+) \| (\d+) \| \d+ \| ([\d.]+)%",
-                   "{} {}: {} mm, {}%")),
-            ("... no smoothing", _line(stdout, r"^\| 0\.0 s \| mean \| (\d+) \| \d+ \| ([\d.]+)%", "{} mm, {}%"))]
+             _line(stdout, r"^\| ([\d.]+ s) \(the product's\) \| (\w+) \| ([\w ,.]+) \| (\d+) \| \d+ \| ([\d.]+)%",
+                   "{} {}, frames weighted by {}: {} mm, {}%")),
+            ("... the same, frames weighted equally",
+             _line(stdout, r"^\| [\d.]+ s \(the product's, frames equal\) \| \w+ \| equally \| (\d+) \| \d+ "
+                           r"\| ([\d.]+)%",
+                   "{} mm, {}%")),
+            ("... no smoothing", _line(stdout, r"^\| 0\.0 s \| mean \| equally \| (\d+) \| \d+ \| ([\d.]+)%",
+                                       "{} mm, {}%"))]
 
 
 SET = [

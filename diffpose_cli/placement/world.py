@@ -111,11 +111,12 @@ def _misfit(joints_rel, root, kp, scores, focal, cx, cy) -> np.ndarray:
 def depth_weights(misfit: np.ndarray, floor: float | None = None) -> np.ndarray:
     """(F,) each frame's weight in the depth's average: inverse-variance, the depth's error taken
     to grow with the 2D's misfit (reprojection_misfit), floored at `floor` (MISFIT_FLOOR) x the
-    median."""
+    median (an infinite floor: every frame the same)."""
+    floor = MISFIT_FLOOR if floor is None else floor
     ok = np.isfinite(misfit)
-    if not ok.any():
+    if not ok.any() or np.isinf(floor):
         return np.ones_like(misfit)
-    floor = (MISFIT_FLOOR if floor is None else floor) * max(float(np.median(misfit[ok])), 1e-9)
+    floor *= max(float(np.median(misfit[ok])), 1e-9)
     weights = (floor / np.maximum(np.nan_to_num(misfit), floor)) ** 2
     return np.where(ok, weights, weights[ok].min())   # a frame without a fit: as the worst fitted
 
