@@ -238,13 +238,16 @@ def test_locking_walk_side(walk_side, tmp_path):
     print_figures("walk_side.mp4", f, locked.placement)
     check_the_lock_is_sound(free, locked, f)
     # the target is 2 mm; bounds 15% over the measured figures (under 10 points for shares)
-    assert f["sliding_mm"] <= 0.49                # measured 0.421 mm (unlocked 30.2 mm)
-    assert f["held_share"] >= 0.65                # measured 72.1%
+    assert f["sliding_mm"] <= 0.49                # measured 0.400 mm (unlocked 30.4 mm)
+    assert f["held_share"] >= 0.65                # measured 73.1%
     assert locked.placement["contacts_split"] >= 9                         # measured 11
     # the body moves up to MAX_DROP down and MAX_RISE up
     low, high = TALLER_CM["walk_side"]
     assert f["taller_cm"].min() >= low and f["taller_cm"].max() <= high
-    assert f["path_m"] <= 0.074 and f["joint_m"] <= 0.33                    # measured 0.064 m, 0.287 m
+    # measured 0.064 m, 0.405 m (0.287 m before the depth's frames were weighted by their fit, the path
+    # within 1 cm of today's: the largest joint departure is a held foot's at its release, which a
+    # frame's difference in when reach lets go moves by a step's slide)
+    assert f["path_m"] <= 0.074 and f["joint_m"] <= 0.47
     check_the_bvh_plays_the_locked_joints(free, locked, tmp_path, TALLER_CM["walk_side"])
 
 

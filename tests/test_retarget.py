@@ -31,10 +31,15 @@ SAMPLE = REPO / "samples" / "studio_walk.json"
 
 # measured by bench_retarget.py on the studio sample and walk_side.mp4 (every derived rig), bounded
 # a little above; the issue's targets are 5 deg (median 2 deg), 2 mm per frame, 1 cm and 5 cm
-WORST_LIMB_DEG = 2.5           # measured 1.03-1.86 (studio), 2.14-2.20 (walk_side): the legs' IK
+WORST_LIMB_DEG = 2.5           # measured 1.06-1.92 (studio), 1.58-1.62 (walk_side): the legs' IK
+# the sample video estimated afresh (video and batch with --character): measured 3.23 / 3.31 deg
+# (the right thigh), 1.11 / 1.25 before the depth's frames were weighted by their fit
+# (world.depth_weights): the lock then split one contact fewer, and the held foot pulls the
+# character's leg further from the estimate's; the issue's target is 5 deg
+WORST_LIMB_DEG_AFRESH = 3.8
 MEDIAN_LIMB_DEG = 0.001        # measured 0.00001: a limb follows the estimate exactly unless its foot is held
 SLIDING_MM = 0.05              # measured 0.00-0.01 mm per frame, mean over planted frames
-LARGEST_SLIDE_MM = 0.15        # measured 0.02-0.13 mm
+LARGEST_SLIDE_MM = 0.15        # measured 0.00-0.07 mm (0.02-0.13 before)
 BELOW_FLOOR_MM = 0.5           # measured 0.0 (no joint of the body under the floor)
 HEIGHT_M = 0.023               # standing height against the rest height: measured 0.004-0.020 m
 EXPECTED_CONVENTION = {"unreal": "Unreal", "mixamo": "Mixamo", "cmu": "Mixamo / CMU", "biped": "Biped",
@@ -183,7 +188,7 @@ def test_video_with_a_character(rigs, tmp_path):
     result = read_json(pose)
     f = check_written(result, out, map_bones, "studio_walk")
     print(f"video --character: limbs worst {f['worst_limb_deg']:.3f} deg, sliding {f['sliding_mm']:.3f} mm/frame")
-    assert f["worst_limb_deg"] < WORST_LIMB_DEG and f["sliding_mm"] < SLIDING_MM
+    assert f["worst_limb_deg"] < WORST_LIMB_DEG_AFRESH and f["sliding_mm"] < SLIDING_MM
     assert _counts(out)["animations"] == ["studio_walk"]
 
 
@@ -424,4 +429,4 @@ def test_batch_with_a_character(rigs, tmp_path):
                   "--workers", "1", "--quiet")
     assert run.code == 0, run.explain()
     f = check_written(read_json(out / "clip.json"), out / "clip.glb", map_bones, "clip")
-    assert f["worst_limb_deg"] < WORST_LIMB_DEG and f["sliding_mm"] < SLIDING_MM
+    assert f["worst_limb_deg"] < WORST_LIMB_DEG_AFRESH and f["sliding_mm"] < SLIDING_MM
