@@ -151,6 +151,13 @@ def _root_depth(_data, stdout):
                                        "{} mm, {}%"))]
 
 
+def _turned_2d(_data, stdout):
+    return [("2D body size, turned / still, by third of the clip: cam02 pan",
+             _line(stdout, r"^\| cam02 \| pan \| [^|]+\| [^|]+\| ([^|]+?) \|", "{}")),
+            ("... cam01 pan, for comparison",
+             _line(stdout, r"^\| cam01 \| pan \| [^|]+\| [^|]+\| ([^|]+?) \|", "{}"))]
+
+
 SET = [
     Benchmark("real_views", ["python", "benchmarks/real_views.py"],
               "README, Accuracy; docs/accuracy.md", _real_views, "--json"),
@@ -160,6 +167,7 @@ SET = [
               "README, Where the person goes; docs/world_path.md", _world, "--json"),
     Benchmark("root_depth", ["python", "benchmarks/root_depth.py"], "docs/world_path.md; placement/world.py",
               _root_depth),
+    Benchmark("turned_2d", ["python", "benchmarks/turned_2d.py"], "docs/world_path.md", _turned_2d),
     Benchmark("bench_flips", ["python", "benchmarks/bench_flips.py"], "docs/accuracy.md; pose2d/track.py", _flips),
     Benchmark("bench_lifter", ["python", "benchmarks/bench_lifter.py"], "README, Speed; docs/speed.md", _lifter),
     Benchmark("bench_video", ["python", "benchmarks/bench_video.py", "--loops", "10"],
