@@ -39,33 +39,19 @@ COCO_NAMES = ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_sh
               "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
               "right_knee", "left_ankle", "right_ankle"]
 LIMBS = list(range(5, 17))          # COCO shoulders to ankles
-COCO_MIRROR = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
 
 
 def read_2d(path: Path) -> tuple[np.ndarray, float]:
     """(F, 17, 2) COCO keypoints of every frame (NaN where BlazePose found nobody), and the frame
-    rate."""
+    rate: the product's 2D pass, one person, the background not followed."""
+    from diffpose_cli.pose2d.detect import detect_2d
     from diffpose_cli.pose2d.detectors import BlazePoseDetector
-    from diffpose_cli.pose2d.video import VideoReader
     detector = BlazePoseDetector()
-    out = []
     try:
-        with VideoReader(path) as reader:
-            fps = reader.nominal_fps or 30.0
-            for frame in reader:
-                pose = detector(frame.image)
-                out.append(np.full((17, 2), np.nan) if pose is None else pose.keypoints.astype(np.float64))
+        t2d = detect_2d(path, detector, follow_background=False)
     finally:
         detector.close()
-    return np.array(out), float(fps)
-
-
-def carried_back(keypoints: np.ndarray, K: np.ndarray, rotations: np.ndarray) -> np.ndarray:
-    """Turned frames' pixels -> the still frames' pixels: the warp K R_t K^-1 undone."""
-    back = K @ np.transpose(rotations, (0, 2, 1)) @ np.linalg.inv(K)           # (F, 3, 3)
-    points = np.concatenate([keypoints, np.ones(keypoints.shape[:2] + (1,))], -1)
-    moved = np.einsum("fij,fkj->fki", back, points)
-    return moved[..., :2] / moved[..., 2:]
+    return t2d.keypoints.astype(np.float64), t2d.fps
 
 
 def body_size(keypoints: np.ndarray) -> np.ndarray:
@@ -74,6 +60,7 @@ def body_size(keypoints: np.ndarray) -> np.ndarray:
 
 
 def compare(still: np.ndarray, turned: np.ndarray) -> dict:
+    from diffpose_cli.pose2d.track import COCO_MIRROR
     F = min(len(still), len(turned))
     still, turned = still[:F], turned[:F]
     apart = np.linalg.norm(turned[:, LIMBS] - still[:, LIMBS], axis=-1).mean(1)
@@ -90,6 +77,7 @@ def compare(still: np.ndarray, turned: np.ndarray) -> dict:
 
 def main(argv=None) -> dict:
     from diffpose_cli.studio.moving_camera import turn_video
+    from diffpose_cli.training.world_accuracy import carried
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cameras", default=",".join(CAMERAS))
     args = ap.parse_args(argv)
@@ -108,7 +96,7 @@ def main(argv=None) -> dict:
             for kind, rotations in turns(len(still), fps).items():
                 path = Path(work) / f"{name}_{kind}.mp4"
                 turn_video(video, path, K, rotations)
-                turned = carried_back(read_2d(path)[0], K, rotations[:len(still)])
+                turned = carried(read_2d(path)[0], K, np.transpose(rotations[:len(still)], (0, 2, 1)))
                 s = compare(still, turned)
                 table[f"{name} {kind}"] = s
                 print(f"| {name} | {kind} | {s['frames']} of {s['of']} | {s['size_median_abs_percent']:.1f}% | "

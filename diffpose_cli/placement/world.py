@@ -153,13 +153,13 @@ def _curve_through(x: np.ndarray, h: int, degree: int, weights: np.ndarray | Non
     evaluated at i."""
     n = len(x)
     u = np.arange(-h, h + 1) / max(h, 1)                      # scaled: the sums stay well conditioned
-    inside = np.ones(n) if weights is None else np.asarray(weights, np.float64)
+    weight = np.ones(n) if weights is None else np.asarray(weights, np.float64)
     # sums over each window of w u^p (for the normal equations) and of w u^p x (the kernel
     # reversed: convolution runs it backwards), frames outside the run counting nothing
     def window(a, p):
         return np.convolve(a, (u ** p)[::-1])[h:h + n]
-    about = [window(inside, p) for p in range(2 * degree + 1)]
-    about_x = [window(inside * x, p) for p in range(degree + 1)]
+    about = [window(weight, p) for p in range(2 * degree + 1)]
+    about_x = [window(weight * x, p) for p in range(degree + 1)]
     out = x.astype(np.float64).copy()
     fits = np.minimum(np.minimum(np.arange(n), h) + np.minimum(n - 1 - np.arange(n), h), degree)
     for d in range(degree + 1):

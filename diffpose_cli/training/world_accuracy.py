@@ -113,14 +113,20 @@ def jitter(joints, fps: float, which=LIMBS) -> float:
     return float(np.linalg.norm(d3[ok], axis=-1).mean()) if ok.any() else float("nan")
 
 
+def carried(keypoints_2d: np.ndarray, K: np.ndarray, rotations: np.ndarray) -> np.ndarray:
+    """(F, J, 2) pixels carried frame by frame by K R_t K^-1: a still clip's into the clip turned by
+    `rotations` (F, 3, 3); their transposes carry the turned clip's back."""
+    H = K @ rotations @ np.linalg.inv(K)
+    kp = np.asarray(keypoints_2d, np.float64)
+    p = np.concatenate([kp, np.ones(kp.shape[:2] + (1,))], -1) @ np.transpose(H, (0, 2, 1))
+    return p[..., :2] / p[..., 2:]
+
+
 def frames_in_view(keypoints_2d: np.ndarray, K: np.ndarray, rotations: np.ndarray, width: int,
                    height: int, joints: int) -> np.ndarray:
     """(F,) bool: a still clip's 2D (F, J, 2), carried by K R_t K^-1 into the clip turned by
     `rotations` (F, 3, 3), has at least `joints` joints inside the turned frame."""
-    H = K @ rotations @ np.linalg.inv(K)
-    kp = np.asarray(keypoints_2d, np.float64)
-    p = np.concatenate([kp, np.ones(kp.shape[:2] + (1,))], -1) @ np.transpose(H, (0, 2, 1))
-    uv = p[..., :2] / p[..., 2:]
+    uv = carried(keypoints_2d, K, rotations)
     inside = (uv[..., 0] >= 0) & (uv[..., 0] < width) & (uv[..., 1] >= 0) & (uv[..., 1] < height)
     return inside.sum(1) >= joints
 
