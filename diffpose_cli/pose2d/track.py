@@ -186,14 +186,17 @@ ABOVE_KNEES = list(range(1, 13))   # COCO-17 eyes, ears, shoulders, elbows, wris
 # look half flipped. A frame that fits the previous one badly under either labelling (a detector
 # changing its mind over two frames: the arms one frame, the hips the next) is compared with the
 # frames before that, up to FLIP_LOOK_BACK frames back, until one tells: without it the flip read
-# in two steps went unseen, and every frame after it kept the wrong labels. Frames, not seconds:
+# in two steps went unseen, and every frame after it kept the wrong labels. Nor is a frame that
+# none of its own frames before told (one read half the other way round) the next one's reference
+# while a told frame is within reach: taken as one, it made the right labels of the frame after
+# look flipped, and the figure turned round for the rest of the run. Frames, not seconds:
 # the detector changes its mind over a frame or two of its own at any frame rate, and looking
 # further back (0.2 s is 12 frames at 60 frames/s) found flips where it had re-found the person
 # after a jump of the whole body. All chosen on the training subjects (benchmarks/bench_flips.py:
 # Stacked-Hourglass 2D with flips injected and as read, and BlazePose's readings of their motion
 # rendered, against the true 2D)
 FLIP_RATIO = 0.5
-FLIP_MIN_MOVE = 0.02
+FLIP_MIN_MOVE = 0.05
 FLIP_LOOK_BACK = 5
 
 
@@ -209,17 +212,23 @@ def side_flips(keypoints: np.ndarray, boxes: np.ndarray, keep: np.ndarray, fps: 
     `ratio`, `min_move`, `look_back`: FLIP_RATIO, FLIP_MIN_MOVE and FLIP_LOOK_BACK
     (benchmarks/bench_flips.py tries others)."""
     flipped = np.zeros(len(keep), bool)     # relative to the first frame of the frame's run
+    told = np.zeros(len(keep), bool)        # the frames whose labelling a frame before told
     for run in kept_runs(keep, fps, max_gap_s, cuts):
+        told[run[:1]] = True
         for i in range(1, len(run)):
             f = run[i]
-            # against the frame before, and while neither labelling fits, the ones before that
-            for prev in run[max(0, i - look_back):i][::-1]:
+            # against the frame before, and while neither labelling fits, the ones before that;
+            # a frame none of its own frames before told is nobody's reference while one is
+            window = run[max(0, i - look_back):i]
+            references = window[told[window]] if told[window].any() else window
+            for prev in references[::-1]:
                 before = keypoints[prev][COCO_MIRROR] if flipped[prev] else keypoints[prev]
                 own = _mean_step(keypoints[f], before)
                 other = _mean_step(keypoints[f][COCO_MIRROR], before)
                 moved = own > min_move * float(_size(boxes[prev]))
                 flipped[f] = moved and other < ratio * own
                 if flipped[f] or not moved or own < ratio * other:
+                    told[f] = True
                     break
         if 2 * flipped[run].sum() > len(run):
             flipped[run] = ~flipped[run]
