@@ -13,7 +13,9 @@ fitted to it), each camera's video:
    relative to their own first frame's pelvis), W-MPJPE (first two frames aligned), both over the
    frames where the turned view shows the whole body (the share is printed), the median
    camera rotation error, and the frames lost (the still run has a pose, the turned run none,
-   while the turned view still shows at least 12 of the 17 joints);
+   while the turned view still shows at least 12 of the 17 joints); and the same for the still
+   clip written out once more through the same warp and encoder, unturned: the floor under those
+   figures, what BlazePose's reading of a re-encoded frame alone moves the path;
 2. the pelvis against the 4-view reference (mid-hip), in the camera's frame, median over the
    frames, with the calibrated intrinsics and without any (the focal length the product finds
    itself, and where from).
@@ -157,10 +159,12 @@ def main(argv=None) -> dict:
                                    "no_focal_px": found.camera["focal"],
                                    "no_focal_source": found.camera["focal_source"],
                                    "calibrated_focal_px": cam.focal}
-            for kind, rotations in turns(still.frame_count, float(still.video["fps"])).items():
+            unturned = np.broadcast_to(np.eye(3), (still.frame_count, 3, 3)).copy()
+            for kind, rotations in {**turns(still.frame_count, float(still.video["fps"])),
+                                    "unturned": unturned}.items():
                 path = Path(tmp) / f"{name}_{kind}.mp4"
                 turn_video(video, path, K, rotations)
-                for motion in ("auto", "static"):
+                for motion in ("auto", "static") if kind != "unturned" else ("auto",):
                     turned = estimate(path, models=models, options=base.replace(camera_motion=motion))
                     out["turned"][f"{name} {kind} {motion}"] = turned_scores(still, turned, K, rotations)
             print(f"{name}: done", file=sys.stderr, flush=True)

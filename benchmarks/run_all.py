@@ -96,6 +96,10 @@ def _world(data, _stdout):
         if rows:
             out.append((f"validation clip, {kind}: camera rotation error",
                         _span([s["rotation_error_deg"] for s in rows], "{:.2f}") + " deg"))
+    rows = [s for key, s in data["turned"].items() if key.split()[1] == "unturned"]
+    if rows:
+        out.append(("validation clip, re-encoded unturned (the floor): W-MPJPE",
+                    _span([s["w_mpjpe_mm"] for s in rows]) + " mm"))
     pelvis = data["pelvis"]
     if pelvis:
         ratios = sorted(s["no_focal_mm"] / s["calibrated_mm"] for s in pelvis.values())

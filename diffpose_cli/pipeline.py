@@ -47,25 +47,36 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
             interpolated: np.ndarray, times: np.ndarray, fps: float, width: int, height: int,
             video: dict, detector_name: str, lifter, options: RunOptions, device: str,
             quiet: bool, detector_3d: np.ndarray | None = None, background=None,
-            video_file=None) -> Result:
+            video_file=None, steadied=None, cam=None) -> Result:
     """The lift and the placement. `kp` and `scores` become the Result's own (changed in place).
     `detector_3d` (F, 17, 3), the detector's own 3D where it gives one (detector_3d_in_h36m), is
     blended into the lift unless the options say not to. `background` (pose2d.background's
     BackgroundMotion) says how the camera moved; None for 2D keypoints given without frames.
-    `video_file`: the video the frames came from (its metadata may state the focal length)."""
+    `video_file`: the video the frames came from (its metadata may state the focal length).
+    `steadied`: (F, 3, 3) each frame's camera -> the steadied view's, where the 2D was read on
+    steadied frames (pose2d/steady.py): the lift reads the body as that view shows it, and its
+    joints are turned into each frame's camera after. `cam`: the camera where already found
+    (`_camera`)."""
     from tqdm import tqdm
     from .lifter.model import detector_kind
     hypotheses, steps = options.hypotheses, options.steps
-    cam = _camera(options, width, height, video_file, background)
+    cam = cam or _camera(options, width, height, video_file, background)
     f, cx, cy = cam.focal, cam.cx, cam.cy
     present = (detected | interpolated) & mix.present[:, 0]
     # the lifter and the root see the 2D as an undistorted square-pixel camera would have filmed it
     if cam.distortion or cam.fx != cam.fy:
         mix = Mixtures(cam.to_pinhole(mix.means), mix.stds, mix.weights)
     kp_pinhole = cam.to_pinhole(kp)
+    lift_mix, lift_kp = mix, kp_pinhole
+    if steadied is not None:
+        from .pose2d.steady import warped
+        K = cam.pinhole_matrix
+        into = K @ steadied[:len(kp)] @ np.linalg.inv(K)
+        lift_mix = Mixtures(warped(mix.means, into).astype(np.float32), mix.stds, mix.weights)
+        lift_kp = warped(kp_pinhole, into)
     with tqdm(total=int(present.sum()), unit="frame", desc="3D lift", disable=quiet,
               dynamic_ncols=True, leave=False) as bar:
-        out = lifter.lift(mix, fps, valid=present, hypotheses=hypotheses, steps=steps,
+        out = lifter.lift(lift_mix, fps, valid=present, hypotheses=hypotheses, steps=steps,
                           batch_size=LIFT_BATCH, progress=bar.update, camera=(f, cx, cy),
                           seed=options.seed, mirror=options.mirror,
                           detector=detector_kind(detector_name),
@@ -73,7 +84,9 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     blended = detector_3d is not None and options.detector_3d and np.isfinite(detector_3d).any()
     if blended:
         from .lifter.detector_3d import blend, to_camera_axes
-        out.joints = blend(out.joints, to_camera_axes(detector_3d, kp_pinhole[:, 0], (f, cx, cy)))
+        out.joints = blend(out.joints, to_camera_axes(detector_3d, lift_kp[:, 0], (f, cx, cy)))
+    if steadied is not None:     # rows: x_t = x_steadied R_t, R_t taking camera t into the steadied one
+        out.joints = np.einsum("fjk,fkl->fjl", out.joints, steadied[:len(kp)]).astype(out.joints.dtype)
     # placed in the world, shot by shot, with the camera's motion read from the background
     placed = place(out.joints, out.std, kp_pinhole, scores, present, cam, fps, options, background)
     del out, kp_pinhole
@@ -182,6 +195,7 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
         if len(t2d.times) == 0:
             raise DiffposeError(f"{path} has no decodable video frames")
         result = _person_result(t2d, path, models, options, quiet)
+        result.camera["two_d"] = "as filmed: HRNet reads the frames as they are (steadying is BlazePose's)"
         found = int(result.detected.any())
         result.person = {"id": 0, "main": True} if found else None
         result.people = {"asked": "main", "found": found, "main": 0 if found else None,
@@ -198,6 +212,7 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
         det.close()
     if people.frame_count == 0:
         raise DiffposeError(f"{path} has no decodable video frames")
+    people, steadied, turn, cam = _steadied(people, path, options, quiet, max_frames)
     chosen, about = choose_people(people, options.person)
     if not chosen and options.person == "main":     # nobody in view: an empty result, as ever
         chosen = [(None, people.nobody)]
@@ -207,16 +222,50 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
     del people
     results = []
     for pid, t2d in chosen:
-        result = _person_result(t2d, path, models, options, quiet)
+        result = _person_result(t2d, path, models, options, quiet, turn, cam)
         result.person = None if pid is None else {"id": int(pid), "main": pid == about["main"]}
         result.people = about
+        result.camera["two_d"] = steadied
         results.append(result)
     return results if options.person == "all" else results[0]
 
 
-def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) -> Result:
+def _steadied(people, path, options: RunOptions, quiet: bool, max_frames):
+    """`people` read again on steadied frames where the camera turned (pose2d/steady.py), how the
+    2D was read (a line for the JSON's camera), the frames' turns into the steadied view (None:
+    not steadied), and the camera (`_camera`; None where not needed)."""
+    from .placement.camera_motion import camera_rotations
+    from .placement.camera_travel import TRAVEL_STRETCH, travel_stretch
+    from .pose2d.people import PeopleDetector, detect_people_2d
+    from .pose2d.steady import carried_back, steadying
+    background = people.nobody.background
+    if options.camera_motion == "static" or background is None:
+        return people, "as filmed: the camera taken as still", None, None
+    cam = _camera(options, people.nobody.width, people.nobody.height, path, background)
+    turn, motion = camera_rotations(background, cam.pinhole_matrix, options.camera_motion)
+    if motion["camera_motion"] != "rotating":
+        return people, "as filmed: the camera did not turn", None, cam
+    if options.camera_motion == "moving" or (options.camera_motion == "auto" and
+                                             travel_stretch(background, cam.cx, cam.cy) >= TRAVEL_STRETCH):
+        return people, "as filmed: the camera travelled, so no one view holds the clip's frames", None, cam
+    warps, how = steadying(people, turn, cam.pinhole_matrix)
+    if warps is None:
+        return people, how, None, cam
+    det = PeopleDetector()
+    try:
+        again = detect_people_2d(path, det, quiet=quiet, max_frames=max_frames, follow_background=False,
+                                 warps=warps)
+    finally:
+        det.close()
+    return carried_back(again, warps, background), how, turn, cam
+
+
+def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool, steadied=None,
+                   cam=None) -> Result:
     """One person's 2D track -> their Result: the one-person rules (main chain of tracklets, gaps)
-    applied to this person's detections, then the lift and placement."""
+    applied to this person's detections, then the lift and placement. `steadied`: the frames'
+    turns into the view the 2D was read in (pose2d/steady.py), None where read as filmed; `cam`
+    the camera where already found."""
     from .lifter.detector_3d import detector_3d_in_h36m
     from .pose2d.choose import hidden_gaps
     from .pose2d.people import UNCERTAIN_WIDEN
@@ -251,7 +300,8 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool) 
     for a, b in hidden:
         mix.stds[a:b + 1] *= UNCERTAIN_WIDEN
     result = _finish(mix, kp, scores, keep, interp, times, fps, width, height, video,
-                     name, models.lifter, options, models.device, quiet, world, background, path)
+                     name, models.lifter, options, models.device, quiet, world, background, path, steadied,
+                     cam)
     result.models["sides_exchanged_frames"] = int(flips.sum())
     result.models["legs_exchanged_frames"] = int(legs.sum())
     return result

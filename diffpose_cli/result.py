@@ -11,7 +11,7 @@ import numpy as np
 
 from .skeleton import JOINT_NAMES, PARENTS
 
-SCHEMA_VERSION = "2.1"
+SCHEMA_VERSION = "2.2"
 
 
 @dataclass

@@ -103,6 +103,8 @@ def test_a_tracking_shot_is_read_as_a_camera_that_travels(tracking):
     motion = auto.camera["motion"]
     assert motion["camera_motion"] == "moving", motion
     assert motion["translation"].startswith("from the floor")
+    # its frames are no one view turned: read as filmed, not steadied (pose2d/steady.py)
+    assert auto.camera["two_d"].startswith("as filmed: the camera travelled")
     rte, rte_rotating, w = (rte_percent(auto.joints_world[:F], true), rte_percent(rotating.joints_world[:F], true),
                             w_mpjpe(auto.joints_world[:F], true))
     print(f"tracking shot: RTE {rte:.2f}% (read as a turning camera {rte_rotating:.1f}%), W-MPJPE {w:.0f} mm")

@@ -129,7 +129,7 @@ def test_person_all_writes_one_animation_per_person(short_clips, tmp_path):
     assert "people: 2 found" in r.stderr and "writing every person" in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json", "p_p0.bvh", "p_p1.bvh"]
     data = json.loads((tmp_path / "p.json").read_text())
-    assert data["schema_version"] == "2.1" and [p["id"] for p in data["persons"]] == [0, 1]
+    assert data["schema_version"] == "2.2" and [p["id"] for p in data["persons"]] == [0, 1]
     assert data["people"]["asked"] == "all" and sum(p["main"] for p in data["persons"]) == 1
     back = read_persons(tmp_path / "p.json")
     assert [b.person["id"] for b in back] == [0, 1]

@@ -188,7 +188,7 @@ def walk(walk_json):
 
 def test_walk_json_has_every_frame_and_the_documented_fields(walk_json):
     data = json.loads(walk_json.read_text())
-    assert data["schema"] == "diffpose-cli/pose" and data["schema_version"] == "2.1"
+    assert data["schema"] == "diffpose-cli/pose" and data["schema_version"] == "2.2"
     assert [p["id"] for p in data["persons"]] == [0] and data["people"]["main"] == 0
     person = data["persons"][0]
     v = data["video"]

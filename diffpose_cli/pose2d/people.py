@@ -241,18 +241,20 @@ class People2D:
 
 
 def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
-                     max_frames: int | None = None, follow_background: bool = True) -> People2D:
+                     max_frames: int | None = None, follow_background: bool = True,
+                     warps: np.ndarray | None = None) -> People2D:
     """Stream the video through `detector`, giving every detection a person ID (PeopleTracker);
     per-detection arrays only, split into one Track2D per person at the end. With
     `follow_background`, the background's motion outside everyone found (background.py), shared
-    by every person's Track2D."""
+    by every person's Track2D. `warps`: each frame read warped (VideoReader's), the 2D in the
+    warped frames' pixels (steady.py carries it back)."""
     from tqdm import tqdm
 
     from .background import BackgroundTracker
     from .video import VideoReader, mean_fps
     t0 = time.perf_counter()
     background = BackgroundTracker(follow=follow_background)
-    with VideoReader(path) as reader:
+    with VideoReader(path, warps) as reader:
         total = reader.frame_count
         if max_frames is not None:
             total = min(total or max_frames, max_frames)
@@ -293,7 +295,7 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
                 bar.update(1)
         width, height, nominal = reader.width, reader.height, reader.nominal_fps
     for f, pid, pose, colours in look_back(path, detector, store, np.array(frame_of, np.int32),
-                                           np.array(id_of, np.int32)):
+                                           np.array(id_of, np.int32), warps):
         store.add(times[f], pose)
         frame_of.append(f)
         id_of.append(pid)
@@ -339,7 +341,7 @@ def detect_people_2d(path, detector: PeopleDetector, quiet: bool = True,
 
 
 def look_back(path, detector: PeopleDetector, store: FrameArrays, frames: np.ndarray,
-              ids: np.ndarray) -> list[tuple[int, int, PersonPose, np.ndarray | None]]:
+              ids: np.ndarray, warps=None) -> list[tuple[int, int, PersonPose, np.ndarray | None]]:
     """Finds of people in the frames before the search first found them: [(frame, ID, find,
     clothes' colour histogram)].
 
@@ -367,7 +369,7 @@ def look_back(path, detector: PeopleDetector, store: FrameArrays, frames: np.nda
     found: list = []
     if not firsts:
         return found
-    with VideoReader(path) as reader:
+    with VideoReader(path, warps) as reader:
         # (frame index, image) of the frames before
         earlier = deque(maxlen=look_back_frames(reader.nominal_fps, reader.width, reader.height))
         for frame in reader:

@@ -129,10 +129,13 @@ def container_focal_35mm(path) -> float | None:
 
 
 class VideoReader:
-    """`with VideoReader(path) as r: for frame in r: ...`; r.width, r.height, r.fps, r.frame_count."""
+    """`with VideoReader(path) as r: for frame in r: ...`; r.width, r.height, r.fps, r.frame_count.
+    `warps`: (N, 3, 3) homographies, frame i's image warped by warps[i] onto a frame of the same
+    size (pose2d/steady.py's steadied frames); frames from N on as they are."""
 
-    def __init__(self, path):
+    def __init__(self, path, warps=None):
         self.path = str(path)
+        self.warps = warps
         if not os.path.exists(self.path):
             raise DiffposeError(f"video not found: {self.path}")
         if os.path.isdir(self.path):
@@ -196,6 +199,9 @@ class VideoReader:
         if not np.isfinite(t) or (self._last_time is not None and t <= self._last_time):
             t = (self._last_time + 1.0 / self.nominal_fps) if self._last_time is not None else 0.0
         self._last_time = t
+        if self.warps is not None and self._read < len(self.warps):
+            image = cv2.warpPerspective(image, self.warps[self._read], (image.shape[1], image.shape[0]),
+                                        flags=cv2.INTER_LINEAR)
         frame = Frame(self._read, float(t), image)
         self._read += 1
         return frame
