@@ -351,3 +351,8 @@ def test_frames_are_steadied_only_where_one_view_holds_everyone():
     broken[15] = True
     warps, how = steadying(_people(centred, broken=broken), turn, K)
     assert warps is None and "breaks" in how
+    # nobody to read again: the clip is not read a second time
+    nobody = _people(centred)
+    nobody.tracks = {}
+    warps, how = steadying(nobody, turn, K)
+    assert warps is None and "nobody" in how

@@ -34,6 +34,8 @@ def steadying(people: People2D, turn: np.ndarray, K: np.ndarray) -> tuple[np.nda
     background = people.nobody.background
     if background is None or len(turn) == 0:
         return None, "not steadied: the camera was not followed"
+    if not people.tracks:
+        return None, "not steadied: nobody was found to read again"
     if background.broken.any():
         return None, "not steadied: the view breaks (a cut, or a turn too fast to follow)"
     K = np.asarray(K, np.float64)
