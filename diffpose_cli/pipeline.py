@@ -47,13 +47,13 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
             interpolated: np.ndarray, times: np.ndarray, fps: float, width: int, height: int,
             video: dict, detector_name: str, lifter, options: RunOptions, device: str,
             quiet: bool, detector_3d: np.ndarray | None = None, background=None,
-            video_file=None, steadied=None, cam=None) -> Result:
+            video_file=None, steadied_turn=None, cam=None) -> Result:
     """The lift and the placement. `kp` and `scores` become the Result's own (changed in place).
     `detector_3d` (F, 17, 3), the detector's own 3D where it gives one (detector_3d_in_h36m), is
     blended into the lift unless the options say not to. `background` (pose2d.background's
     BackgroundMotion) says how the camera moved; None for 2D keypoints given without frames.
     `video_file`: the video the frames came from (its metadata may state the focal length).
-    `steadied`: (F, 3, 3) each frame's camera -> the steadied view's, where the 2D was read on
+    `steadied_turn`: (F, 3, 3) each frame's camera -> the steadied view's, where the 2D was read on
     steadied frames (pose2d/steady.py): the lift reads the body as that view shows it, and its
     joints are turned into each frame's camera after. `cam`: the camera where already found
     (`_camera`)."""
@@ -68,10 +68,10 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
         mix = Mixtures(cam.to_pinhole(mix.means), mix.stds, mix.weights)
     kp_pinhole = cam.to_pinhole(kp)
     lift_mix, lift_kp = mix, kp_pinhole
-    if steadied is not None:
+    if steadied_turn is not None:
         from .pose2d.steady import warped
         K = cam.pinhole_matrix
-        into = K @ steadied[:len(kp)] @ np.linalg.inv(K)
+        into = K @ steadied_turn[:len(kp)] @ np.linalg.inv(K)
         lift_mix = Mixtures(warped(mix.means, into).astype(np.float32), mix.stds, mix.weights)
         lift_kp = warped(kp_pinhole, into)
     with tqdm(total=int(present.sum()), unit="frame", desc="3D lift", disable=quiet,
@@ -85,8 +85,8 @@ def _finish(mix: Mixtures, kp: np.ndarray, scores: np.ndarray, detected: np.ndar
     if blended:
         from .lifter.detector_3d import blend, to_camera_axes
         out.joints = blend(out.joints, to_camera_axes(detector_3d, lift_kp[:, 0], (f, cx, cy)))
-    if steadied is not None:     # rows: x_t = x_steadied R_t, R_t taking camera t into the steadied one
-        out.joints = np.einsum("fjk,fkl->fjl", out.joints, steadied[:len(kp)]).astype(out.joints.dtype)
+    if steadied_turn is not None:   # rows: x_t = x_steadied R_t, R_t taking camera t into the steadied one
+        out.joints = np.einsum("fjk,fkl->fjl", out.joints, steadied_turn[:len(kp)]).astype(out.joints.dtype)
     # placed in the world, shot by shot, with the camera's motion read from the background
     placed = place(out.joints, out.std, kp_pinhole, scores, present, cam, fps, options, background)
     del out, kp_pinhole
@@ -212,7 +212,7 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
         det.close()
     if people.frame_count == 0:
         raise DiffposeError(f"{path} has no decodable video frames")
-    people, steadied, turn, cam = _steadied(people, path, options, quiet, max_frames)
+    people, two_d, steadied_turn, cam = _steadied(people, path, options, quiet, max_frames)
     chosen, about = choose_people(people, options.person)
     if not chosen and options.person == "main":     # nobody in view: an empty result, as ever
         chosen = [(None, people.nobody)]
@@ -222,10 +222,10 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
     del people
     results = []
     for pid, t2d in chosen:
-        result = _person_result(t2d, path, models, options, quiet, turn, cam)
+        result = _person_result(t2d, path, models, options, quiet, steadied_turn, cam)
         result.person = None if pid is None else {"id": int(pid), "main": pid == about["main"]}
         result.people = about
-        result.camera["two_d"] = steadied
+        result.camera["two_d"] = two_d
         results.append(result)
     return results if options.person == "all" else results[0]
 
@@ -260,10 +260,10 @@ def _steadied(people, path, options: RunOptions, quiet: bool, max_frames):
     return carried_back(again, warps, background), how, turn, cam
 
 
-def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool, steadied=None,
+def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool, steadied_turn=None,
                    cam=None) -> Result:
     """One person's 2D track -> their Result: the one-person rules (main chain of tracklets, gaps)
-    applied to this person's detections, then the lift and placement. `steadied`: the frames'
+    applied to this person's detections, then the lift and placement. `steadied_turn`: the frames'
     turns into the view the 2D was read in (pose2d/steady.py), None where read as filmed; `cam`
     the camera where already found."""
     from .lifter.detector_3d import detector_3d_in_h36m
@@ -300,8 +300,8 @@ def _person_result(t2d, path, models: Models, options: RunOptions, quiet: bool, 
     for a, b in hidden:
         mix.stds[a:b + 1] *= UNCERTAIN_WIDEN
     result = _finish(mix, kp, scores, keep, interp, times, fps, width, height, video,
-                     name, models.lifter, options, models.device, quiet, world, background, path, steadied,
-                     cam)
+                     name, models.lifter, options, models.device, quiet, world, background, path,
+                     steadied_turn, cam)
     result.models["sides_exchanged_frames"] = int(flips.sum())
     result.models["legs_exchanged_frames"] = int(legs.sum())
     return result
