@@ -233,15 +233,15 @@ def estimate(path, models: Models | None = None, options: RunOptions | None = No
 def _steadied(people, path, options: RunOptions, quiet: bool, max_frames):
     """`people` read again on steadied frames where the camera turned (pose2d/steady.py), how the
     2D was read (a line for the JSON's camera), the frames' turns into the steadied view (None:
-    not steadied), and the camera (`_camera`; None where not needed)."""
+    not steadied), and the camera (`_camera`, found once for everyone in the clip)."""
     from .placement.camera_motion import camera_rotations
     from .placement.camera_travel import TRAVEL_STRETCH, travel_stretch
     from .pose2d.people import PeopleDetector, detect_people_2d
     from .pose2d.steady import carried_back, steadying
     background = people.nobody.background
-    if options.camera_motion == "static" or background is None:
-        return people, "as filmed: the camera taken as still", None, None
     cam = _camera(options, people.nobody.width, people.nobody.height, path, background)
+    if options.camera_motion == "static" or background is None:
+        return people, "as filmed: the camera taken as still", None, cam
     turn, motion = camera_rotations(background, cam.pinhole_matrix, options.camera_motion)
     if motion["camera_motion"] != "rotating":
         return people, "as filmed: the camera did not turn", None, cam

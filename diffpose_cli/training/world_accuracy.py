@@ -116,10 +116,8 @@ def jitter(joints, fps: float, which=LIMBS) -> float:
 def carried(keypoints_2d: np.ndarray, K: np.ndarray, rotations: np.ndarray) -> np.ndarray:
     """(F, J, 2) pixels carried frame by frame by K R_t K^-1: a still clip's into the clip turned by
     `rotations` (F, 3, 3); their transposes carry the turned clip's back."""
-    H = K @ rotations @ np.linalg.inv(K)
-    kp = np.asarray(keypoints_2d, np.float64)
-    p = np.concatenate([kp, np.ones(kp.shape[:2] + (1,))], -1) @ np.transpose(H, (0, 2, 1))
-    return p[..., :2] / p[..., 2:]
+    from ..pose2d.steady import warped
+    return warped(keypoints_2d, K @ rotations @ np.linalg.inv(K))
 
 
 def frames_in_view(keypoints_2d: np.ndarray, K: np.ndarray, rotations: np.ndarray, width: int,
